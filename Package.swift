@@ -1,0 +1,77 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "askd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "askd", targets: ["askd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libfcgi from Debian's libfcgi-dev. Only the FastCGI target imports it.
+        .systemLibrary(
+            name: "CFastCGI",
+            pkgConfig: "fcgi",
+            providers: [.apt(["libfcgi-dev"])]
+        ),
+        // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names).
+        .target(name: "CLinux"),
+        // Request, Response, Router and error mapping: no C, no FastCGI.
+        .target(
+            name: "HTTP",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The libfcgi adapter: sockets, worker threads, params -> Request, streaming, graceful stop.
+        .target(
+            name: "FastCGI",
+            dependencies: [
+                "CFastCGI",
+                "CLinux",
+                "HTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Endpoint handlers.
+        .target(
+            name: "API",
+            dependencies: ["HTTP"],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration and wiring shared by the CLI commands.
+        .target(
+            name: "App",
+            dependencies: [
+                "API",
+                "FastCGI",
+                "HTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "askd",
+            dependencies: [
+                "App",
+                "FastCGI",
+                "HTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,115 @@
+import FastCGI
+import Logging
+
+/// Everything `askd serve` needs, built once from its flags and the environment.
+///
+/// A flag wins over its environment variable. Every value is checked here, at start-up.
+public struct ServeConfiguration: Sendable, Equatable {
+    public var listen: ListenTarget
+    public var server: ServerOptions
+    public var logLevel: Logger.Level
+    /// Debug builds only: register the `/_test/...` routes the integration tests use.
+    public var testRoutes: Bool
+
+    /// What the command line gave; `nil` where a flag was absent.
+    public struct Flags: Sendable, Equatable {
+        public var socket: String?
+        public var socketMode: String?
+        public var socketGroup: String?
+        public var listen: String?
+        public var threads: Int?
+        public var drainSeconds: Double?
+
+        public init(
+            socket: String? = nil, socketMode: String? = nil, socketGroup: String? = nil,
+            listen: String? = nil, threads: Int? = nil, drainSeconds: Double? = nil
+        ) {
+            self.socket = socket
+            self.socketMode = socketMode
+            self.socketGroup = socketGroup
+            self.listen = listen
+            self.threads = threads
+            self.drainSeconds = drainSeconds
+        }
+    }
+
+    public static let defaultSocketMode: UInt32 = 0o660
+
+    public init(flags: Flags, environment: [String: String]) throws {
+        let env = EnvironmentReader(environment)
+        let socket = flags.socket ?? env.string("ASKD_SOCKET")
+        let listenAddress = flags.listen ?? env.string("ASKD_LISTEN")
+        let socketMode = try flags.socketMode.map { try Self.parseMode($0, name: "--socket-mode") }
+            ?? env.value("ASKD_SOCKET_MODE") { Self.octal($0) } ?? Self.defaultSocketMode
+        let socketGroup = flags.socketGroup ?? env.string("ASKD_SOCKET_GROUP")
+
+        switch (socket, listenAddress) {
+        case (.some, .some):
+            throw ConfigurationError("give either a Unix socket (--socket, ASKD_SOCKET) or a TCP address (--listen, ASKD_LISTEN), not both")
+        case (.some(let path), nil):
+            guard !path.isEmpty else { throw ConfigurationError("--socket needs a path") }
+            listen = .unix(path: path, mode: socketMode, group: socketGroup)
+        case (nil, .some(let address)):
+            listen = try Self.parseTCP(address)
+        case (nil, nil):
+            listen = .inherited
+        }
+
+        let threads = try flags.threads ?? env.value("ASKD_THREADS") { Int($0) } ?? 256
+        guard (1...4096).contains(threads) else {
+            throw ConfigurationError("--threads must be between 1 and 4096, not \(threads)")
+        }
+        let drainSeconds = try flags.drainSeconds ?? env.value("ASKD_DRAIN_SECONDS") { Double($0) } ?? 30
+        guard drainSeconds >= 0, drainSeconds <= 3600 else {
+            throw ConfigurationError("--drain-seconds must be between 0 and 3600, not \(drainSeconds)")
+        }
+        let maxBody = try env.value("ASKD_MAX_BODY_BYTES") { Int($0) } ?? 1 << 20
+        guard maxBody >= 1, maxBody <= 1 << 30 else {
+            throw ConfigurationError("ASKD_MAX_BODY_BYTES must be between 1 and 1073741824, not \(maxBody)")
+        }
+        server = ServerOptions(threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody)
+
+        logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {
+            Logger.Level(rawValue: $0.lowercased())
+        } ?? .info
+        testRoutes = env.string("ASKD_TEST_ROUTES") == "1"
+    }
+
+    /// `127.0.0.1:9000` as a TCP target. The host must be an explicit IPv4 address.
+    static func parseTCP(_ address: String) throws -> ListenTarget {
+        guard let colon = address.lastIndex(of: ":") else {
+            throw ConfigurationError("--listen \(address): expected HOST:PORT, such as 127.0.0.1:9000")
+        }
+        let host = String(address[..<colon])
+        let portText = address[address.index(after: colon)...]
+        guard !host.isEmpty else {
+            throw ConfigurationError("--listen \(address): name the address to bind, such as 127.0.0.1\(address)")
+        }
+        guard Self.isIPv4(host) else {
+            throw ConfigurationError("--listen \(address): \(host) is not an IPv4 address")
+        }
+        guard let port = UInt16(portText), port > 0 else {
+            throw ConfigurationError("--listen \(address): the port must be 1 to 65535")
+        }
+        return .tcp(host: host, port: port)
+    }
+
+    static func parseMode(_ text: String, name: String) throws -> UInt32 {
+        guard let mode = octal(text) else {
+            throw ConfigurationError("\(name) \(text): expected an octal mode such as 0660")
+        }
+        return mode
+    }
+
+    static func octal(_ text: String) -> UInt32? {
+        guard !text.isEmpty, let mode = UInt32(text, radix: 8), mode <= 0o777 else { return nil }
+        return mode
+    }
+
+    private static func isIPv4(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && UInt8(part) != nil
+        }
+    }
+}

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLinux
+import CFastCGI
+import HTTP
+import Logging
+
+/// askd's FastCGI server: libfcgi, a pool of worker threads, and a graceful stop.
+///
+/// `run()` blocks SIGTERM, SIGINT and the other asynchronous signals in every thread, starts the
+/// workers, and waits for a stop signal on the calling thread with `sigtimedwait`. Workers block
+/// every signal, because libfcgi does not retry reads and writes interrupted by one.
+///
+/// On the first SIGTERM or SIGINT the server stops accepting (a socket it made is unlinked and shut
+/// down, so new connections are refused), wakes the idle workers through an pipe, and waits up
+/// to `drainSeconds` for the busy ones to finish their requests. A second signal ends the wait at
+/// once. libfcgi's own SIGTERM handling is not used: a thread blocked in accept() would serve one
+/// more request before noticing it.
+public final class FastCGIServer: Sendable {
+    let socket: ListeningSocket
+    let application: Application
+    let options: ServerOptions
+    let logger: Logger
+    let state = ServerState()
+    /// Read end of the wake-up pipe: it becomes readable, for every worker at once, on stop.
+    let wakeFD: Int32
+    private let wakeWriteFD: Int32
+
+    /// Signals that stop the server.
+    private static let stopSignals = [SIGTERM, SIGINT]
+    /// Signals that are blocked everywhere and never acted on, so that none reaches a worker.
+    private static let ignoredSignals = [SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE]
+
+    public init(socket: ListeningSocket, application: Application, options: ServerOptions, logger: Logger) throws {
+        self.socket = socket
+        self.application = application
+        self.options = options
+        self.logger = logger
+        var pipeFDs: [Int32] = [-1, -1]
+        guard askd_pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
+        wakeFD = pipeFDs[0]
+        wakeWriteFD = pipeFDs[1]
+    }
+
+    /// Serves until a stop signal, then drains.
+    /// - Returns: the process exit status: 0 after a clean drain, 1 if requests were cut short.
+    public func run() -> Int32 {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for signal in Self.stopSignals + Self.ignoredSignals { sigaddset(&blocked, signal) }
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+
+        // FCGX_Init installs handlers for SIGPIPE, SIGUSR1 and SIGTERM; with those signals blocked
+        // in every thread they never run. Writes to a closed peer then fail with EPIPE.
+        guard FCGX_Init() == 0 else {
+            logger.critical("libfcgi failed to initialise")
+            return 1
+        }
+        signal(SIGPIPE, SIG_IGN)
+
+        let flags = fcntl(socket.fd, F_GETFL)
+        guard flags >= 0, fcntl(socket.fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
+            logger.critical("cannot make the listening socket non-blocking", metadata: ["error": "\(SystemError("fcntl"))"])
+            return 1
+        }
+
+        do {
+            for index in 0..<options.threads {
+                state.liveWorkers.add(1, ordering: .relaxed)
+                do {
+                    try WorkerThread.start(name: "askd-w\(index)", stackSize: options.stackSize) { [self] in
+                        defer { state.liveWorkers.subtract(1, ordering: .releasing) }
+                        var everything = sigset_t()
+                        sigfillset(&everything)
+                        pthread_sigmask(SIG_BLOCK, &everything, nil)
+                        do {
+                            try Worker(server: self).run()
+                        } catch {
+                            logger.critical("worker could not start", metadata: ["error": "\(error)"])
+                        }
+                    }
+                } catch {
+                    state.liveWorkers.subtract(1, ordering: .relaxed)
+                    throw error
+                }
+            }
+        } catch {
+            logger.critical("cannot start worker threads", metadata: ["error": "\(error)"])
+            beginStop()
+            return 1
+        }
+        logger.info(
+            "askd is serving",
+            metadata: ["listen": "\(socket.description)", "threads": "\(options.threads)", "pid": "\(getpid())"]
+        )
+
+        var stop = sigset_t()
+        sigemptyset(&stop)
+        for signal in Self.stopSignals { sigaddset(&stop, signal) }
+        var received: Int32 = 0
+        while sigwait(&stop, &received) != 0 {}
+
+        let inFlight = state.inFlight.load(ordering: .relaxed)
+        logger.info(
+            "stopping: no new connections; draining in-flight requests",
+            metadata: ["signal": "\(Self.name(of: received))", "in_flight": "\(inFlight)", "drain_seconds": "\(options.drainSeconds)"]
+        )
+        beginStop()
+        return drain(watching: stop)
+    }
+
+    /// Stops accepting and wakes every idle worker.
+    private func beginStop() {
+        state.stopping.store(true, ordering: .releasing)
+        FCGX_ShutdownPending()
+        var byte: UInt8 = 1
+        _ = write(wakeWriteFD, &byte, 1)
+        socket.stopListening()
+    }
+
+    /// Waits for the workers to finish, up to the drain time or a second stop signal.
+    private func drain(watching stop: sigset_t) -> Int32 {
+        var stop = stop
+        let deadline = MonotonicClock.now() + options.drainSeconds
+        var tick = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+        while state.liveWorkers.load(ordering: .acquiring) > 0 {
+            if MonotonicClock.now() >= deadline {
+                logger.warning(
+                    "drain time ran out; exiting with requests unfinished",
+                    metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
+                )
+                return 1
+            }
+            let signal = sigtimedwait(&stop, nil, &tick)
+            if signal > 0 {
+                logger.warning(
+                    "second stop signal; exiting at once",
+                    metadata: ["signal": "\(Self.name(of: signal))", "in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
+                )
+                return 1
+            }
+        }
+        socket.close()
+        logger.info("stopped cleanly: every in-flight request finished")
+        return 0
+    }
+
+    private static func name(of signal: Int32) -> String {
+        switch signal {
+        case SIGTERM: "SIGTERM"
+        case SIGINT: "SIGINT"
+        default: "signal \(signal)"
+        }
+    }
+}

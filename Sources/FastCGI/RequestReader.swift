@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFastCGI
+import HTTP
+
+/// Reads one request's params and body from libfcgi's streams.
+enum RequestReader {
+    /// Copies every param out of libfcgi's memory, which the next Finish or Accept frees.
+    static func parameters(_ envp: FCGX_ParamArray?) -> [(name: String, value: String)] {
+        var params: [(name: String, value: String)] = []
+        guard var cursor = envp else { return params }
+        params.reserveCapacity(40)
+        while let entry = cursor.pointee {
+            let length = strlen(entry)
+            entry.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                let buffer = UnsafeBufferPointer(start: bytes, count: length)
+                if let equals = buffer.firstIndex(of: UInt8(ascii: "=")) {
+                    params.append((
+                        String(decoding: UnsafeBufferPointer(rebasing: buffer[..<equals]), as: UTF8.self),
+                        String(decoding: UnsafeBufferPointer(rebasing: buffer[(equals + 1)...]), as: UTF8.self)
+                    ))
+                }
+            }
+            cursor += 1
+        }
+        return params
+    }
+
+    /// Reads the body, at most `limit` bytes of it.
+    /// - Throws: `HTTPError` 413 as soon as the body is known to be over `limit`, without reading
+    ///   the rest; 400 when the stream ends before CONTENT_LENGTH bytes.
+    static func body(from stream: UnsafeMutablePointer<FCGX_Stream>, length: BodyLength, limit: Int) throws -> [UInt8] {
+        switch length {
+        case .exactly(let count):
+            guard count <= limit else { throw HTTPError.contentTooLarge(limit: limit) }
+            guard count > 0 else { return [] }
+            let body = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                initialized = read(into: buffer.baseAddress!, count: count, from: stream)
+            }
+            guard body.count == count else {
+                throw HTTPError.badRequest("request body ended after \(body.count) of \(count) bytes")
+            }
+            return body
+        case .untilEndOfStream:
+            var body: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                // Read one byte past the limit, to tell "exactly at the limit" from "over it".
+                let wanted = min(chunk.count, limit + 1 - body.count)
+                let got = chunk.withUnsafeMutableBufferPointer { read(into: $0.baseAddress!, count: wanted, from: stream) }
+                body.append(contentsOf: chunk[..<got])
+                if body.count > limit { throw HTTPError.contentTooLarge(limit: limit) }
+                if got < wanted { return body }
+            }
+        }
+    }
+
+    /// Reads up to `count` bytes; fewer only at the end of the stream.
+    private static func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int, from stream: UnsafeMutablePointer<FCGX_Stream>) -> Int {
+        var total = 0
+        while total < count {
+            let wanted = Int32(min(count - total, Int(Int32.max)))
+            let got = buffer.advanced(by: total).withMemoryRebound(to: CChar.self, capacity: Int(wanted)) {
+                FCGX_GetStr($0, wanted, stream)
+            }
+            guard got > 0 else { break }
+            total += Int(got)
+        }
+        return total
+    }
+}

@@ -1,0 +1,43 @@
+import CFastCGI
+import HTTP
+
+/// Writes a response to libfcgi's output stream as a CGI response: `Status:`, headers, body.
+struct ResponseWriter {
+    let stream: UnsafeMutablePointer<FCGX_Stream>
+
+    /// Whether the client is still there: libfcgi reports a failed write only once, through
+    /// the stream's error, so this is checked after every flush.
+    var clientIsGone: Bool { FCGX_GetError(stream) != 0 }
+
+    func writeHead(status: HTTPStatus, headers: HTTPHeaders, contentLength: Int?) {
+        var head = "Status: \(status.code) \(status.reason)\r\n"
+        for (name, value) in headers where Self.isSafe(name) && Self.isSafe(value) {
+            head += name
+            head += ": "
+            head += value
+            head += "\r\n"
+        }
+        if let contentLength { head += "Content-Length: \(contentLength)\r\n" }
+        head += "\r\n"
+        put(Array(head.utf8))
+    }
+
+    @discardableResult
+    func put(_ bytes: [UInt8]) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        return bytes.withUnsafeBytes { buffer in
+            FCGX_PutStr(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), stream) == Int32(buffer.count)
+        }
+    }
+
+    /// Sends what is buffered; `false` if the client has gone away.
+    func flush() -> Bool {
+        FCGX_FFlush(stream)
+        return !clientIsGone
+    }
+
+    /// A header line must not be able to start another: no CR, LF or NUL.
+    private static func isSafe(_ text: String) -> Bool {
+        !text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }
+    }
+}

@@ -1,0 +1,18 @@
+/// How the FastCGI server runs its workers.
+public struct ServerOptions: Sendable, Equatable {
+    /// Worker threads; each owns one request from accept to finish.
+    public var threads: Int
+    /// Stack size of each worker thread, in bytes.
+    public var stackSize: Int
+    /// How long a stop waits for in-flight requests before giving up on them.
+    public var drainSeconds: Double
+    /// The largest request body askd reads; a larger one gets 413 unread.
+    public var maxBodyBytes: Int
+
+    public init(threads: Int = 256, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20) {
+        self.threads = threads
+        self.stackSize = stackSize
+        self.drainSeconds = drainSeconds
+        self.maxBodyBytes = maxBodyBytes
+    }
+}

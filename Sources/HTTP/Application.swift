@@ -1,0 +1,95 @@
+import Logging
+
+/// Turns requests into responses: assigns the request id, routes, and maps errors.
+///
+/// This is the one place where errors become responses. An `HTTPError` becomes its status and
+/// `{"error": ...}` body; anything else becomes an opaque 500 with the request id, and its details
+/// go only to the log. Every response carries `X-Request-Id`.
+public struct Application: Sendable {
+    public let router: Router
+    public let logger: Logger
+
+    public init(router: Router, logger: Logger) {
+        self.router = router
+        self.logger = logger
+    }
+
+    /// Gives `request` its id and answers it.
+    public func respond(to request: inout Request) -> Response {
+        assignID(to: &request)
+        let response: Response
+        switch router.resolve(method: request.method, path: request.path) {
+        case .matched(let handler, let parameters):
+            request.parameters = parameters
+            do {
+                response = try handler(request)
+            } catch {
+                response = errorResponse(for: error, request: request)
+            }
+        case .methodNotAllowed(let allow):
+            response = errorResponse(for: HTTPError.methodNotAllowed(allow: allow), request: request)
+        case .notFound:
+            response = errorResponse(for: HTTPError.notFound("no such endpoint: \(request.method) \(request.path)"), request: request)
+        }
+        return stamped(response, id: request.id)
+    }
+
+    /// Gives `request` its id and answers it with `error`, for requests the transport could not
+    /// read in full (a body over the limit, a malformed length).
+    public func respond(to request: inout Request, failingWith error: any Error) -> Response {
+        assignID(to: &request)
+        return errorResponse(for: error, request: request)
+    }
+
+    /// The response for an error that escaped a handler or a stream, stamped with the request id.
+    /// Only this function turns an error into a response.
+    public func errorResponse(for error: any Error, request: Request) -> Response {
+        let httpError: HTTPError
+        if let error = error as? HTTPError {
+            httpError = error
+        } else {
+            logger.error(
+                "unexpected error",
+                metadata: ["request_id": "\(request.id)", "error": "\(String(reflecting: error))"]
+            )
+            httpError = HTTPError(.internalServerError, "internal error", fields: ["request_id": request.id])
+        }
+        let body = JSONString.errorObject(httpError.message, fields: httpError.fields)
+        var response = Response.json(httpError.status, Array(body.utf8), headers: httpError.headers)
+        if httpError.status == .unauthorized && !response.headers.contains("WWW-Authenticate") {
+            response.headers.add(name: "WWW-Authenticate", value: "Bearer")
+        }
+        return stamped(response, id: request.id)
+    }
+
+    /// Writes the access-log line: method, path, status, duration and request id.
+    /// Never the query, the headers or the body, which may carry secrets.
+    public func logCompletion(of request: Request, status: Int, seconds: Double, clientGone: Bool = false) {
+        var metadata: Logger.Metadata = [
+            "request_id": "\(request.id)",
+            "method": "\(request.method)",
+            "path": "\(request.path)",
+            "status": "\(status)",
+            "duration_ms": "\(Self.milliseconds(seconds))",
+        ]
+        if clientGone { metadata["client"] = "gone" }
+        logger.info("request", metadata: metadata)
+    }
+
+    private func assignID(to request: inout Request) {
+        request.id = RequestID.sanitized(request.headers["x-request-id"]) ?? RequestID.generate()
+    }
+
+    private func stamped(_ response: Response, id: String) -> Response {
+        var response = response
+        response.headers.replaceOrAdd(name: "X-Request-Id", value: id)
+        return response
+    }
+
+    /// `seconds` in milliseconds with three decimals, without Foundation's formatters.
+    static func milliseconds(_ seconds: Double) -> String {
+        let micros = Int((seconds * 1_000_000).rounded())
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+}

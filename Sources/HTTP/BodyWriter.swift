@@ -1,0 +1,19 @@
+/// Where a streamed response body goes.
+///
+/// The transport sends each chunk to the client as soon as it is written.
+public protocol BodyWriter {
+    /// Sends `bytes` to the client now.
+    /// - Throws: `ClientDisconnected` when the client has gone away; the handler should stop its work.
+    func write(_ bytes: [UInt8]) throws
+}
+
+extension BodyWriter {
+    public func write(_ string: String) throws {
+        try write(Array(string.utf8))
+    }
+}
+
+/// The client closed its connection before the response was complete.
+public struct ClientDisconnected: Error, Sendable, Equatable {
+    public init() {}
+}

@@ -1,0 +1,37 @@
+/// An error that is meant for the client: a status and a human sentence.
+///
+/// It becomes `{"error": message, ...fields}` with `status`; see `Application`.
+public struct HTTPError: Error, Sendable, Equatable {
+    public var status: HTTPStatus
+    public var message: String
+    /// Extra string members of the JSON body, after `error`.
+    public var fields: [String: String]
+    public var headers: HTTPHeaders
+
+    public init(_ status: HTTPStatus, _ message: String, fields: [String: String] = [:], headers: HTTPHeaders = [:]) {
+        self.status = status
+        self.message = message
+        self.fields = fields
+        self.headers = headers
+    }
+
+    public static func notFound(_ message: String = "not found") -> HTTPError {
+        HTTPError(.notFound, message)
+    }
+
+    public static func badRequest(_ message: String) -> HTTPError {
+        HTTPError(.badRequest, message)
+    }
+
+    public static func methodNotAllowed(allow: [String]) -> HTTPError {
+        HTTPError(
+            .methodNotAllowed,
+            "method not allowed; this resource allows \(allow.joined(separator: ", "))",
+            headers: ["Allow": allow.joined(separator: ", ")]
+        )
+    }
+
+    public static func contentTooLarge(limit: Int) -> HTTPError {
+        HTTPError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")
+    }
+}

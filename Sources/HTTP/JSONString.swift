@@ -1,0 +1,32 @@
+/// Minimal JSON writing for the few bodies the HTTP layer makes itself.
+enum JSONString {
+    /// `string` as a JSON string literal, quotes included.
+    static func quoted(_ string: String) -> String {
+        var out = "\""
+        out.reserveCapacity(string.utf8.count + 2)
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+
+    /// `{"error": message, key: value, ...}` with the extra keys sorted.
+    static func errorObject(_ message: String, fields: [String: String]) -> String {
+        var out = "{\"error\":" + quoted(message)
+        for key in fields.keys.sorted() {
+            out += "," + quoted(key) + ":" + quoted(fields[key]!)
+        }
+        return out + "}"
+    }
+}

@@ -1,0 +1,59 @@
+/// Matches a method and a path to a handler, with `{name}` path parameters.
+///
+/// Build it once at start-up; it is then shared read-only by every worker.
+public struct Router: Sendable {
+    public typealias Handler = @Sendable (Request) throws -> Response
+
+    /// What a method and path resolve to.
+    public enum Resolution {
+        case matched(Handler, parameters: [String: String])
+        /// The path exists, but not for this method; `allow` lists the methods it has.
+        case methodNotAllowed(allow: [String])
+        case notFound
+    }
+
+    private var routes: [Route] = []
+
+    public init() {}
+
+    /// Registers `handler` for `method` on `pattern`, such as `/conversation/{id}`.
+    public mutating func on(_ method: String, _ pattern: String, use handler: @escaping Handler) {
+        let pattern = RoutePattern(pattern)
+        if let index = routes.firstIndex(where: { $0.pattern == pattern }) {
+            routes[index].handlers[method.uppercased()] = handler
+        } else {
+            routes.append(Route(pattern: pattern, handlers: [method.uppercased(): handler]))
+        }
+    }
+
+    public mutating func get(_ pattern: String, use handler: @escaping Handler) { on("GET", pattern, use: handler) }
+    public mutating func post(_ pattern: String, use handler: @escaping Handler) { on("POST", pattern, use: handler) }
+    public mutating func put(_ pattern: String, use handler: @escaping Handler) { on("PUT", pattern, use: handler) }
+    public mutating func patch(_ pattern: String, use handler: @escaping Handler) { on("PATCH", pattern, use: handler) }
+    public mutating func delete(_ pattern: String, use handler: @escaping Handler) { on("DELETE", pattern, use: handler) }
+
+    /// Finds the handler for `method` on `path` (percent-encoded, without a query).
+    /// `HEAD` falls back to the `GET` handler.
+    public func resolve(method: String, path: String) -> Resolution {
+        let segments = RoutePattern.segments(of: path)
+        for route in routes {
+            guard let parameters = route.pattern.match(segments) else { continue }
+            if let handler = route.handlers[method] ?? (method == "HEAD" ? route.handlers["GET"] : nil) {
+                return .matched(handler, parameters: parameters)
+            }
+            return .methodNotAllowed(allow: route.allowedMethods)
+        }
+        return .notFound
+    }
+}
+
+private struct Route: Sendable {
+    let pattern: RoutePattern
+    var handlers: [String: Router.Handler]
+
+    var allowedMethods: [String] {
+        var methods = Set(handlers.keys)
+        if methods.contains("GET") { methods.insert("HEAD") }
+        return methods.sorted()
+    }
+}

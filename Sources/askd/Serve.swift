@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import App
+import ArgumentParser
+import FastCGI
+import Foundation
+import HTTP
+import Logging
+
+/// `askd serve`: the FastCGI server.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the API over FastCGI.",
+        discussion: """
+            With neither --socket nor --listen, askd serves the socket it inherits: fd 3 by \
+            LISTEN_FDS (systemd socket activation) or fd 0 (StandardInput=socket, spawn-fcgi). \
+            Each flag also has an environment variable; the flag wins.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Listen on a Unix socket at this path (ASKD_SOCKET).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Octal mode of the Unix socket (ASKD_SOCKET_MODE; default 0660).", valueName: "mode"))
+    var socketMode: String?
+
+    @Option(help: ArgumentHelp("Group that owns the Unix socket, such as www-data (ASKD_SOCKET_GROUP).", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(help: ArgumentHelp("Listen on TCP at an IPv4 HOST:PORT, such as 127.0.0.1:9000 (ASKD_LISTEN).", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time (ASKD_THREADS; default 256).", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Seconds a stop waits for in-flight requests (ASKD_DRAIN_SECONDS; default 30).", valueName: "seconds"))
+    var drainSeconds: Double?
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let flags = ServeConfiguration.Flags(
+            socket: socket, socketMode: socketMode, socketGroup: socketGroup,
+            listen: listen, threads: threads, drainSeconds: drainSeconds
+        )
+        let configuration = try ServeConfiguration(flags: flags, environment: environment)
+        LogSetup.bootstrap(level: configuration.logLevel)
+        let logger = Logger(label: "askd")
+
+        let listeningSocket: ListeningSocket
+        do {
+            listeningSocket = try ListeningSocket.open(configuration.listen, environment: environment)
+        } catch {
+            throw ConfigurationError("\(error)")
+        }
+        let application = Application(router: Routes.make(configuration: configuration), logger: logger)
+        if configuration.testRoutes {
+            logger.warning("test routes are enabled (ASKD_TEST_ROUTES=1); never do this in production")
+        }
+        let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
+        throw ExitStatus(code: server.run())
+    }
+}
