@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PORT ?= 8080
 
 # Debian packages the build, the dev stack, the tests and the benchmark need.
-APT_PACKAGES := pkg-config libfcgi-dev nginx curl python3
+APT_PACKAGES := pkg-config libfcgi-dev libfcgi-bin nginx curl python3 systemd
 BENCH_APT_PACKAGES := wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -46,6 +46,9 @@ public final class FastCGIServer: Sendable {
     /// Serves until a stop signal, then drains.
     /// - Returns: the process exit status: 0 after a clean drain, 1 if requests were cut short.
     public func run() -> Int32 {
+        // A parent may have set them to SIG_IGN (a shell does for background jobs); an ignored
+        // signal is discarded even when blocked, and sigwait would never see it.
+        for signal in Self.stopSignals { Glibc.signal(signal, SIG_DFL) }
         var blocked = sigset_t()
         sigemptyset(&blocked)
         for signal in Self.stopSignals + Self.ignoredSignals { sigaddset(&blocked, signal) }

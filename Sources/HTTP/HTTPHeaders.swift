@@ -28,7 +28,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// ASCII case-insensitive equality, which is what header names need.
     static func namesMatch(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.elementsEqual(rhs.utf8) { ($0 | 0x20) == ($1 | 0x20) && ($0 >= 0x40 || $0 == $1) }
+        func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+        return lhs.utf8.elementsEqual(rhs.utf8) { lower($0) == lower($1) }
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }

@@ -20,7 +20,10 @@ struct Askd: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as ExitStatus {
-            Glibc.exit(error.code)
+            // Workers may still be running after a cut-short drain: end the process without
+            // running exit handlers under their feet.
+            fflush(nil)
+            _exit(error.code)
         } catch let error as ConfigurationError {
             fail(error.description)
         } catch {

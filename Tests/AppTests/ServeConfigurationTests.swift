@@ -1,0 +1,98 @@
+@testable import App
+import FastCGI
+import Testing
+
+struct ServeConfigurationTests {
+    typealias Flags = ServeConfiguration.Flags
+
+    @Test func defaults() throws {
+        let configuration = try ServeConfiguration(flags: Flags(), environment: [:])
+        #expect(configuration.listen == .inherited)
+        #expect(configuration.server.threads == 256)
+        #expect(configuration.server.drainSeconds == 30)
+        #expect(configuration.server.maxBodyBytes == 1_048_576)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.testRoutes == false)
+    }
+
+    @Test func aUnixSocketWithModeAndGroup() throws {
+        let configuration = try ServeConfiguration(
+            flags: Flags(socket: "/run/askd/askd.sock", socketMode: "0600", socketGroup: "www-data"), environment: [:]
+        )
+        #expect(configuration.listen == .unix(path: "/run/askd/askd.sock", mode: 0o600, group: "www-data"))
+        let byDefault = try ServeConfiguration(flags: Flags(socket: "/tmp/a.sock"), environment: [:])
+        #expect(byDefault.listen == .unix(path: "/tmp/a.sock", mode: 0o660, group: nil))
+    }
+
+    @Test func flagsWinOverTheEnvironment() throws {
+        let environment = ["ASKD_THREADS": "8", "ASKD_DRAIN_SECONDS": "5", "ASKD_SOCKET": "/env.sock", "ASKD_SOCKET_MODE": "0640"]
+        let fromEnvironment = try ServeConfiguration(flags: Flags(), environment: environment)
+        #expect(fromEnvironment.server.threads == 8)
+        #expect(fromEnvironment.server.drainSeconds == 5)
+        #expect(fromEnvironment.listen == .unix(path: "/env.sock", mode: 0o640, group: nil))
+        let fromFlags = try ServeConfiguration(flags: Flags(socket: "/flag.sock", threads: 4, drainSeconds: 1), environment: environment)
+        #expect(fromFlags.server.threads == 4)
+        #expect(fromFlags.server.drainSeconds == 1)
+        #expect(fromFlags.listen == .unix(path: "/flag.sock", mode: 0o640, group: nil))
+    }
+
+    @Test func tcpAddresses() throws {
+        #expect(try ServeConfiguration.parseTCP("127.0.0.1:9000") == .tcp(host: "127.0.0.1", port: 9000))
+        #expect(try ServeConfiguration.parseTCP("0.0.0.0:1") == .tcp(host: "0.0.0.0", port: 1))
+    }
+
+    @Test(arguments: [":9000", "9000", "localhost:9000", "127.0.0.1:0", "127.0.0.1:70000", "127.0.0.1:", "256.1.1.1:80", "1.2.3:80", "[::1]:80"])
+    func badTCPAddressesNameTheFlag(address: String) {
+        let error = #expect(throws: ConfigurationError.self) { try ServeConfiguration.parseTCP(address) }
+        #expect(error?.description.contains("--listen") == true)
+    }
+
+    @Test func socketAndListenTogetherIsAnError() {
+        #expect(throws: ConfigurationError.self) {
+            try ServeConfiguration(flags: Flags(socket: "/a.sock", listen: "127.0.0.1:9000"), environment: [:])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ServeConfiguration(flags: Flags(), environment: ["ASKD_SOCKET": "/a.sock", "ASKD_LISTEN": "127.0.0.1:9000"])
+        }
+    }
+
+    @Test(arguments: [
+        ("ASKD_THREADS", "many"), ("ASKD_THREADS", "0"), ("ASKD_THREADS", "100000"),
+        ("ASKD_DRAIN_SECONDS", "soon"), ("ASKD_DRAIN_SECONDS", "-1"),
+        ("ASKD_MAX_BODY_BYTES", "1MB"), ("ASKD_MAX_BODY_BYTES", "0"),
+        ("ASKD_LOG_LEVEL", "loud"), ("ASKD_SOCKET_MODE", "rw-rw----"), ("ASKD_SOCKET_MODE", "0999"),
+    ])
+    func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
+        var environment = [name: value]
+        if name == "ASKD_SOCKET_MODE" { environment["ASKD_SOCKET"] = "/a.sock" }
+        let error = #expect(throws: ConfigurationError.self) {
+            try ServeConfiguration(flags: Flags(), environment: environment)
+        }
+        #expect(error?.description.contains(name) == true || error?.description.contains("between") == true)
+    }
+
+    @Test func badFlagValuesNameTheFlag() {
+        let threads = #expect(throws: ConfigurationError.self) { try ServeConfiguration(flags: Flags(threads: 0), environment: [:]) }
+        #expect(threads?.description.contains("--threads") == true)
+        let mode = #expect(throws: ConfigurationError.self) {
+            try ServeConfiguration(flags: Flags(socket: "/a.sock", socketMode: "abc"), environment: [:])
+        }
+        #expect(mode?.description.contains("--socket-mode") == true)
+        let drain = #expect(throws: ConfigurationError.self) { try ServeConfiguration(flags: Flags(drainSeconds: -2), environment: [:]) }
+        #expect(drain?.description.contains("--drain-seconds") == true)
+    }
+
+    @Test func emptyValuesCountAsUnset() throws {
+        let configuration = try ServeConfiguration(flags: Flags(), environment: ["ASKD_THREADS": "", "ASKD_SOCKET": ""])
+        #expect(configuration.server.threads == 256)
+        #expect(configuration.listen == .inherited)
+    }
+
+    @Test func logLevelAndBodyLimit() throws {
+        let configuration = try ServeConfiguration(
+            flags: Flags(), environment: ["ASKD_LOG_LEVEL": "Warning", "ASKD_MAX_BODY_BYTES": " 2048 "]
+        )
+        #expect(configuration.logLevel == .warning)
+        #expect(configuration.server.maxBodyBytes == 2048)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IntegrationTests {
+    @Suite struct Concurrency {
+        @Test func twoHundredConcurrentConnectionsAreAllAnswered() throws {
+            let stack = try Stack()
+            let started = Date()
+            // Every request is in flight before any answer is read: each holds a worker for 500 ms.
+            let connections = try (0..<200).map { index in
+                let connection = try Connection(port: stack.port)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=500", headers: [("X-Request-Id", "c-\(index)")]))
+                return connection
+            }
+            let responses = try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse()
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(responses.allSatisfy { $0.status == 200 })
+            #expect(Set(responses.compactMap { $0.header("X-Request-Id") }).count == 200)
+            // One after another they would take 100 s.
+            #expect(elapsed < 20, "200 requests of 500 ms took \(elapsed) s")
+        }
+
+        @Test func aClientThatLeavesMidStreamDoesNotCostAWorker() throws {
+            let threads = 4
+            let stack = try Stack(askdArguments: ["--threads", "\(threads)"])
+            // Twice as many abandoned streams as workers: each stream would run 60 s if nobody noticed.
+            for _ in 0..<(threads * 2) {
+                let connection = try Connection(port: stack.port, timeoutSeconds: 10)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/stream?chunks=1200&interval_ms=50"))
+                _ = try connection.read(until: "chunk 1\n")
+                connection.close()
+            }
+            try waitUntil("askd logs every abandoned stream", seconds: 5) {
+                stack.askdLog.components(separatedBy: "client=gone").count - 1 == threads * 2
+            }
+
+            // All the workers are free again: `threads` requests at once are answered together.
+            let started = Date()
+            let connections = try (0..<threads).map { _ in
+                let connection = try Connection(port: stack.port, timeoutSeconds: 10)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"))
+                return connection
+            }
+            let statuses = try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse().status
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(statuses == Array(repeating: 200, count: threads))
+            #expect(elapsed < 1.9, "\(threads) concurrent 1 s requests took \(elapsed) s: some worker was still busy")
+        }
+
+        @Test func aStreamArrivesChunkByChunk() throws {
+            let stack = try Stack()
+            let connection = try Connection(port: stack.port)
+            defer { connection.close() }
+            let started = Date()
+            try connection.send(HTTPClient.requestBytes("GET", "/_test/stream?chunks=5&interval_ms=400"))
+            var received = try connection.read(until: "chunk 0\n")
+            let firstChunk = Date().timeIntervalSince(started)
+            #expect(firstChunk < 1.0, "the first chunk took \(firstChunk) s; the whole stream takes 2 s")
+            #expect(!String(decoding: received, as: UTF8.self).contains("chunk 1"))
+            while case let chunk = try connection.readSome(), !chunk.isEmpty { received += chunk }
+            let response = try Connection.parse(received)
+            #expect(response.status == 200)
+            #expect(response.text == (0..<5).map { "chunk \($0)\n" }.joined())
+        }
+    }
+}

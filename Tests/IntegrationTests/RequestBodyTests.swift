@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+extension IntegrationTests {
+    @Suite struct RequestBodies {
+        static let limit = 1 << 20
+
+        @Test func aTwoMebibyteBodyGets413JSON() throws {
+            let stack = try Stack()
+            let response = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 65, count: 2 << 20))
+            #expect(response.status == 413)
+            #expect(try response.json()["error"] is String)
+        }
+
+        @Test func askdRejectsABodyJustOverItsLimitWithoutReadingIt() throws {
+            let stack = try Stack()
+            let response = try stack.client.request(
+                "POST", "/_test/echo", headers: [("X-Request-Id", "big-1")], body: [UInt8](repeating: 65, count: Self.limit + 1)
+            )
+            #expect(response.status == 413)
+            #expect(response.header("X-Request-Id") == "big-1", "askd, not nginx, answered")
+            #expect(try response.json()["error"] as? String == "request body is larger than the limit of 1048576 bytes")
+        }
+
+        @Test func aBodyAtTheLimitIsRead() throws {
+            let stack = try Stack()
+            let response = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 66, count: Self.limit))
+            #expect(response.status == 200)
+            #expect(try response.json()["bytes"] as? Int == Self.limit)
+        }
+
+        @Test func theLimitFollowsASKD_MAX_BODY_BYTES() throws {
+            let stack = try Stack(environment: ["ASKD_MAX_BODY_BYTES": "1000"])
+            #expect(try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 1, count: 1000)).status == 200)
+            let over = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 1, count: 1001))
+            #expect(over.status == 413)
+            #expect(over.text.contains("1000 bytes"))
+        }
+
+        @Test func aChunkedBodyIsReadInFull() throws {
+            let stack = try Stack()
+            let chunked = Array("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".utf8)
+            let response = try stack.client.request("POST", "/_test/echo", headers: [("Transfer-Encoding", "chunked")], body: chunked)
+            #expect(response.status == 200)
+            #expect(try response.json()["bytes"] as? Int == 11)
+        }
+
+        @Test func malformedRequestsGetJSONErrors() throws {
+            let stack = try Stack()
+            let garbage = try Connection(port: stack.port)
+            try garbage.send(Array("NOT A REQUEST\r\n\r\n".utf8))
+            let garbageResponse = try garbage.readResponse()
+            garbage.close()
+            #expect(garbageResponse.status == 400)
+            #expect(try garbageResponse.json()["error"] is String)
+
+            let badLength = try Connection(port: stack.port)
+            try badLength.send(Array("POST /_test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n".utf8))
+            let badLengthResponse = try badLength.readResponse()
+            badLength.close()
+            #expect(badLengthResponse.status == 400)
+            #expect(try badLengthResponse.json()["error"] is String)
+
+            let badEncoding = try stack.client.get("/conversation/%FF%FE")
+            #expect(badEncoding.status == 404)
+            #expect(try badEncoding.json()["error"] is String)
+
+            let hugeURI = try stack.client.get("/conversation/" + String(repeating: "a", count: 9000))
+            #expect([404, 414].contains(hugeURI.status))
+            #expect(try hugeURI.json()["error"] is String)
+
+            // The server is still fine afterwards.
+            #expect(try stack.client.get("/healthz").status == 200)
+        }
+
+        @Test func aClientThatSendsHalfABodyAndLeavesCostsNothing() throws {
+            let stack = try Stack(askdArguments: ["--threads", "2"])
+            for _ in 0..<4 {
+                let connection = try Connection(port: stack.port)
+                try connection.send(Array("POST /_test/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nhalf".utf8))
+                connection.close()
+            }
+            for _ in 0..<4 { #expect(try stack.client.get("/healthz").status == 200) }
+        }
+    }
+}

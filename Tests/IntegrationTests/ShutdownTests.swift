@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IntegrationTests {
+    @Suite struct Shutdown {
+        @Test func sigtermDrainsInFlightRequestsRefusesNewOnesAndExitsZero() throws {
+            let stack = try Stack(askdArguments: ["--threads", "32"])
+            let connections = try (0..<20).map { _ in
+                let connection = try Connection(port: stack.port)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=2000"))
+                return connection
+            }
+            usleep(600_000)
+            stack.signalAskd(SIGTERM)
+            try waitUntil("askd logs the stop", seconds: 2) { stack.askdLog.contains("stopping") }
+
+            // New connections are refused while the 20 are still in flight.
+            #expect(connectError(unixSocket: stack.socketPath) != nil)
+            let refused = try stack.client.get("/healthz")
+            #expect(refused.status == 503)
+            #expect(refused.header("Retry-After") != nil)
+            #expect(try refused.json()["error"] is String)
+
+            let statuses = try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse().status
+            }
+            #expect(statuses == Array(repeating: 200, count: 20))
+            #expect(stack.waitForAskdExit(within: 5) == 0)
+            #expect(stack.askdLog.contains("stopped cleanly"))
+            #expect(stack.askdLog.contains("in_flight=20"))
+        }
+
+        @Test func sigintStopsAnIdleServerAtOnce() throws {
+            let stack = try Stack()
+            let started = Date()
+            stack.signalAskd(SIGINT)
+            #expect(stack.waitForAskdExit(within: 3) == 0)
+            #expect(Date().timeIntervalSince(started) < 1)
+            #expect(!FileManager.default.fileExists(atPath: stack.socketPath))
+        }
+
+        @Test func aSecondSignalExitsAtOnce() throws {
+            let stack = try Stack(askdArguments: ["--threads", "8"])
+            let connections = try (0..<3).map { _ in
+                let connection = try Connection(port: stack.port)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=20000"))
+                return connection
+            }
+            defer { connections.forEach { $0.close() } }
+            usleep(300_000)
+            stack.signalAskd(SIGTERM)
+            usleep(300_000)
+            #expect(stack.askd.isRunning, "askd should still be draining")
+            let started = Date()
+            stack.signalAskd(SIGTERM)
+            #expect(stack.waitForAskdExit(within: 2) == 1)
+            #expect(Date().timeIntervalSince(started) < 1)
+            #expect(stack.askdLog.contains("second stop signal"))
+        }
+
+        @Test func theDrainIsBoundedByDrainSeconds() throws {
+            let stack = try Stack(askdArguments: ["--threads", "4", "--drain-seconds", "1"])
+            let connection = try Connection(port: stack.port)
+            defer { connection.close() }
+            try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=20000"))
+            usleep(300_000)
+            let started = Date()
+            stack.signalAskd(SIGTERM)
+            #expect(stack.waitForAskdExit(within: 5) == 1)
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(elapsed > 0.9 && elapsed < 2.5, "drain took \(elapsed) s")
+            #expect(stack.askdLog.contains("drain time ran out"))
+        }
+    }
+}

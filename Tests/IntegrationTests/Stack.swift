@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real nginx in front of the real `askd` binary, each in a private temp folder and on a free
+/// loopback port, rendered from the same template as `make run` (dev/nginx.conf.in).
+final class Stack {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The askd binary under test: `ASKD_BIN`, or the debug build (the only one with test routes).
+    static var askdBinary: String {
+        ProcessInfo.processInfo.environment["ASKD_BIN"] ?? repository.appendingPathComponent(".build/debug/askd").path
+    }
+
+    let directory: URL
+    let port: UInt16
+    let socketPath: String
+    let askdLogPath: String
+    let askd: ChildProcess
+    private var nginx: ChildProcess?
+
+    var client: HTTPClient { HTTPClient(port: port) }
+
+    /// Starts askd with `arguments` after `serve --socket ...`, then nginx, and waits until
+    /// `/healthz` answers through nginx.
+    init(askdArguments: [String] = [], environment: [String: String] = [:]) throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("askd-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        port = try FreePort.find()
+        socketPath = directory.appendingPathComponent("askd.sock").path
+        askdLogPath = directory.appendingPathComponent("askd.log").path
+
+        askd = try Self.launch(
+            Self.askdBinary, ["serve", "--socket", socketPath] + askdArguments,
+            environment: ["ASKD_TEST_ROUTES": "1"].merging(environment) { $1 }, log: askdLogPath
+        )
+        try waitUntil("askd creates its socket") { FileManager.default.fileExists(atPath: socketPath) }
+
+        let extra = directory.appendingPathComponent("extra-locations.conf")
+        try "        location /_test/ { include \(Self.repository.path)/dev/askd_fastcgi.conf; }\n"
+            .write(to: extra, atomically: true, encoding: .utf8)
+        let config = directory.appendingPathComponent("nginx.conf")
+        let render = try Self.run(
+            Self.repository.appendingPathComponent("dev/render-nginx-conf").path,
+            [directory.path, String(port), socketPath, extra.path], environment: environment
+        )
+        try #require(render.status == 0, "rendering the nginx config failed: \(render.stderr)")
+        try render.stdout.write(to: config, atomically: true, encoding: .utf8)
+
+        nginx = try Self.launch(
+            Self.nginxBinary,
+            ["-p", directory.path, "-e", directory.appendingPathComponent("error.log").path, "-c", config.path, "-g", "daemon off;"],
+            log: directory.appendingPathComponent("nginx.out").path
+        )
+        let client = HTTPClient(port: port)
+        try waitUntil("nginx and askd answer /healthz") { (try? client.get("/healthz"))?.status == 200 }
+    }
+
+    deinit {
+        askd.signal(SIGKILL)
+        nginx?.signal(SIGQUIT)
+        _ = askd.waitForExit(within: 5)
+        if nginx?.waitForExit(within: 5) == nil { nginx?.signal(SIGKILL) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Everything askd has logged so far.
+    var askdLog: String { (try? String(contentsOfFile: askdLogPath, encoding: .utf8)) ?? "" }
+
+    func signalAskd(_ signal: Int32) {
+        askd.signal(signal)
+    }
+
+    /// Waits for askd to exit, at most `seconds`; its exit status, or `nil` if it is still running.
+    func waitForAskdExit(within seconds: Double) -> Int32? {
+        askd.waitForExit(within: seconds)
+    }
+
+    // MARK: Processes
+
+    static var nginxBinary: String {
+        ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
+    }
+
+    /// Starts `path` with its stdout and stderr appended to `log`.
+    static func launch(_ path: String, _ arguments: [String], environment: [String: String] = [:], log: String? = nil, stdin: Int32? = nil)
+        throws -> ChildProcess
+    {
+        let output = log.map(openForWriting)
+        defer { output.map { _ = close($0) } }
+        return try ChildProcess(path, arguments, environment: environment, stdin: stdin, stdout: output, stderr: output)
+    }
+
+    /// Runs `path` to completion (killing it after `timeout` seconds); its exit status and output.
+    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 10) throws
+        -> (status: Int32, stderr: String, stdout: String)
+    {
+        let base = NSTemporaryDirectory() + "askd-run-\(UUID().uuidString.prefix(8))"
+        let outPath = base + ".out"
+        let errPath = base + ".err"
+        defer {
+            unlink(outPath)
+            unlink(errPath)
+        }
+        let out = openForWriting(outPath)
+        let err = openForWriting(errPath)
+        let child = try ChildProcess(path, arguments, environment: environment, stdout: out, stderr: err)
+        close(out)
+        close(err)
+        var status = child.waitForExit(within: timeout)
+        if status == nil {
+            child.signal(SIGKILL)
+            status = child.waitForExit(within: 5)
+        }
+        let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return (status ?? -1, stderr, stdout)
+    }
+}
+
+/// Polls `condition` every 20 ms for up to `seconds`.
+func waitUntil(_ what: String, seconds: Double = 10, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    throw WaitTimedOut(what: what)
+}
+
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting until \(what)" }
+}
+
+enum FreePort {
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func find() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        try #require(bound, "cannot find a free port")
+        return UInt16(bigEndian: address.sin_port)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IntegrationTests {
+    /// How `askd serve` finds its socket, and how it refuses bad input: without nginx, speaking
+    /// FastCGI with libfcgi's own `cgi-fcgi` client where a request is needed.
+    @Suite struct Startup {
+        private func temporaryDirectory() throws -> URL {
+            let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("askd-st-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            return url
+        }
+
+        /// One FastCGI request for `GET /healthz` to `address` (a socket path or HOST:PORT).
+        private func fastCGIHealthz(_ address: String) throws -> String {
+            let result = try Stack.run(
+                "/usr/bin/cgi-fcgi", ["-bind", "-connect", address],
+                environment: ["REQUEST_METHOD": "GET", "REQUEST_URI": "/healthz", "SCRIPT_NAME": "/healthz", "CONTENT_LENGTH": ""]
+            )
+            return result.stdout
+        }
+
+        private func expectOneLineError(_ arguments: [String], environment: [String: String] = [:], mentioning words: [String])
+            throws
+        {
+            let result = try Stack.run(Stack.askdBinary, arguments, environment: environment)
+            #expect(result.status == 2, "\(arguments): exit \(result.status), stderr \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(arguments): \(result.stderr)")
+            for word in words { #expect(result.stderr.contains(word), "\(arguments): \(result.stderr)") }
+        }
+
+        @Test func withoutASocketItSaysSoAndExits2() throws {
+            try expectOneLineError(["serve"], mentioning: ["no socket to listen on", "--socket"])
+        }
+
+        @Test func badFlagsAndValuesGiveOneLineNamingTheCulprit() throws {
+            try expectOneLineError(["serve", "--threads", "lots"], mentioning: ["threads"])
+            try expectOneLineError(["serve", "--threads", "0", "--socket", "/tmp/x.sock"], mentioning: ["--threads"])
+            try expectOneLineError(["serve", "--listen", ":9000"], mentioning: ["--listen"])
+            try expectOneLineError(["serve", "--listen", "example.com:80"], mentioning: ["--listen", "IPv4"])
+            try expectOneLineError(["serve", "--frobnicate"], mentioning: ["frobnicate"])
+            try expectOneLineError(["serve", "--socket", "/tmp/a.sock", "--socket-mode", "777x"], mentioning: ["--socket-mode"])
+            try expectOneLineError(["serve", "--socket", "/tmp/a.sock"], environment: ["ASKD_THREADS": "many"], mentioning: ["ASKD_THREADS"])
+            try expectOneLineError(["serve", "--socket", "/tmp/a.sock"], environment: ["ASKD_MAX_BODY_BYTES": "1MB"], mentioning: ["ASKD_MAX_BODY_BYTES"])
+            try expectOneLineError(["serve"], environment: ["LISTEN_PID": "x", "LISTEN_FDS": "1"], mentioning: ["LISTEN_PID"])
+            try expectOneLineError(["serve", "--socket", "/nonexistent-dir/askd.sock"], mentioning: ["/nonexistent-dir/askd.sock"])
+            try expectOneLineError(["serve", "--socket", "/tmp/a.sock", "--socket-group", "no-such-group-x"], mentioning: ["no-such-group-x"])
+        }
+
+        @Test func itRefusesToReplaceAFileThatIsNotASocket() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("askd.sock").path
+            try "precious".write(toFile: path, atomically: true, encoding: .utf8)
+            try expectOneLineError(["serve", "--socket", path], mentioning: ["not a socket"])
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "precious")
+        }
+
+        @Test func itReplacesAStaleSocketButNotALiveOne() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("askd.sock").path
+            // A socket file whose server is gone.
+            let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            close(stale)
+            #expect(FileManager.default.fileExists(atPath: path))
+
+            let log = directory.appendingPathComponent("askd.log").path
+            let first = try Stack.launch(Stack.askdBinary, ["serve", "--socket", path, "--threads", "2"], log: log)
+            defer { first.signal(SIGKILL) }
+            try waitUntil("askd serves") { try fastCGIHealthz(path).contains(#"{"status":"ok"}"#) }
+
+            try expectOneLineError(["serve", "--socket", path], mentioning: ["another process is listening"])
+            #expect(try fastCGIHealthz(path).contains("Status: 200"), "the live server is untouched")
+        }
+
+        @Test func theSocketIsCreatedWithMode0660OrTheOneAskedFor() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            for (flags, expected) in [([String](), 0o660), (["--socket-mode", "0600"], 0o600)] {
+                let path = directory.appendingPathComponent("askd-\(expected).sock").path
+                let askd = try Stack.launch(Stack.askdBinary, ["serve", "--socket", path, "--threads", "2"] + flags)
+                try waitUntil("askd creates its socket") { FileManager.default.fileExists(atPath: path) }
+                let attributes = try FileManager.default.attributesOfItem(atPath: path)
+                #expect((attributes[.posixPermissions] as? Int).map { $0 & 0o777 } == expected)
+                askd.signal(SIGTERM)
+                #expect(askd.waitForExit(within: 5) == 0)
+                #expect(!FileManager.default.fileExists(atPath: path), "askd removes the socket it made")
+            }
+        }
+
+        @Test func itServesTCP() throws {
+            let port = try FreePort.find()
+            let askd = try Stack.launch(Stack.askdBinary, ["serve", "--listen", "127.0.0.1:\(port)", "--threads", "2"])
+            defer { askd.signal(SIGKILL) }
+            try waitUntil("askd answers over TCP") { try fastCGIHealthz("127.0.0.1:\(port)").contains(#"{"status":"ok"}"#) }
+        }
+
+        @Test func itServesASocketInheritedOnStandardInput() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("inherited.sock").path
+            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0 && listen(listener, 16) == 0)
+            let askd = try Stack.launch(Stack.askdBinary, ["serve", "--threads", "2"], stdin: listener)
+            close(listener)
+            defer { askd.signal(SIGKILL) }
+            try waitUntil("askd answers on the inherited socket") { try fastCGIHealthz(path).contains(#"{"status":"ok"}"#) }
+            askd.signal(SIGTERM)
+            #expect(askd.waitForExit(within: 5) == 0)
+            #expect(FileManager.default.fileExists(atPath: path), "an inherited socket is not askd's to remove")
+        }
+
+        @Test func itServesASocketActivatedByLISTEN_FDS() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("activated.sock").path
+            // systemd-socket-activate starts askd on the first connection, with the socket as fd 3.
+            let activator = try Stack.launch(
+                "/usr/bin/systemd-socket-activate", ["-l", path, Stack.askdBinary, "serve", "--threads", "2"],
+                log: directory.appendingPathComponent("activate.log").path
+            )
+            defer {
+                activator.signal(SIGTERM)
+                _ = activator.waitForExit(within: 5)
+            }
+            try waitUntil("the activator listens") { FileManager.default.fileExists(atPath: path) }
+            let started = Date()
+            #expect(try fastCGIHealthz(path).contains(#"{"status":"ok"}"#))
+            #expect(Date().timeIntervalSince(started) < 2, "the first request, which starts askd, is answered")
+            let log = try String(contentsOfFile: directory.appendingPathComponent("activate.log").path, encoding: .utf8)
+            #expect(log.contains("LISTEN_FDS"))
+        }
+    }
+}

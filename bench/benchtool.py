@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run (standard library only).
+
+    benchtool.py free-port
+    benchtool.py wait-200 URL TIMEOUT_SECONDS
+    benchtool.py startup OUT_JSON RUNS URL SOCKET ASKD_LOG ASKD_BIN [ASKD_ARGS...]
+    benchtool.py sample-rss PID OUT_FILE            (runs until killed)
+    benchtool.py report RUN_DIR MARKDOWN_OUT
+
+bench/run is the entry point; see the comments there for what is measured and why.
+"""
+import glob
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def _exit_on_term():
+    # So that `finally` blocks (which stop a child askd) run when bench/run's trap kills us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+def _poll_until_200(url, deadline, alive=None):
+    """GETs url over one kept-alive connection (reopened on error) until a 200.
+
+    Returns the monotonic time of the first 200, or None at the deadline / if alive() turns False.
+    Sleeps 1 ms between attempts: fine-grained enough for a 200 ms bar, and it leaves the CPU to
+    the process being timed on a 2-core machine.
+    """
+    parts = urllib.parse.urlsplit(url)
+    conn = None
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            return None
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+            conn.request("GET", parts.path)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                now = time.monotonic()
+                conn.close()
+                return now
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException):
+            if conn is not None:
+                conn.close()
+            conn = None
+        time.sleep(0.001)
+    if conn is not None:
+        conn.close()
+    return None
+
+
+def wait_200(url, timeout):
+    ok = _poll_until_200(url, time.monotonic() + float(timeout))
+    sys.exit(0 if ok else 1)
+
+
+def startup(out_json, runs, url, sock, log_path, argv):
+    """Starts askd `runs` times; each time, ms from launch to the first 200 through nginx."""
+    _exit_on_term()
+    results = []
+    with open(log_path, "ab") as log:
+        for run in range(int(runs)):
+            if os.path.exists(sock):
+                raise SystemExit(f"startup: {sock} still exists before run {run + 1}")
+            proc = None
+            try:
+                t0 = time.monotonic()
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                socket_at = None
+                # The socket's appearance is noted in passing (cheap stat), for information.
+                def alive():
+                    nonlocal socket_at
+                    if socket_at is None and os.path.exists(sock):
+                        socket_at = time.monotonic()
+                    return proc.poll() is None
+                first = _poll_until_200(url, t0 + 10, alive)
+                if first is None:
+                    raise SystemExit(f"startup run {run + 1}: askd gave no 200 within 10 s (exit code {proc.poll()})")
+                results.append({
+                    "first_200_ms": (first - t0) * 1000,
+                    "socket_ms": None if socket_at is None else (socket_at - t0) * 1000,
+                })
+            finally:
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            # askd unlinks its socket on stop; make sure the next run starts from nothing.
+            for _ in range(200):
+                if not os.path.exists(sock):
+                    break
+                time.sleep(0.01)
+            time.sleep(0.2)
+    with open(out_json, "w") as f:
+        json.dump(results, f)
+    for i, r in enumerate(results, 1):
+        sock = "n/a" if r["socket_ms"] is None else f"{r['socket_ms']:.1f} ms"
+        print(f"  run {i}: first 200 after {r['first_200_ms']:.1f} ms (socket there after {sock})")
+
+
+def read_status(pid):
+    """VmRSS, VmHWM (kB) and Threads from /proc/PID/status."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Threads"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def sample_rss(pid, out_file):
+    _exit_on_term()
+    with open(out_file, "a") as out:
+        while True:
+            try:
+                s = read_status(pid)
+            except OSError:
+                return
+            out.write(f"{time.time():.3f} {s['VmRSS']} {s['Threads']}\n")
+            out.flush()
+            time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- wrk output and the report
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def parse_wrk(path):
+    text = open(path).read()
+    r = {"file": os.path.basename(path)}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    r["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    r["requests"] = int(m.group(1)) if m else 0
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
+        r[f"p{pct}"] = _ms(m.group(1)) if m else None
+    m = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", text)
+    r["max"] = _ms(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    r["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    r["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()))) if m else {}
+    r["parsed"] = r["rps"] is not None and r["p99"] is not None
+    return r
+
+
+def scan_askd_log(path, start_offset):
+    """Request lines logged during the load phase (from start_offset on): statuses, slow ones, warnings."""
+    statuses, problems = {}, []
+    count, gone, durations = 0, 0, []
+    with open(path, "rb") as f:
+        f.seek(start_offset)
+        for raw in f:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if " request" in line and "status=" in line:
+                count += 1
+                st = re.search(r"status=(\d+)", line).group(1)
+                statuses[st] = statuses.get(st, 0) + 1
+                d = re.search(r"duration_ms=([\d.]+)", line)
+                if d:
+                    durations.append(float(d.group(1)))
+                if "client=gone" in line:
+                    gone += 1
+                if st != "200":
+                    if len(problems) < 10:
+                        problems.append(line)
+            elif not re.search(r"\binfo\b", line):
+                if len(problems) < 10:
+                    problems.append(line)
+    durations.sort()
+    def pct(p):
+        return durations[min(len(durations) - 1, int(p / 100 * len(durations)))] if durations else None
+    return {
+        "lines": count, "statuses": statuses, "client_gone": gone, "problems": problems,
+        "handler_p50_ms": pct(50), "handler_p99_ms": pct(99),
+        "handler_max_ms": durations[-1] if durations else None,
+    }
+
+
+def _fmt_ms(v):
+    return "n/a" if v is None else (f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms")
+
+
+def _kv(path):
+    out = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                k, _, v = line.rstrip("\n").partition("=")
+                out[k] = v
+    return out
+
+
+def report(run_dir, md_out):
+    facts = _kv(os.path.join(run_dir, "facts.txt"))
+    measures = _kv(os.path.join(run_dir, "measures.txt"))
+    startup_runs = json.load(open(os.path.join(run_dir, "startup.json")))
+    first_ms = [r["first_200_ms"] for r in startup_runs]
+    startup_median = statistics.median(first_ms)
+
+    targets = {}
+    for name in ("nginx", "askd"):
+        rounds = [parse_wrk(p) for p in sorted(glob.glob(os.path.join(run_dir, f"wrk-round*-{name}.txt")))]
+        ok = [r for r in rounds if r["parsed"]]
+        errors = sum(r["non2xx"] + sum(r["socket_errors"].values()) for r in rounds)
+        targets[name] = {
+            "rounds": rounds,
+            "rps_mean": statistics.mean(r["rps"] for r in ok) if ok else 0.0,
+            "p50": statistics.median(r["p50"] for r in ok) if ok else None,
+            "p99": statistics.median(r["p99"] for r in ok) if ok else None,
+            "max": max(r["max"] for r in ok) if ok else None,
+            "requests": sum(r["requests"] for r in rounds),
+            "non2xx": sum(r["non2xx"] for r in rounds),
+            "socket_errors": {k: sum(r["socket_errors"].get(k, 0) for r in rounds) for k in ("connect", "read", "write", "timeout")},
+            "errors": errors,
+            "unparsed": len(rounds) - len(ok),
+        }
+    ratio = targets["askd"]["rps_mean"] / targets["nginx"]["rps_mean"] if targets["nginx"]["rps_mean"] else 0.0
+    # Round i of askd ran right after round i of nginx: the ratio within each pair is less
+    # sensitive to drift in the machine than the ratio of the means.
+    pair_ratios = [a["rps"] / n["rps"] for n, a in zip(targets["nginx"]["rounds"], targets["askd"]["rounds"])
+                   if n["parsed"] and a["parsed"] and n["rps"]]
+
+    samples = []
+    rss_file = os.path.join(run_dir, "rss-under-load.txt")
+    if os.path.exists(rss_file):
+        samples = [int(l.split()[1]) for l in open(rss_file) if l.strip()]
+    peak_rss_mb = max(samples) / 1024 if samples else None
+    idle_start_mb = int(measures.get("rss_after_start_kb", 0)) / 1024
+    idle_rss_mb = int(measures.get("rss_idle_kb", 0)) / 1024
+    after_mb = int(measures.get("rss_after_load_kb", 0)) / 1024
+    hwm_mb = int(measures.get("hwm_after_load_kb", 0)) / 1024
+    log = scan_askd_log(os.path.join(run_dir, "askd.log"), int(measures.get("log_offset_load", 0)))
+    survived = measures.get("askd_alive_after_load") == "yes"
+    nginx_err_lines = int(measures.get("nginx_error_lines_load", 0))
+
+    bars = [
+        ("/healthz req/s >= 0.25 x nginx static", ratio >= 0.25, f"ratio {ratio:.3f}"),
+        ("askd idle RSS <= 20 MB", idle_rss_mb <= 20, f"{idle_rss_mb:.1f} MB"),
+        ("first response within 200 ms of start", startup_median <= 200, f"median {startup_median:.0f} ms"),
+    ]
+    total_errors = targets["nginx"]["errors"] + targets["askd"]["errors"]
+
+    wrk_args = measures.get("wrk_args", "")
+    L = []
+    L.append(f"## askd benchmark, {facts.get('date', '')}")
+    L.append("")
+    L.append(f"- Machine: {facts.get('nproc')} CPUs, {facts.get('cpu')}, {facts.get('mem')} RAM; kernel {facts.get('kernel')}")
+    L.append(f"- {facts.get('nginx')}; {facts.get('swift')}; {facts.get('wrk')}")
+    L.append(f"- askd: `{facts.get('askd_bin')}` (built {facts.get('askd_built')}), tree {facts.get('git')}; `serve --socket` with default threads ({measures.get('askd_threads', '?')} threads)")
+    L.append(f"- Load average before / after the rounds: {measures.get('loadavg_before')} / {measures.get('loadavg_after')}")
+    L.append(f"- Load: `wrk {wrk_args}`, {measures.get('rounds')} interleaved rounds per target of {measures.get('seconds')} s each, after a {measures.get('warmup')} s warm-up of each")
+    L.append("")
+    L.append("| figure | nginx `return 200` (/nginx-status) | askd via FastCGI (/healthz) |")
+    L.append("| --- | ---: | ---: |")
+    n, a = targets["nginx"], targets["askd"]
+    L.append(f"| req/s, mean of rounds | {n['rps_mean']:,.0f} | {a['rps_mean']:,.0f} |")
+    def per_round(t):
+        return ", ".join("{:,.0f}".format(r["rps"]) for r in t["rounds"] if r["parsed"])
+    L.append(f"| req/s per round | {per_round(n)} | {per_round(a)} |")
+    L.append(f"| latency p50 (median of rounds) | {_fmt_ms(n['p50'])} | {_fmt_ms(a['p50'])} |")
+    L.append(f"| latency p99 (median of rounds) | {_fmt_ms(n['p99'])} | {_fmt_ms(a['p99'])} |")
+    L.append(f"| latency max (worst round) | {_fmt_ms(n['max'])} | {_fmt_ms(a['max'])} |")
+    L.append(f"| requests completed | {n['requests']:,} | {a['requests']:,} |")
+    L.append(f"| non-2xx responses | {n['non2xx']} | {a['non2xx']} |")
+    se_n, se_a = n["socket_errors"], a["socket_errors"]
+    L.append(f"| socket errors (connect/read/write/timeout) | {se_n['connect']}/{se_n['read']}/{se_n['write']}/{se_n['timeout']} | {se_a['connect']}/{se_a['read']}/{se_a['write']}/{se_a['timeout']} |")
+    L.append("")
+    L.append("| askd figure | value |")
+    L.append("| --- | ---: |")
+    L.append(f"| req/s ratio askd / nginx (of the means) | {ratio:.3f} |")
+    L.append(f"| req/s ratio per round pair (median) | {', '.join(f'{r:.3f}' for r in pair_ratios)} ({statistics.median(pair_ratios) if pair_ratios else 0:.3f}) |")
+    L.append(f"| first response after start (median of {len(first_ms)}) | {startup_median:.0f} ms |")
+    L.append(f"| first response, each run | {', '.join(f'{v:.0f}' for v in first_ms)} ms |")
+    L.append(f"| RSS just after start | {idle_start_mb:.1f} MB |")
+    L.append(f"| RSS idle, after warm-up | {idle_rss_mb:.1f} MB |")
+    L.append(f"| of which askd's own: Pss / private dirty, idle | {int(measures.get('pss_idle_kb', 0)) / 1024:.1f} MB / {int(measures.get('private_dirty_idle_kb', 0)) / 1024:.1f} MB |")
+    L.append(f"| RSS under load, peak of {len(samples)} samples | {'n/a' if peak_rss_mb is None else f'{peak_rss_mb:.1f} MB'} |")
+    L.append(f"| RSS idle after the load / VmHWM | {after_mb:.1f} MB / {hwm_mb:.1f} MB |")
+    L.append(f"| askd log during load: request lines / statuses | {log['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(log['statuses'].items())) or 'none'} |")
+    # nginx drops its FastCGI connection when wrk closes a client connection with a request in
+    # flight (at the end of a round); askd then logs client=gone. A few per round are expected.
+    L.append(f"| askd log during load: requests logged client=gone | {log['client_gone']} |")
+    L.append(f"| askd handler time p50 / p99 / max (its log) | {_fmt_ms(log['handler_p50_ms'])} / {_fmt_ms(log['handler_p99_ms'])} / {_fmt_ms(log['handler_max_ms'])} |")
+    L.append(f"| askd still running after the load | {'yes' if survived else 'NO'} |")
+    L.append(f"| nginx error.log lines during the load | {nginx_err_lines} |")
+    L.append("")
+    L.append("Bars (information, not a gate):")
+    L.append("")
+    for label, ok, detail in bars:
+        L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
+    L.append(f"- {'PASS' if total_errors == 0 else 'FAIL'}: no non-2xx responses or socket errors ({total_errors} in all)")
+    if log["problems"]:
+        L.append("")
+        L.append("askd log lines that are not a 200 `request` line or an info line (first 10):")
+        L.append("")
+        L.append("```")
+        L.extend(log["problems"])
+        L.append("```")
+    if n["unparsed"] or a["unparsed"]:
+        L.append("")
+        L.append(f"Warning: {n['unparsed'] + a['unparsed']} wrk outputs could not be parsed; see {run_dir}.")
+    md = "\n".join(L) + "\n"
+    with open(md_out, "w") as f:
+        f.write(md)
+
+    # The terminal version: the same content, without the Markdown table syntax.
+    for line in L:
+        if line.startswith("| ---"):
+            continue
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            line = f"  {cells[0]:<52} " + "   ".join(cells[1:])
+        print(line.replace("`", ""))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "free-port":
+        free_port()
+    elif cmd == "wait-200":
+        wait_200(*args)
+    elif cmd == "startup":
+        startup(args[0], args[1], args[2], args[3], args[4], args[5:])
+    elif cmd == "sample-rss":
+        sample_rss(args[0], args[1])
+    elif cmd == "report":
+        report(args[0], args[1])
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
