@@ -13,7 +13,8 @@ import Logging
 /// every signal, because libfcgi does not retry reads and writes interrupted by one.
 ///
 /// On the first SIGTERM or SIGINT the server stops accepting (a socket it made is unlinked and shut
-/// down, so new connections are refused), wakes the idle workers through an pipe, and waits up
+/// down, so new connections are refused), closes idle kept-alive connections, wakes the idle
+/// workers through a pipe, and waits up
 /// to `drainSeconds` for the busy ones to finish their requests. A second signal ends the wait at
 /// once. libfcgi's own SIGTERM handling is not used: a thread blocked in accept() would serve one
 /// more request before noticing it.
@@ -23,8 +24,9 @@ public final class FastCGIServer: Sendable {
     let options: ServerOptions
     let logger: Logger
     let state = ServerState()
-    /// Read end of the wake-up pipe: it becomes readable, for every worker at once, on stop.
-    let wakeFD: Int32
+    /// What the workers wait on: new connections, kept-alive ones, and the stop pipe.
+    let readySet: ReadySet
+    /// Write end of the stop pipe, which becomes readable, for every worker, on stop.
     private let wakeWriteFD: Int32
 
     /// Signals that stop the server.
@@ -39,8 +41,8 @@ public final class FastCGIServer: Sendable {
         self.logger = logger
         var pipeFDs: [Int32] = [-1, -1]
         guard askd_pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
-        wakeFD = pipeFDs[0]
         wakeWriteFD = pipeFDs[1]
+        readySet = try ReadySet(listenFD: socket.fd, stopFD: pipeFDs[0])
     }
 
     /// Serves until a stop signal, then drains.
@@ -77,11 +79,7 @@ public final class FastCGIServer: Sendable {
                         var everything = sigset_t()
                         sigfillset(&everything)
                         pthread_sigmask(SIG_BLOCK, &everything, nil)
-                        do {
-                            try Worker(server: self).run()
-                        } catch {
-                            logger.critical("worker could not start", metadata: ["error": "\(error)"])
-                        }
+                        Worker(server: self).run()
                     }
                 } catch {
                     state.liveWorkers.subtract(1, ordering: .relaxed)
@@ -120,6 +118,7 @@ public final class FastCGIServer: Sendable {
         var byte: UInt8 = 1
         _ = write(wakeWriteFD, &byte, 1)
         socket.stopListening()
+        readySet.closeParked()
     }
 
     /// Waits for the workers to finish, up to the drain time or a second stop signal.

@@ -6,7 +6,8 @@ import HTTP
 
 /// Reads one request's params and body from libfcgi's streams.
 enum RequestReader {
-    /// Copies every param out of libfcgi's memory, which the next Finish or Accept frees.
+    /// Copies the params a `Request` is made of out of libfcgi's memory, which the next Finish or
+    /// Accept frees. The rest (SERVER_SOFTWARE, SCRIPT_FILENAME, ...) are skipped unread.
     static func parameters(_ envp: FCGX_ParamArray?) -> [(name: String, value: String)] {
         var params: [(name: String, value: String)] = []
         guard var cursor = envp else { return params }
@@ -15,7 +16,7 @@ enum RequestReader {
             let length = strlen(entry)
             entry.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
                 let buffer = UnsafeBufferPointer(start: bytes, count: length)
-                if let equals = buffer.firstIndex(of: UInt8(ascii: "=")) {
+                if isUsed(buffer), let equals = buffer.firstIndex(of: UInt8(ascii: "=")) {
                     params.append((
                         String(decoding: UnsafeBufferPointer(rebasing: buffer[..<equals]), as: UTF8.self),
                         String(decoding: UnsafeBufferPointer(rebasing: buffer[(equals + 1)...]), as: UTF8.self)
@@ -25,6 +26,23 @@ enum RequestReader {
             cursor += 1
         }
         return params
+    }
+
+    /// Whether a `NAME=value` entry is one `RequestParameters` reads: HTTP_*, CONTENT_*,
+    /// REQUEST_*, DOCUMENT_URI, QUERY_STRING or REMOTE_ADDR.
+    private static func isUsed(_ entry: UnsafeBufferPointer<UInt8>) -> Bool {
+        func starts(with prefix: StaticString) -> Bool {
+            prefix.utf8CodeUnitCount <= entry.count
+                && memcmp(entry.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0
+        }
+        switch entry.first {
+        case UInt8(ascii: "H"): return starts(with: "HTTP_")
+        case UInt8(ascii: "C"): return starts(with: "CONTENT_")
+        case UInt8(ascii: "R"): return starts(with: "REQUEST_") || starts(with: "REMOTE_ADDR=")
+        case UInt8(ascii: "D"): return starts(with: "DOCUMENT_URI=")
+        case UInt8(ascii: "Q"): return starts(with: "QUERY_STRING=")
+        default: return false
+        }
     }
 
     /// Reads the body, at most `limit` bytes of it.

@@ -6,77 +6,63 @@ import CLinux
 import HTTP
 import Logging
 
-/// One worker thread's loop: wait for a connection, accept it, serve its request, repeat.
+/// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection
+/// or a kept-alive one with a request on it), serve that request, repeat.
 ///
-/// Workers accept concurrently, with no accept mutex: each waits in its own epoll set, where
-/// the listening socket is registered `EPOLLEXCLUSIVE` (one waiter woken per connection) and the
-/// server's wake-up pipe is registered plainly (every waiter woken on stop). The listening
-/// socket is non-blocking, so a worker that loses the race for a connection gets EAGAIN and
-/// waits again. Nothing here is shared but the `ServerState` atomics.
+/// Workers accept concurrently, with no accept mutex: the listening socket is non-blocking, so a
+/// worker that loses the race for a connection gets EAGAIN and waits again. A request is owned
+/// by one worker from accept to finish; only its kept-alive connection outlives it, parked in
+/// the `ReadySet` rather than in a blocked worker.
 final class Worker {
     private let server: FastCGIServer
-    private let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-    private let epoll: Int32
+    /// The request struct this worker accepts new connections into.
+    private var spare: UnsafeMutablePointer<FCGX_Request>
+    private var request: UnsafeMutablePointer<FCGX_Request>
 
-    init(server: FastCGIServer) throws {
+    init(server: FastCGIServer) {
         self.server = server
-        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epoll >= 0 else { throw SystemError("epoll_create1") }
-        try watch(server.socket.fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, tag: Self.listenTag)
-        try watch(server.wakeFD, events: EPOLLIN.rawValue, tag: Self.wakeTag)
-        FCGX_InitRequest(request, server.socket.fd, 0)
+        spare = KeptRequest.make(listenFD: server.socket.fd)
+        request = spare
     }
 
     deinit {
-        FCGX_Free(request, 1)
-        request.deallocate()
-        close(epoll)
-    }
-
-    private static let listenTag: UInt32 = 1
-    private static let wakeTag: UInt32 = 2
-
-    private func watch(_ fd: Int32, events: UInt32, tag: UInt32) throws {
-        var event = epoll_event()
-        event.events = events
-        event.data.u32 = tag
-        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else { throw SystemError("epoll_ctl") }
+        KeptRequest.release(spare)
     }
 
     func run() {
         let state = server.state
         while !state.isStopping {
-            // A kept-alive connection (FCGI_KEEP_CONN) carries the next request itself.
-            if request.pointee.ipcFd < 0 && !waitForConnection() { break }
-            let rc = FCGX_Accept_r(request)
-            if rc < 0 {
-                if rc == -EAGAIN || rc == -EINTR || state.isStopping { continue }
-                server.logger.warning("FastCGI accept failed", metadata: ["error": "\(SystemError("FCGX_Accept_r", code: -rc))"])
-                usleep(10_000)
-                continue
+            switch server.readySet.next() {
+            case .stop:
+                return
+            case .accept:
+                guard FCGX_Accept_r(spare) >= 0 else { continue }
+                request = spare
+                serveAndFinish()
+                if request.pointee.ipcFd >= 0 {
+                    // Kept alive: the connection leaves with the struct, and a fresh one takes its place.
+                    spare = KeptRequest.make(listenFD: server.socket.fd)
+                    if !server.readySet.park(request) { KeptRequest.release(request) }
+                }
+            case .connection(let kept):
+                // The next request on a kept-alive connection, or its end (then libfcgi closes it
+                // and tries the non-blocking listening socket, which usually says EAGAIN).
+                guard FCGX_Accept_r(kept) >= 0 else {
+                    KeptRequest.release(kept)
+                    continue
+                }
+                request = kept
+                serveAndFinish()
+                if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }
             }
-            state.inFlight.add(1, ordering: .relaxed)
-            serve()
-            FCGX_Finish_r(request)
-            state.inFlight.subtract(1, ordering: .relaxed)
         }
     }
 
-    /// Blocks until the listening socket is readable (`true`) or the server stops (`false`).
-    private func waitForConnection() -> Bool {
-        var events = (epoll_event(), epoll_event())
-        while true {
-            let count = withUnsafeMutableBytes(of: &events) { buffer in
-                epoll_wait(epoll, buffer.baseAddress!.assumingMemoryBound(to: epoll_event.self), 2, -1)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                server.logger.error("epoll_wait failed", metadata: ["error": "\(SystemError("epoll_wait"))"])
-                return false
-            }
-            if server.state.isStopping { return false }
-            if events.0.data.u32 == Self.listenTag || (count > 1 && events.1.data.u32 == Self.listenTag) { return true }
-        }
+    private func serveAndFinish() {
+        server.state.inFlight.add(1, ordering: .relaxed)
+        serve()
+        FCGX_Finish_r(request)
+        server.state.inFlight.subtract(1, ordering: .relaxed)
     }
 
     /// Reads the request, answers it and logs it. Runs on this worker only.

@@ -6,14 +6,20 @@ struct RoutePattern: Sendable, Equatable {
     }
 
     let segments: [Segment]
+    /// The pattern as registered, such as `/conversation/{id}`.
+    let path: String
+    /// Whether the pattern has no `{parameter}` segment.
+    let isLiteral: Bool
 
     init(_ pattern: String) {
+        path = pattern
         segments = RoutePattern.segments(of: pattern).map { segment in
             if segment.hasPrefix("{") && segment.hasSuffix("}") && segment.count > 2 {
                 return .parameter(String(segment.dropFirst().dropLast()))
             }
             return .literal(String(segment))
         }
+        isLiteral = segments.allSatisfy { if case .literal = $0 { true } else { false } }
     }
 
     /// The segments of `path` after its leading slash; empty ones are kept, so `/a/` has two.

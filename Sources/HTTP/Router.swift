@@ -13,6 +13,8 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Routes without parameters, by path: most requests resolve with one lookup.
+    private var literalRoutes: [String: Int] = [:]
 
     public init() {}
 
@@ -23,6 +25,7 @@ public struct Router: Sendable {
             routes[index].handlers[method.uppercased()] = handler
         } else {
             routes.append(Route(pattern: pattern, handlers: [method.uppercased(): handler]))
+            if pattern.isLiteral { literalRoutes[pattern.path] = routes.count - 1 }
         }
     }
 
@@ -35,15 +38,23 @@ public struct Router: Sendable {
     /// Finds the handler for `method` on `path` (percent-encoded, without a query).
     /// `HEAD` falls back to the `GET` handler.
     public func resolve(method: String, path: String) -> Resolution {
+        if let index = literalRoutes[path] {
+            return resolve(method: method, on: routes[index], parameters: [:])
+        }
         let segments = RoutePattern.segments(of: path)
-        for route in routes {
-            guard let parameters = route.pattern.match(segments) else { continue }
-            if let handler = route.handlers[method] ?? (method == "HEAD" ? route.handlers["GET"] : nil) {
-                return .matched(handler, parameters: parameters)
+        for route in routes where !route.pattern.isLiteral {
+            if let parameters = route.pattern.match(segments) {
+                return resolve(method: method, on: route, parameters: parameters)
             }
-            return .methodNotAllowed(allow: route.allowedMethods)
         }
         return .notFound
+    }
+
+    private func resolve(method: String, on route: Route, parameters: [String: String]) -> Resolution {
+        if let handler = route.handlers[method] ?? (method == "HEAD" ? route.handlers["GET"] : nil) {
+            return .matched(handler, parameters: parameters)
+        }
+        return .methodNotAllowed(allow: route.allowedMethods)
     }
 }
 

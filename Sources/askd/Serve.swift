@@ -4,7 +4,6 @@ import Glibc
 import App
 import ArgumentParser
 import FastCGI
-import Foundation
 import HTTP
 import Logging
 
@@ -38,7 +37,7 @@ struct Serve: ParsableCommand {
     var drainSeconds: Double?
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.current()
         let flags = ServeConfiguration.Flags(
             socket: socket, socketMode: socketMode, socketGroup: socketGroup,
             listen: listen, threads: threads, drainSeconds: drainSeconds

@@ -57,6 +57,30 @@ extension IntegrationTests {
             #expect(elapsed < 1.9, "\(threads) concurrent 1 s requests took \(elapsed) s: some worker was still busy")
         }
 
+        @Test func idleKeptAliveConnectionsDoNotPinWorkers() throws {
+            // nginx keeps up to 32 idle connections to askd (fastcgi_keep_conn on); askd has 2 workers.
+            let stack = try Stack(askdArguments: ["--threads", "2"])
+            for round in 0..<3 {
+                let started = Date()
+                let connections = try (0..<8).map { _ in
+                    let connection = try Connection(port: stack.port, timeoutSeconds: 10)
+                    try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=100"))
+                    return connection
+                }
+                let statuses = try connections.map { connection in
+                    defer { connection.close() }
+                    return try connection.readResponse().status
+                }
+                let elapsed = Date().timeIntervalSince(started)
+                #expect(statuses == Array(repeating: 200, count: 8), "round \(round)")
+                // 8 requests of 100 ms on 2 workers: 0.4 s; a worker stuck on an idle connection never finishes.
+                #expect(elapsed < 3, "round \(round) took \(elapsed) s")
+            }
+            // The connections nginx kept are still open and usable, one worker each time.
+            let kept = stack.askdLog.components(separatedBy: "status=200").count - 1
+            #expect(kept >= 25)
+        }
+
         @Test func aStreamArrivesChunkByChunk() throws {
             let stack = try Stack()
             let connection = try Connection(port: stack.port)
