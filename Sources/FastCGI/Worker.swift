@@ -80,6 +80,9 @@ final class Worker {
             response = application.respond(to: &incoming)
         } catch {
             response = application.respond(to: &incoming, failingWith: error)
+            // The rest of the body is still on the connection; libfcgi would read it as the
+            // next request. Close the connection after this answer instead of keeping it.
+            request.pointee.keepConnection = 0
         }
 
         let omitBody = incoming.method == "HEAD"

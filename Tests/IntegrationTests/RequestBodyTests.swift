@@ -22,6 +22,42 @@ extension IntegrationTests {
             #expect(try response.json()["error"] as? String == "request body is larger than the limit of 1048576 bytes")
         }
 
+        @Test func aRejectedBodyDoesNotSpoilTheKeptAliveConnection() throws {
+            // One worker, so every request after a 413 would land on a connection with unread input.
+            let stack = try Stack(askdArguments: ["--threads", "1"])
+            for round in 0..<5 {
+                let rejected = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 67, count: Self.limit + 1 + round))
+                #expect(rejected.status == 413)
+                let echoed = try stack.client.request("POST", "/_test/echo", body: Array("{\"n\":\(round)}".utf8))
+                #expect(echoed.status == 200, "round \(round)")
+                #expect(try echoed.json()["bytes"] as? Int == 7)
+                #expect(try stack.client.get("/healthz").status == 200, "round \(round)")
+            }
+        }
+
+        @Test func askdClosesAKeptConnectionWhoseBodyItDidNotRead() throws {
+            let stack = try Stack(askdArguments: ["--threads", "2"])
+            let params = [("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/_test/echo"), ("CONTENT_LENGTH", String(Self.limit + 10))]
+
+            let client = try FastCGIClient(socketPath: stack.socketPath)
+            try client.send(params: params, stdin: Array(repeating: 1, count: 1000), endStdin: false)
+            let answer = try client.readResponse()
+            #expect(answer.hasPrefix("Status: 413"))
+            // The unread body would be taken for the next request: the connection must end here.
+            #expect(client.serverClosed())
+
+            // A request that was read in full keeps its connection for the next one.
+            let kept = try FastCGIClient(socketPath: stack.socketPath)
+            for round in 0..<3 {
+                let body = Array("round \(round)".utf8)
+                try kept.send(params: [("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/_test/echo"), ("CONTENT_LENGTH", String(body.count))], stdin: body)
+                let echoed = try kept.readResponse()
+                #expect(echoed.hasPrefix("Status: 200"), "round \(round)")
+                #expect(echoed.contains(#"{"bytes":7}"#), "round \(round)")
+            }
+            #expect(!kept.serverClosed())
+        }
+
         @Test func aBodyAtTheLimitIsRead() throws {
             let stack = try Stack()
             let response = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 66, count: Self.limit))
