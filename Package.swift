@@ -22,6 +22,18 @@ let package = Package(
             pkgConfig: "fcgi",
             providers: [.apt(["libfcgi-dev"])]
         ),
+        // SQLite from Debian's libsqlite3-dev. Only the SQLiteStore target imports it.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // OpenSSL's libcrypto from Debian's libssl-dev (SHA-256, CSPRNG). Only Auth imports it.
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names).
         .target(name: "CLinux"),
         // Request, Response, Router and error mapping: no C, no FastCGI.
@@ -41,6 +53,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The ConversationStore protocol, its model types and the in-memory store.
+        .target(name: "Store", swiftSettings: swiftSettings),
+        // The SQLite backend of ConversationStore.
+        .target(name: "SQLiteStore", dependencies: ["CSQLite", "Store"], swiftSettings: swiftSettings),
+        // Access tokens: generation, hashing, and the TokenVerifier seam.
+        .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
@@ -52,8 +70,11 @@ let package = Package(
             name: "App",
             dependencies: [
                 "API",
+                "Auth",
                 "FastCGI",
                 "HTTP",
+                "SQLiteStore",
+                "Store",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -62,6 +83,8 @@ let package = Package(
             name: "askd",
             dependencies: [
                 "App",
+                "Auth",
+                "Store",
                 "FastCGI",
                 "HTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +95,8 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,67 @@
+import CCrypto
+
+/// Access-token secrets: how they are made, hashed and compared.
+///
+/// A token is `askd_` and 43 base64url characters: 32 random bytes from the OS CSPRNG (through
+/// OpenSSL's RAND_bytes). Only its SHA-256 is stored, as 64 lower-case hex digits.
+public enum TokenSecret {
+    public static let prefix = "askd_"
+    static let randomBytes = 32
+
+    /// A new token.
+    public static func generate() throws -> String {
+        var bytes = [UInt8](repeating: 0, count: randomBytes)
+        guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw AuthError.randomnessUnavailable }
+        return prefix + base64URL(bytes)
+    }
+
+    /// SHA-256 of the token's UTF-8 bytes, as lower-case hex.
+    public static func hash(_ token: String) -> String {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let bytes = Array(token.utf8)
+        let ok = bytes.withUnsafeBytes { buffer in
+            EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, EVP_sha256(), nil)
+        }
+        precondition(ok == 1 && length == 32, "OpenSSL's SHA-256 failed")
+        return digest[..<32].map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// Whether two hashes are equal, in time that does not depend on where they differ.
+    public static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+    }
+
+    private static func base64URL(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        var out = ""
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            var value = 0
+            for byte in chunk { value = value << 8 | Int(byte) }
+            value <<= 8 * (3 - chunk.count)
+            let characters = chunk.count + 1
+            for position in 0..<characters {
+                out.append(alphabet[(value >> (18 - 6 * position)) & 0x3F])
+            }
+            index += 3
+        }
+        return out
+    }
+}
+
+extension TokenSecret {
+    /// A new public token id: `tok_` and 16 hex digits.
+    public static func generateID() throws -> String {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw AuthError.randomnessUnavailable }
+        return "tok_" + bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSQLite
+
+/// One SQLite connection, used by one thread only, with its prepared statements cached.
+final class SQLiteConnection {
+    /// A value to bind to a `?` parameter.
+    enum Value {
+        case text(String)
+        case integer(Int64)
+        case null
+    }
+
+    private let db: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    init(path: String, busyTimeoutMilliseconds: Int32) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw SQLiteError(code: rc, message: message, context: "open \(path)")
+        }
+        db = handle
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        try execute("PRAGMA foreign_keys = ON")
+        // WAL lets readers and one writer work at once, across processes on one host.
+        if try query("PRAGMA journal_mode = WAL", [], { $0.text(0) }).first != "wal" {
+            throw SQLiteError(code: SQLITE_ERROR, message: "cannot switch to WAL mode", context: path)
+        }
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(db)
+    }
+
+    /// Runs a statement that returns no rows.
+    func execute(_ sql: String, _ values: [Value] = []) throws {
+        let statement = try prepared(sql, values)
+        defer { sqlite3_reset(statement) }
+        let rc = sqlite3_step(statement)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql) }
+    }
+
+    /// Runs a query and maps each row.
+    func query<T>(_ sql: String, _ values: [Value] = [], _ row: (Row) throws -> T) throws -> [T] {
+        let statement = try prepared(sql, values)
+        defer { sqlite3_reset(statement) }
+        var rows: [T] = []
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { return rows }
+            guard rc == SQLITE_ROW else { throw error(rc, sql) }
+            rows.append(try row(Row(statement: statement)))
+        }
+    }
+
+    /// Rows changed by the last statement.
+    var changes: Int { Int(sqlite3_changes(db)) }
+
+    /// Runs `body` in a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// that two writers never deadlock upgrading from read to write.
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private func prepared(_ sql: String, _ values: [Value]) throws -> OpaquePointer {
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            var handle: OpaquePointer?
+            let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+            guard rc == SQLITE_OK, let handle else { throw error(rc, sql) }
+            statements[sql] = handle
+            statement = handle
+        }
+        sqlite3_clear_bindings(statement)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let rc: Int32 = switch value {
+            case .text(let text):
+                // By length, not to the first NUL: text may hold any character.
+                text.utf8CString.withUnsafeBufferPointer { buffer in
+                    sqlite3_bind_text(statement, index, buffer.baseAddress, Int32(buffer.count - 1), askd_sqlite_transient())
+                }
+            case .integer(let number): sqlite3_bind_int64(statement, index, number)
+            case .null: sqlite3_bind_null(statement, index)
+            }
+            guard rc == SQLITE_OK else { throw error(rc, sql) }
+        }
+        return statement
+    }
+
+    private func error(_ rc: Int32, _ sql: String) -> SQLiteError {
+        SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(db)), context: String(sql.prefix(60)))
+    }
+
+    /// The current row of a query.
+    struct Row {
+        let statement: OpaquePointer
+
+        func text(_ column: Int32) -> String? {
+            guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+            let count = Int(sqlite3_column_bytes(statement, column))
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        }
+
+        func integer(_ column: Int32) -> Int64? {
+            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
+        }
+    }
+}

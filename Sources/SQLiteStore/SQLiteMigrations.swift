@@ -1,0 +1,60 @@
+/// The schema, as forward-only steps. Step N takes `PRAGMA user_version` from N-1 to N.
+/// Never edit a step that has shipped: add one.
+enum SQLiteMigrations {
+    static let steps: [String] = [
+        // 1: tokens, conversations, messages, turn locks.
+        """
+        CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            last_used_at INTEGER,
+            expires_at INTEGER,
+            revoked_at INTEGER
+        );
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            token_id TEXT NOT NULL REFERENCES tokens(id),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX conversations_by_token ON conversations(token_id, updated_at);
+        CREATE TABLE messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL,
+            model TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            total_tokens INTEGER,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE turn_locks (
+            conversation_id TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        """,
+    ]
+
+    /// Applies the steps the database lacks, each in its own transaction. Safe when several
+    /// processes start at once: the version is read again under the write lock.
+    static func migrate(_ connection: SQLiteConnection) throws {
+        for (index, step) in steps.enumerated() {
+            let version = index + 1
+            try connection.writeTransaction {
+                let current = try connection.query("PRAGMA user_version", []) { $0.integer(0) ?? 0 }.first ?? 0
+                guard current < version else { return }
+                for statement in step.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
+                    try connection.execute(String(statement))
+                }
+                try connection.execute("PRAGMA user_version = \(version)")
+            }
+        }
+    }
+
+    static var latestVersion: Int { steps.count }
+}

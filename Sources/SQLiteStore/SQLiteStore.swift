@@ -1,0 +1,270 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import Store
+import Synchronization
+
+/// The embedded `ConversationStore`: one SQLite file in WAL mode, shared by every worker thread
+/// and by every askd process on the host.
+///
+/// Each thread opens its own connection on first use and keeps it (SQLite connections must not
+/// be shared between threads). Writes take the write lock at once (`BEGIN IMMEDIATE`) and wait
+/// for it up to the busy timeout. The schema is migrated when the store opens.
+/// Turn locks are leases in the `turn_locks` table, so they hold across processes; a lease left
+/// by a crashed process expires after `leaseSeconds`.
+public final class SQLiteStore: ConversationStore, @unchecked Sendable {
+    public let path: String
+    private let leaseSeconds: Double
+    private let busyTimeoutMilliseconds: Int32
+    private let key: pthread_key_t
+    /// Every connection opened, so that `deinit` can close them (threads outlive stores in tests).
+    private let connections = Mutex<[UInt]>([])
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
+    public init(path: String, leaseSeconds: Double = 300, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+        self.path = path
+        self.leaseSeconds = leaseSeconds
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        var key = pthread_key_t()
+        guard pthread_key_create(&key, nil) == 0 else { throw StoreError.unavailable("no thread-local slot for \(path)") }
+        self.key = key
+        try withConnection { try SQLiteMigrations.migrate($0) }
+    }
+
+    deinit {
+        pthread_key_delete(key)
+        for address in connections.withLock({ $0 }) {
+            Unmanaged<SQLiteConnection>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).release()
+        }
+    }
+
+    /// The schema version of the open database.
+    public func schemaVersion() throws -> Int {
+        try withConnection { try $0.query("PRAGMA user_version", []) { Int($0.integer(0) ?? 0) }.first ?? 0 }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: TokenRecord) throws {
+        try withConnection { db in
+            try db.writeTransaction {
+                let taken = try db.query("SELECT 1 FROM tokens WHERE name = ? OR id = ? OR hash = ?", [
+                    .text(token.name), .text(token.id), .text(token.hash),
+                ]) { _ in true }
+                guard taken.isEmpty else { throw StoreError.duplicate("token \(token.name)") }
+                try db.execute(
+                    "INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [.text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
+                     .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt)]
+                )
+            }
+        }
+    }
+
+    public func token(hash: String) throws -> TokenRecord? {
+        try withConnection { db in
+            try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = ?", [.text(hash)], Self.token).first
+        }
+    }
+
+    public func allTokens() throws -> [TokenRecord] {
+        try withConnection { db in
+            try db.query("SELECT \(Self.tokenColumns) FROM tokens ORDER BY created_at, rowid", [], Self.token)
+        }
+    }
+
+    public func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? {
+        try withConnection { db in
+            try db.writeTransaction {
+                let matches = try db.query(
+                    "SELECT \(Self.tokenColumns) FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+                    [.text(idOrName), .text(idOrName), .text(idOrName)], Self.token
+                )
+                guard var token = matches.first else { return nil }
+                if token.revokedAt == nil {
+                    try db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", [.date(date), .text(token.id)])
+                    token.revokedAt = Date(milliseconds: date.milliseconds)
+                }
+                return token
+            }
+        }
+    }
+
+    public func markTokenUsed(id: String, at date: Date) throws {
+        try withConnection { db in
+            try db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [.date(date), .text(id)])
+        }
+    }
+
+    // MARK: Conversations
+
+    public func conversation(id: String, owner: String) throws -> Conversation? {
+        try withConnection { db in
+            try db.query(
+                "SELECT id, token_id, created_at, updated_at FROM conversations WHERE id = ? AND token_id = ?",
+                [.text(id), .text(owner)]
+            ) { row in
+                Conversation(
+                    id: row.text(0) ?? "", owner: row.text(1) ?? "",
+                    createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
+                )
+            }.first
+        }
+    }
+
+    public func messages(conversationID: String) throws -> [StoredMessage] {
+        try withConnection { db in
+            try db.query(
+                """
+                SELECT seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at
+                FROM messages WHERE conversation_id = ? ORDER BY seq
+                """,
+                [.text(conversationID)]
+            ) { row in
+                let usage = row.integer(4).map { prompt in
+                    TokenUsage(
+                        promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0)
+                    )
+                }
+                return StoredMessage(
+                    sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
+                    content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
+                )
+            }
+        }
+    }
+
+    public func commitTurn(_ turn: Turn) throws {
+        try withConnection { db in
+            try db.writeTransaction {
+                if turn.startsConversation {
+                    let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
+                    guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+                    try db.execute(
+                        "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)]
+                    )
+                } else {
+                    try db.execute(
+                        "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
+                        [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
+                    )
+                    guard db.changes == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+                }
+                let last = try db.query(
+                    "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
+                ) { $0.integer(0) ?? 0 }.first ?? 0
+                let insert = """
+                    INSERT INTO messages (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+                try db.execute(insert, [
+                    .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
+                    .null, .null, .null, .null, .date(turn.date),
+                ])
+                try db.execute(insert, [
+                    .text(turn.conversationID), .integer(last + 2), .text(MessageRole.assistant.rawValue), .text(turn.answer),
+                    .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
+                    .integer(turn.usage?.totalTokens), .date(turn.date),
+                ])
+            }
+        }
+    }
+
+    public func deleteConversation(id: String, owner: String) throws -> Bool {
+        try withConnection { db in
+            try db.writeTransaction {
+                try db.execute("DELETE FROM conversations WHERE id = ? AND token_id = ?", [.text(id), .text(owner)])
+                return db.changes == 1
+            }
+        }
+    }
+
+    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        let holder = UUID().uuidString
+        let deadline = Date().addingTimeInterval(timeout)
+        var pause: useconds_t = 1_000
+        while true {
+            let acquired = try withConnection { db in
+                try db.writeTransaction {
+                    let now = Date()
+                    try db.execute(
+                        "DELETE FROM turn_locks WHERE conversation_id = ? AND expires_at < ?", [.text(conversationID), .date(now)]
+                    )
+                    try db.execute(
+                        "INSERT OR IGNORE INTO turn_locks (conversation_id, holder, expires_at) VALUES (?, ?, ?)",
+                        [.text(conversationID), .text(holder), .date(now.addingTimeInterval(leaseSeconds))]
+                    )
+                    return db.changes == 1
+                }
+            }
+            if acquired { break }
+            guard Date() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        defer {
+            _ = try? withConnection { db in
+                try db.execute(
+                    "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(conversationID), .text(holder)]
+                )
+            }
+        }
+        return try body()
+    }
+
+    // MARK: Plumbing
+
+    private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
+
+    private static func token(_ row: SQLiteConnection.Row) -> TokenRecord {
+        TokenRecord(
+            id: row.text(0) ?? "", name: row.text(1) ?? "", hash: row.text(2) ?? "",
+            createdAt: Date(milliseconds: row.integer(3) ?? 0), lastUsedAt: row.integer(4).map(Date.init(milliseconds:)),
+            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:))
+        )
+    }
+
+    /// Runs `body` with this thread's connection, opening it on first use.
+    private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let connection: SQLiteConnection
+        if let raw = pthread_getspecific(key) {
+            connection = Unmanaged<SQLiteConnection>.fromOpaque(raw).takeUnretainedValue()
+        } else {
+            do {
+                connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            } catch {
+                throw StoreError.unavailable("\(error)")
+            }
+            let retained = Unmanaged.passRetained(connection).toOpaque()
+            pthread_setspecific(key, retained)
+            connections.withLock { $0.append(UInt(bitPattern: retained)) }
+        }
+        do {
+            return try body(connection)
+        } catch let error as SQLiteError where error.code == 5 /* SQLITE_BUSY */ || error.code == 14 /* SQLITE_CANTOPEN */ {
+            throw StoreError.unavailable("\(error)")
+        }
+    }
+}
+
+extension SQLiteConnection.Value {
+    static func date(_ date: Date?) -> Self {
+        date.map { .integer($0.milliseconds) } ?? .null
+    }
+
+    static func integer(_ value: Int?) -> Self {
+        value.map { .integer(Int64($0)) } ?? .null
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970, the unit the database stores.
+    var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(milliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+}

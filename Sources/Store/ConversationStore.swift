@@ -1,0 +1,52 @@
+import FoundationEssentials
+
+/// Where askd keeps access tokens, conversations and their messages.
+///
+/// The contract, which the conformance suite in `Tests/StoreTests` checks against every backend:
+/// - **Threads.** Every method may be called from any worker thread at any time; a backend does
+///   its own synchronisation (SQLite: one connection per thread).
+/// - **Tokens.** Names are unique. Only hashes are stored. `revokeToken` matches an id first,
+///   then a name, and takes effect for every process sharing the store at once.
+/// - **Ownership.** A conversation is visible only to the token that started it: for any other
+///   owner, lookups return `nil` and deletes return `false`, exactly as for an unknown id.
+/// - **Atomic turns.** `commitTurn` stores the prompt and the answer as the next two messages,
+///   updates the conversation, and creates it when the turn starts it, all or nothing. A turn
+///   on a conversation that does not exist (or is another owner's) throws
+///   `StoreError.conversationNotFound` and stores nothing.
+/// - **Order.** Messages come back in sequence order, numbered 1, 2, 3, ... without gaps.
+/// - **Serialised turns.** `withTurnLock` runs its body while no other caller, in this process
+///   or another one sharing the store, holds the lock of the same conversation.
+/// - **Deletes** remove the conversation and all its messages for good.
+public protocol ConversationStore: Sendable {
+    /// Stores a new token.
+    /// - Throws: `StoreError.duplicate` when the name or id is taken.
+    func insertToken(_ token: TokenRecord) throws
+
+    /// The token with this hash, valid or not.
+    func token(hash: String) throws -> TokenRecord?
+
+    /// Every token, oldest first.
+    func allTokens() throws -> [TokenRecord]
+
+    /// Revokes the token whose id, or else whose name, is `idOrName`; returns it, or `nil` if none.
+    func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord?
+
+    /// Records that the token was used at `date`.
+    func markTokenUsed(id: String, at date: Date) throws
+
+    /// The conversation, if it exists and belongs to `owner`.
+    func conversation(id: String, owner: String) throws -> Conversation?
+
+    /// The conversation's messages in order; empty for an unknown conversation.
+    func messages(conversationID: String) throws -> [StoredMessage]
+
+    /// Stores a completed turn atomically; see the contract above.
+    func commitTurn(_ turn: Turn) throws
+
+    /// Deletes the conversation and its messages if it belongs to `owner`; whether it did.
+    func deleteConversation(id: String, owner: String) throws -> Bool
+
+    /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
+    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
+    func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T
+}

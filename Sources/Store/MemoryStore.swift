@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import Synchronization
+
+/// The reference `ConversationStore`: everything in memory, for tests and for trying askd out.
+public final class MemoryStore: ConversationStore {
+    private struct State {
+        var tokens: [TokenRecord] = []
+        var conversations: [String: Conversation] = [:]
+        var messages: [String: [StoredMessage]] = [:]
+        var lockedConversations: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func insertToken(_ token: TokenRecord) throws {
+        try state.withLock { state in
+            if state.tokens.contains(where: { $0.name == token.name }) { throw StoreError.duplicate("token name \(token.name)") }
+            if state.tokens.contains(where: { $0.id == token.id || $0.hash == token.hash }) {
+                throw StoreError.duplicate("token \(token.id)")
+            }
+            state.tokens.append(token)
+        }
+    }
+
+    public func token(hash: String) throws -> TokenRecord? {
+        state.withLock { $0.tokens.first { $0.hash == hash } }
+    }
+
+    public func allTokens() throws -> [TokenRecord] {
+        // Stable: tokens made in the same millisecond keep their insertion order.
+        state.withLock { tokens in tokens.tokens.enumerated().sorted { ($0.element.createdAt, $0.offset) < ($1.element.createdAt, $1.offset) }.map(\.element) }
+    }
+
+    public func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? {
+        state.withLock { state in
+            guard let index = state.tokens.firstIndex(where: { $0.id == idOrName })
+                ?? state.tokens.firstIndex(where: { $0.name == idOrName })
+            else { return nil }
+            if state.tokens[index].revokedAt == nil { state.tokens[index].revokedAt = date }
+            return state.tokens[index]
+        }
+    }
+
+    public func markTokenUsed(id: String, at date: Date) throws {
+        state.withLock { state in
+            if let index = state.tokens.firstIndex(where: { $0.id == id }) { state.tokens[index].lastUsedAt = date }
+        }
+    }
+
+    public func conversation(id: String, owner: String) throws -> Conversation? {
+        state.withLock { state in state.conversations[id].flatMap { $0.owner == owner ? $0 : nil } }
+    }
+
+    public func messages(conversationID: String) throws -> [StoredMessage] {
+        state.withLock { $0.messages[conversationID] ?? [] }
+    }
+
+    public func commitTurn(_ turn: Turn) throws {
+        try state.withLock { state in
+            if turn.startsConversation {
+                guard state.conversations[turn.conversationID] == nil else {
+                    throw StoreError.duplicate("conversation \(turn.conversationID)")
+                }
+                state.conversations[turn.conversationID] = Conversation(
+                    id: turn.conversationID, owner: turn.owner, createdAt: turn.date, updatedAt: turn.date
+                )
+            } else {
+                guard state.conversations[turn.conversationID]?.owner == turn.owner else {
+                    throw StoreError.conversationNotFound(turn.conversationID)
+                }
+                state.conversations[turn.conversationID]!.updatedAt = turn.date
+            }
+            let next = (state.messages[turn.conversationID]?.count ?? 0) + 1
+            state.messages[turn.conversationID, default: []] += [
+                StoredMessage(sequence: next, role: .user, content: turn.prompt, createdAt: turn.date),
+                StoredMessage(
+                    sequence: next + 1, role: .assistant, content: turn.answer, model: turn.model, usage: turn.usage,
+                    createdAt: turn.date
+                ),
+            ]
+        }
+    }
+
+    public func deleteConversation(id: String, owner: String) throws -> Bool {
+        state.withLock { state in
+            guard state.conversations[id]?.owner == owner else { return false }
+            state.conversations[id] = nil
+            state.messages[id] = nil
+            return true
+        }
+    }
+
+    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        let deadline = Self.now() + timeout
+        while !state.withLock({ $0.lockedConversations.insert(conversationID).inserted }) {
+            guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
+            usleep(1_000)
+        }
+        defer { _ = state.withLock { $0.lockedConversations.remove(conversationID) } }
+        return try body()
+    }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,28 @@
+@testable import App
+import Testing
+
+struct DatabaseLocationTests {
+    @Test func pathsAndSQLiteURLs() throws {
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": "var/askd.sqlite"]) == .sqlite(path: "var/askd.sqlite"))
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": "sqlite:/srv/a.db"]) == .sqlite(path: "/srv/a.db"))
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": "sqlite:///srv/a.db"]) == .sqlite(path: "/srv/a.db"))
+        #expect(try DatabaseLocation(environment: ["STATE_DIRECTORY": "/var/lib/askd"]) == .sqlite(path: "/var/lib/askd/askd.sqlite"))
+        #expect(try DatabaseLocation(environment: ["STATE_DIRECTORY": "/var/lib/askd:/var/lib/other"]) == .sqlite(path: "/var/lib/askd/askd.sqlite"))
+    }
+
+    @Test(arguments: [[:], ["ASKD_DATABASE": "postgres://u:p@h/db"], ["ASKD_DATABASE": "mysql://h/db"], ["ASKD_DATABASE": "sqlite:"]])
+    func unusableValuesNameTheVariable(environment: [String: String]) {
+        let error = #expect(throws: ConfigurationError.self) { try DatabaseLocation(environment: environment) }
+        #expect(error?.description.contains("ASKD_DATABASE") == true)
+        #expect(error?.description.contains(":p@") == false, "never echo a password")
+    }
+
+    @Test func lifetimes() throws {
+        #expect(try TokenLifetime.seconds("90s") == 90)
+        #expect(try TokenLifetime.seconds("30d") == 30 * 86_400)
+        #expect(try TokenLifetime.seconds("2w") == 14 * 86_400)
+        for bad in ["", "d", "0d", "-1d", "1y", "1.5h", "99999999d"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try TokenLifetime.seconds(bad) }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Store
+import Testing
+
+/// The `ConversationStore` contract, run against every backend.
+@Suite struct ConversationStoreConformanceTests {
+    // MARK: Tokens
+
+    @Test(arguments: StoreBackend.allCases)
+    func tokensAreStoredFoundByHashAndListedOldestFirst(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice", created: 1_000)
+        let bob = makeToken("bob", created: 2_000)
+        try store.insertToken(bob)
+        try store.insertToken(alice)
+        #expect(try store.token(hash: alice.hash) == alice)
+        #expect(try store.token(hash: "nope") == nil)
+        #expect(try store.allTokens().map(\.name) == ["alice", "bob"])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func tokenNamesAreUnique(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        try store.insertToken(makeToken("alice"))
+        var twin = makeToken("alice")
+        twin.id = "other-id"
+        twin.hash = String(repeating: "f", count: 64)
+        #expect(throws: StoreError.self) { try store.insertToken(twin) }
+        #expect(try store.allTokens().count == 1)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func revokingByIDOrNameIsSeenByEveryHandle(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        let other = try reopen()
+
+        let revoked = try #require(try store.revokeToken(idOrName: alice.id, at: .at(5_000)))
+        #expect(revoked.revokedAt == .at(5_000))
+        #expect(try other.token(hash: alice.hash)?.revokedAt == .at(5_000))
+        #expect(try other.token(hash: alice.hash)?.isValid(at: .at(6_000)) == false)
+
+        #expect(try other.revokeToken(idOrName: "bob", at: .at(7_000))?.id == bob.id)
+        #expect(try store.token(hash: bob.hash)?.revokedAt == .at(7_000))
+        #expect(try store.revokeToken(idOrName: "carol", at: .at(7_000)) == nil)
+        // A second revocation keeps the first date.
+        #expect(try store.revokeToken(idOrName: "alice", at: .at(9_000))?.revokedAt == .at(5_000))
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func lastUseAndExpiry(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        var token = makeToken("alice")
+        token.expiresAt = .at(10_000)
+        try store.insertToken(token)
+        try store.markTokenUsed(id: token.id, at: .at(3_000))
+        let stored = try #require(try store.token(hash: token.hash))
+        #expect(stored.lastUsedAt == .at(3_000))
+        #expect(stored.isValid(at: .at(9_999)))
+        #expect(!stored.isValid(at: .at(10_000)))
+    }
+
+    // MARK: Turns
+
+    @Test(arguments: StoreBackend.allCases)
+    func aFirstTurnCreatesTheConversationAndLaterTurnsAppendInOrder(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let owner = makeToken("alice")
+        try store.insertToken(owner)
+        try store.commitTurn(turn("c1", owner: owner.id, starts: true, "hello", at: 1_000))
+        try store.commitTurn(turn("c1", owner: owner.id, starts: false, "again", at: 2_000))
+
+        let conversation = try #require(try store.conversation(id: "c1", owner: owner.id))
+        #expect(conversation.createdAt == .at(1_000))
+        #expect(conversation.updatedAt == .at(2_000))
+        let messages = try store.messages(conversationID: "c1")
+        #expect(messages.map(\.sequence) == [1, 2, 3, 4])
+        #expect(messages.map(\.role) == [.user, .assistant, .user, .assistant])
+        #expect(messages.map(\.content) == ["hello", "echo: hello", "again", "echo: again"])
+        #expect(messages[1].model == "test-model")
+        #expect(messages[1].usage == TokenUsage(promptTokens: 3, completionTokens: 5, totalTokens: 8))
+        #expect(messages[0].model == nil && messages[0].usage == nil)
+        #expect(messages[3].createdAt == .at(2_000))
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func textSurvivesExactly(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let owner = makeToken("alice")
+        try store.insertToken(owner)
+        let text = "ünïcødé ✓ 🧪 \"quotes\" 'single' ; DROP TABLE messages; --\n\ttabs\u{0}nul" + String(repeating: "long ", count: 20_000)
+        try store.commitTurn(turn("c1", owner: owner.id, starts: true, text))
+        #expect(try store.messages(conversationID: "c1").first?.content == text)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aTurnOnAMissingOrForeignConversationStoresNothing(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        #expect(throws: StoreError.conversationNotFound("nope")) {
+            try store.commitTurn(turn("nope", owner: alice.id, starts: false, "x"))
+        }
+        #expect(try store.messages(conversationID: "nope").isEmpty)
+
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "mine"))
+        #expect(throws: StoreError.conversationNotFound("c1")) {
+            try store.commitTurn(turn("c1", owner: bob.id, starts: false, "theirs"))
+        }
+        #expect(throws: StoreError.self) { try store.commitTurn(turn("c1", owner: bob.id, starts: true, "taking over")) }
+        #expect(try store.messages(conversationID: "c1").count == 2)
+        #expect(try store.conversation(id: "c1", owner: alice.id)?.owner == alice.id)
+    }
+
+    // MARK: Ownership and deletes
+
+    @Test(arguments: StoreBackend.allCases)
+    func aConversationIsInvisibleToOtherOwners(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "secret"))
+        #expect(try store.conversation(id: "c1", owner: bob.id) == nil)
+        #expect(try store.conversation(id: "zzz", owner: bob.id) == nil)
+        #expect(try store.deleteConversation(id: "c1", owner: bob.id) == false)
+        #expect(try store.messages(conversationID: "c1").count == 2)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deletingRemovesTheConversationAndItsMessagesForGood(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "one"))
+        try store.commitTurn(turn("c2", owner: alice.id, starts: true, "two"))
+        #expect(try store.deleteConversation(id: "c1", owner: alice.id))
+        #expect(try store.deleteConversation(id: "c1", owner: alice.id) == false)
+        let other = try reopen()
+        #expect(try other.conversation(id: "c1", owner: alice.id) == nil)
+        #expect(try other.messages(conversationID: "c1").isEmpty)
+        #expect(try other.messages(conversationID: "c2").count == 2)
+        // The id is free again.
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "anew"))
+        #expect(try store.messages(conversationID: "c1").map(\.sequence) == [1, 2])
+    }
+
+    // MARK: Serialised turns
+
+    @Test(arguments: StoreBackend.allCases)
+    func concurrentTurnsUnderTheLockAreAllKeptInOrder(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "start"))
+        // Two handles, as two processes would have.
+        let handles = [store, try reopen()]
+        let turns = 20
+        let seen = LockedCounts()
+        DispatchQueue.concurrentPerform(iterations: turns) { index in
+            let handle = handles[index % 2]
+            do {
+                try handle.withTurnLock(conversationID: "c1", timeout: 30) {
+                    // What /ask does: read the history, answer, store the turn. Nobody else may slip in.
+                    let before = try handle.messages(conversationID: "c1").count
+                    usleep(2_000)
+                    try handle.commitTurn(turn("c1", owner: alice.id, starts: false, "turn \(index)"))
+                    seen.record(before)
+                }
+            } catch {
+                seen.fail("\(error)")
+            }
+        }
+        #expect(seen.failures.isEmpty, "\(seen.failures)")
+        let messages = try store.messages(conversationID: "c1")
+        #expect(messages.count == 2 + 2 * turns)
+        #expect(messages.map(\.sequence) == Array(1...(2 + 2 * turns)))
+        // Each turn saw every turn before it: the history lengths are 2, 4, 6, ... each once.
+        #expect(seen.counts.sorted() == stride(from: 2, to: 2 + 2 * turns, by: 2).map { $0 })
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aTurnLockWaitTimesOut(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let other = try reopen()
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? store.withTurnLock(conversationID: "c1", timeout: 5) {
+                entered.signal()
+                release.wait()
+            }
+        }
+        holder.start()
+        entered.wait()
+        let started = Date()
+        #expect(throws: StoreError.turnLockTimedOut("c1")) {
+            try other.withTurnLock(conversationID: "c1", timeout: 0.2) {}
+        }
+        #expect(Date().timeIntervalSince(started) < 2)
+        // Another conversation is not blocked.
+        #expect(try other.withTurnLock(conversationID: "c2", timeout: 0.2) { 42 } == 42)
+        release.signal()
+        // Released: the lock can be taken again.
+        try waitFor { (try? other.withTurnLock(conversationID: "c1", timeout: 0.1) { true }) == true }
+    }
+}
+
+final class LockedCounts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _counts: [Int] = []
+    private var _failures: [String] = []
+
+    func record(_ count: Int) { lock.withLock { _counts.append(count) } }
+    func fail(_ message: String) { lock.withLock { _failures.append(message) } }
+    var counts: [Int] { lock.withLock { _counts } }
+    var failures: [String] { lock.withLock { _failures } }
+}
+
+func waitFor(seconds: Double = 5, _ condition: () -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return }
+        usleep(10_000)
+    }
+    Issue.record("condition not met within \(seconds) s")
+}

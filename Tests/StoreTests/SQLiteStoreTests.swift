@@ -1,0 +1,45 @@
+import Foundation
+import SQLiteStore
+import Store
+import Testing
+
+/// What only the SQLite backend promises: its file, its schema and WAL.
+struct SQLiteStoreTests {
+    private func temporaryPath() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("askd-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("askd.sqlite").path
+    }
+
+    @Test func aNewFileIsMigratedToTheLatestSchemaInWALMode() throws {
+        let path = try temporaryPath()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.schemaVersion() == 1)
+        // Opening again (another process starting) migrates nothing and keeps the data.
+        try store.insertToken(makeToken("alice"))
+        let again = try SQLiteStore(path: path)
+        #expect(try again.schemaVersion() == 1)
+        #expect(try again.allTokens().count == 1)
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func manyHandlesStartingAtOnceMigrateOnce() throws {
+        let path = try temporaryPath()
+        let errors = LockedCounts()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            do {
+                let store = try SQLiteStore(path: path)
+                _ = try store.allTokens()
+            } catch {
+                errors.fail("\(error)")
+            }
+        }
+        #expect(errors.failures.isEmpty, "\(errors.failures)")
+        #expect(try SQLiteStore(path: path).schemaVersion() == 1)
+    }
+
+    @Test func anUnopenablePathIsUnavailableNamingThePath() {
+        let error = #expect(throws: StoreError.self) { try SQLiteStore(path: "/nonexistent-dir/askd.sqlite") }
+        #expect(error?.description.contains("/nonexistent-dir/askd.sqlite") == true)
+    }
+}
