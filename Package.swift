@@ -59,10 +59,12 @@ let package = Package(
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
+        // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
+        .target(name: "Upstream", dependencies: ["Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
-            dependencies: ["HTTP"],
+            dependencies: ["Auth", "HTTP", "Store", "Upstream"],
             swiftSettings: swiftSettings
         ),
         // Configuration and wiring shared by the CLI commands.
@@ -75,6 +77,7 @@ let package = Package(
                 "HTTP",
                 "SQLiteStore",
                 "Store",
+                "Upstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -94,7 +97,8 @@ let package = Package(
         ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP"], swiftSettings: swiftSettings),
-        .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),

@@ -1,3 +1,4 @@
+import API
 import FastCGI
 import Logging
 
@@ -10,6 +11,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// Debug builds only: register the `/_test/...` routes the integration tests use.
     public var testRoutes: Bool
+    public var database: DatabaseLocation
+    public var provider: ProviderConfiguration
+    public var ask: AskSettings
 
     /// What the command line gave; `nil` where a flag was absent.
     public struct Flags: Sendable, Equatable {
@@ -73,6 +77,17 @@ public struct ServeConfiguration: Sendable, Equatable {
             Logger.Level(rawValue: $0.lowercased())
         } ?? .info
         testRoutes = env.string("ASKD_TEST_ROUTES") == "1"
+        database = try DatabaseLocation(environment: environment)
+        provider = try ProviderConfiguration(environment: environment)
+
+        var ask = AskSettings()
+        ask.maxPromptCharacters = try env.value("ASKD_MAX_PROMPT_CHARS") { Int($0).flatMap { $0 > 0 ? $0 : nil } } ?? ask.maxPromptCharacters
+        ask.maxHistoryMessages = try env.value("ASKD_MAX_HISTORY_MESSAGES") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+            ?? ask.maxHistoryMessages
+        ask.maxHistoryCharacters = try env.value("ASKD_MAX_HISTORY_CHARS") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+            ?? ask.maxHistoryCharacters
+        ask.systemPrompt = env.string("ASKD_SYSTEM_PROMPT")
+        self.ask = ask
     }
 
     /// `127.0.0.1:9000` as a TCP target. The host must be an explicit IPv4 address.

@@ -46,16 +46,23 @@ struct Serve: ParsableCommand {
         LogSetup.bootstrap(level: configuration.logLevel)
         let logger = Logger(label: "askd")
 
+        // Everything that can be misconfigured is checked before the socket exists.
+        let upstream = try UpstreamFactory.make(configuration.provider)
+        let store = try StoreFactory.open(configuration.database)
         let listeningSocket: ListeningSocket
         do {
             listeningSocket = try ListeningSocket.open(configuration.listen, environment: environment)
         } catch {
             throw ConfigurationError("\(error)")
         }
-        let application = Application(router: Routes.make(configuration: configuration), logger: logger)
+        if case .echo = configuration.provider {
+            logger.warning("the echo provider answers every request (ASKD_PROVIDER=echo); it is for development and tests only")
+        }
         if configuration.testRoutes {
             logger.warning("test routes are enabled (ASKD_TEST_ROUTES=1); never do this in production")
         }
+        let router = Routes.make(configuration: configuration, store: store, upstream: upstream)
+        let application = Application(router: router, logger: logger)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
         throw ExitStatus(code: server.run())
     }

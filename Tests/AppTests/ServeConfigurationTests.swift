@@ -2,35 +2,41 @@
 import FastCGI
 import Testing
 
+/// A configuration from `flags` and `environment`, plus the store and provider every serve needs.
+func configuration(flags: ServeConfiguration.Flags, environment: [String: String]) throws -> ServeConfiguration {
+    let base = ["ASKD_DATABASE": "/tmp/askd-test.sqlite", "ASKD_PROVIDER": "echo"]
+    return try ServeConfiguration(flags: flags, environment: base.merging(environment) { $1 })
+}
+
 struct ServeConfigurationTests {
     typealias Flags = ServeConfiguration.Flags
 
     @Test func defaults() throws {
-        let configuration = try ServeConfiguration(flags: Flags(), environment: [:])
-        #expect(configuration.listen == .inherited)
-        #expect(configuration.server.threads == 256)
-        #expect(configuration.server.drainSeconds == 30)
-        #expect(configuration.server.maxBodyBytes == 1_048_576)
-        #expect(configuration.logLevel == .info)
-        #expect(configuration.testRoutes == false)
+        let defaults = try configuration(flags: Flags(), environment: [:])
+        #expect(defaults.listen == .inherited)
+        #expect(defaults.server.threads == 256)
+        #expect(defaults.server.drainSeconds == 30)
+        #expect(defaults.server.maxBodyBytes == 1_048_576)
+        #expect(defaults.logLevel == .info)
+        #expect(defaults.testRoutes == false)
     }
 
     @Test func aUnixSocketWithModeAndGroup() throws {
-        let configuration = try ServeConfiguration(
+        let withMode = try configuration(
             flags: Flags(socket: "/run/askd/askd.sock", socketMode: "0600", socketGroup: "www-data"), environment: [:]
         )
-        #expect(configuration.listen == .unix(path: "/run/askd/askd.sock", mode: 0o600, group: "www-data"))
-        let byDefault = try ServeConfiguration(flags: Flags(socket: "/tmp/a.sock"), environment: [:])
+        #expect(withMode.listen == .unix(path: "/run/askd/askd.sock", mode: 0o600, group: "www-data"))
+        let byDefault = try configuration(flags: Flags(socket: "/tmp/a.sock"), environment: [:])
         #expect(byDefault.listen == .unix(path: "/tmp/a.sock", mode: 0o660, group: nil))
     }
 
     @Test func flagsWinOverTheEnvironment() throws {
         let environment = ["ASKD_THREADS": "8", "ASKD_DRAIN_SECONDS": "5", "ASKD_SOCKET": "/env.sock", "ASKD_SOCKET_MODE": "0640"]
-        let fromEnvironment = try ServeConfiguration(flags: Flags(), environment: environment)
+        let fromEnvironment = try configuration(flags: Flags(), environment: environment)
         #expect(fromEnvironment.server.threads == 8)
         #expect(fromEnvironment.server.drainSeconds == 5)
         #expect(fromEnvironment.listen == .unix(path: "/env.sock", mode: 0o640, group: nil))
-        let fromFlags = try ServeConfiguration(flags: Flags(socket: "/flag.sock", threads: 4, drainSeconds: 1), environment: environment)
+        let fromFlags = try configuration(flags: Flags(socket: "/flag.sock", threads: 4, drainSeconds: 1), environment: environment)
         #expect(fromFlags.server.threads == 4)
         #expect(fromFlags.server.drainSeconds == 1)
         #expect(fromFlags.listen == .unix(path: "/flag.sock", mode: 0o640, group: nil))
@@ -49,10 +55,10 @@ struct ServeConfigurationTests {
 
     @Test func socketAndListenTogetherIsAnError() {
         #expect(throws: ConfigurationError.self) {
-            try ServeConfiguration(flags: Flags(socket: "/a.sock", listen: "127.0.0.1:9000"), environment: [:])
+            try configuration(flags: Flags(socket: "/a.sock", listen: "127.0.0.1:9000"), environment: [:])
         }
         #expect(throws: ConfigurationError.self) {
-            try ServeConfiguration(flags: Flags(), environment: ["ASKD_SOCKET": "/a.sock", "ASKD_LISTEN": "127.0.0.1:9000"])
+            try configuration(flags: Flags(), environment: ["ASKD_SOCKET": "/a.sock", "ASKD_LISTEN": "127.0.0.1:9000"])
         }
     }
 
@@ -66,33 +72,64 @@ struct ServeConfigurationTests {
         var environment = [name: value]
         if name == "ASKD_SOCKET_MODE" { environment["ASKD_SOCKET"] = "/a.sock" }
         let error = #expect(throws: ConfigurationError.self) {
-            try ServeConfiguration(flags: Flags(), environment: environment)
+            try configuration(flags: Flags(), environment: environment)
         }
         #expect(error?.description.contains(name) == true || error?.description.contains("between") == true)
     }
 
     @Test func badFlagValuesNameTheFlag() {
-        let threads = #expect(throws: ConfigurationError.self) { try ServeConfiguration(flags: Flags(threads: 0), environment: [:]) }
+        let threads = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(threads: 0), environment: [:]) }
         #expect(threads?.description.contains("--threads") == true)
         let mode = #expect(throws: ConfigurationError.self) {
-            try ServeConfiguration(flags: Flags(socket: "/a.sock", socketMode: "abc"), environment: [:])
+            try configuration(flags: Flags(socket: "/a.sock", socketMode: "abc"), environment: [:])
         }
         #expect(mode?.description.contains("--socket-mode") == true)
-        let drain = #expect(throws: ConfigurationError.self) { try ServeConfiguration(flags: Flags(drainSeconds: -2), environment: [:]) }
+        let drain = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(drainSeconds: -2), environment: [:]) }
         #expect(drain?.description.contains("--drain-seconds") == true)
     }
 
     @Test func emptyValuesCountAsUnset() throws {
-        let configuration = try ServeConfiguration(flags: Flags(), environment: ["ASKD_THREADS": "", "ASKD_SOCKET": ""])
-        #expect(configuration.server.threads == 256)
-        #expect(configuration.listen == .inherited)
+        let empty = try configuration(flags: Flags(), environment: ["ASKD_THREADS": "", "ASKD_SOCKET": ""])
+        #expect(empty.server.threads == 256)
+        #expect(empty.listen == .inherited)
     }
 
     @Test func logLevelAndBodyLimit() throws {
-        let configuration = try ServeConfiguration(
+        let configured = try configuration(
             flags: Flags(), environment: ["ASKD_LOG_LEVEL": "Warning", "ASKD_MAX_BODY_BYTES": " 2048 "]
         )
-        #expect(configuration.logLevel == .warning)
-        #expect(configuration.server.maxBodyBytes == 2048)
+        #expect(configured.logLevel == .warning)
+        #expect(configured.server.maxBodyBytes == 2048)
+    }
+
+    @Test func providerAndStore() throws {
+        let echo = try configuration(flags: Flags(), environment: [:])
+        #expect(echo.provider == .echo)
+        #expect(echo.database == .sqlite(path: "/tmp/askd-test.sqlite"))
+        let openAI = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "", "OPENAI_API_KEY": "sk-test", "ASKD_MODEL": "gpt-x"])
+        #expect(openAI.provider == .openAI(baseURL: "https://api.openai.com/v1", apiKey: "sk-test", model: "gpt-x"))
+        let local = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"])
+        #expect(local.provider == .openAI(baseURL: "http://127.0.0.1:8000/v1", apiKey: nil, model: "gpt-4o-mini"))
+        let unconfigured = #expect(throws: ConfigurationError.self) {
+            try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai"])
+        }
+        #expect(unconfigured?.description.contains("OPENAI_API_KEY") == true)
+        #expect(unconfigured?.description.contains("ASKD_PROVIDER=echo") == true)
+        #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "magic"]) }
+    }
+
+    @Test func askLimits() throws {
+        let configured = try configuration(flags: Flags(), environment: [
+            "ASKD_MAX_PROMPT_CHARS": "500", "ASKD_MAX_HISTORY_MESSAGES": "4", "ASKD_MAX_HISTORY_CHARS": "900", "ASKD_SYSTEM_PROMPT": "Be kind.",
+        ])
+        #expect(configured.ask.maxPromptCharacters == 500)
+        #expect(configured.ask.maxHistoryMessages == 4)
+        #expect(configured.ask.maxHistoryCharacters == 900)
+        #expect(configured.ask.systemPrompt == "Be kind.")
+        #expect(try configuration(flags: Flags(), environment: [:]).ask.maxPromptCharacters == 32_000)
+        for name in ["ASKD_MAX_PROMPT_CHARS", "ASKD_MAX_HISTORY_MESSAGES", "ASKD_MAX_HISTORY_CHARS"] {
+            let error = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: [name: "-3"]) }
+            #expect(error?.description.contains(name) == true)
+        }
     }
 }

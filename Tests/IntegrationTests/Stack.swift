@@ -20,6 +20,8 @@ final class Stack {
     let port: UInt16
     let socketPath: String
     let askdLogPath: String
+    /// The SQLite file this stack's askd uses.
+    let databasePath: String
     let askd: ChildProcess
     private var nginx: ChildProcess?
 
@@ -34,9 +36,10 @@ final class Stack {
         socketPath = directory.appendingPathComponent("askd.sock").path
         askdLogPath = directory.appendingPathComponent("askd.log").path
 
+        databasePath = directory.appendingPathComponent("askd.sqlite").path
         askd = try Self.launch(
             Self.askdBinary, ["serve", "--socket", socketPath] + askdArguments,
-            environment: ["ASKD_TEST_ROUTES": "1"].merging(environment) { $1 }, log: askdLogPath
+            environment: ["ASKD_TEST_ROUTES": "1", "ASKD_DATABASE": databasePath].merging(environment) { $1 }, log: askdLogPath
         )
         try waitUntil("askd creates its socket") { FileManager.default.fileExists(atPath: socketPath) }
 
@@ -86,13 +89,34 @@ final class Stack {
         ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "nginx"
     }
 
+    /// What every askd started by the tests gets unless a test says otherwise: the echo
+    /// provider and a SQLite file of this test process.
+    static let askdEnvironment = [
+        "ASKD_PROVIDER": "echo",
+        "ASKD_DATABASE": NSTemporaryDirectory() + "askd-it-\(getpid()).sqlite",
+        "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "",
+    ]
+
+    private static func environment(for path: String, _ environment: [String: String]) -> [String: String] {
+        path == askdBinary ? askdEnvironment.merging(environment) { $1 } : environment
+    }
+
+    /// Creates an access token in the SQLite file at `database` and returns it.
+    func createToken(name: String) throws -> String {
+        let result = try Self.run(Self.askdBinary, ["token", "create", "--name", name], environment: ["ASKD_DATABASE": databasePath])
+        try #require(result.status == 0, "token create failed: \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Starts `path` with its stdout and stderr appended to `log`.
     static func launch(_ path: String, _ arguments: [String], environment: [String: String] = [:], log: String? = nil, stdin: Int32? = nil)
         throws -> ChildProcess
     {
         let output = log.map(openForWriting)
         defer { output.map { _ = close($0) } }
-        return try ChildProcess(path, arguments, environment: environment, stdin: stdin, stdout: output, stderr: output)
+        return try ChildProcess(
+            path, arguments, environment: Self.environment(for: path, environment), stdin: stdin, stdout: output, stderr: output
+        )
     }
 
     /// Runs `path` to completion (killing it after `timeout` seconds); its exit status and output.
@@ -108,7 +132,7 @@ final class Stack {
         }
         let out = openForWriting(outPath)
         let err = openForWriting(errPath)
-        let child = try ChildProcess(path, arguments, environment: environment, stdout: out, stderr: err)
+        let child = try ChildProcess(path, arguments, environment: Self.environment(for: path, environment), stdout: out, stderr: err)
         close(out)
         close(err)
         var status = child.waitForExit(within: timeout)

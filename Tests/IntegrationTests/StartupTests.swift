@@ -134,7 +134,8 @@ extension IntegrationTests {
             let path = directory.appendingPathComponent("activated.sock").path
             // systemd-socket-activate starts askd on the first connection, with the socket as fd 3.
             let activator = try Stack.launch(
-                "/usr/bin/systemd-socket-activate", ["-l", path, Stack.askdBinary, "serve", "--threads", "2"],
+                "/usr/bin/systemd-socket-activate",
+                ["-l", path] + Stack.askdEnvironment.flatMap { ["-E", "\($0.key)=\($0.value)"] } + [Stack.askdBinary, "serve", "--threads", "2"],
                 log: directory.appendingPathComponent("activate.log").path
             )
             defer {

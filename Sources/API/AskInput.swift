@@ -1,0 +1,113 @@
+import FoundationEssentials
+import HTTP
+
+/// What a `POST /ask` asks: from a JSON or form-encoded body, with `conversation_id` also
+/// accepted in the query string (as the original implementation read it).
+struct AskInput: Equatable {
+    var prompt: String
+    var conversationID: String?
+
+    /// Reads and validates the request.
+    /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
+    static func parse(_ request: Request, maxPromptCharacters: Int) throws -> AskInput {
+        var fields: [String: JSONValue] = [:]
+        if !request.body.isEmpty {
+            switch try BodyKind(contentType: request.headers["Content-Type"], body: request.body) {
+            case .json: fields = try jsonFields(request.body)
+            case .form: fields = try formFields(request.body)
+            }
+        }
+        if fields["conversation_id"] == nil, let fromQuery = request.queryParameter("conversation_id") {
+            fields["conversation_id"] = .string(fromQuery)
+        }
+
+        guard let promptValue = fields["prompt"], promptValue != .null else {
+            throw HTTPError.badRequest("prompt is required")
+        }
+        guard case .string(let prompt) = promptValue else {
+            throw HTTPError.badRequest("prompt must be a string, not \(promptValue.kind)")
+        }
+        guard !prompt.allSatisfy(\.isWhitespace) else { throw HTTPError.badRequest("prompt must not be empty") }
+        guard prompt.count <= maxPromptCharacters else {
+            throw HTTPError.badRequest("prompt is longer than \(maxPromptCharacters) characters")
+        }
+
+        var conversationID: String?
+        switch fields["conversation_id"] {
+        case nil, .null: break
+        case .string(let id) where id.isEmpty: break
+        case .string(let id):
+            guard ConversationID.isWellFormed(id) else {
+                throw HTTPError.badRequest("conversation_id is malformed: expected the id askd returned")
+            }
+            conversationID = id
+        case let other?:
+            throw HTTPError.badRequest("conversation_id must be a string, not \(other.kind)")
+        }
+        return AskInput(prompt: prompt, conversationID: conversationID)
+    }
+
+    private enum BodyKind {
+        case json
+        case form
+
+        init(contentType: String?, body: [UInt8]) throws {
+            let mediaType = contentType?.split(separator: ";").first.map { $0.filter { !$0.isWhitespace }.lowercased() } ?? ""
+            switch mediaType {
+            case "application/json", "text/json": self = .json
+            case "application/x-www-form-urlencoded": self = .form
+            case "":
+                // No Content-Type: a JSON object, or else the original clients' form encoding.
+                self = body.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") ? .json : .form
+            default:
+                throw HTTPError(
+                    .unsupportedMediaType,
+                    "unsupported Content-Type \(mediaType); send application/json or application/x-www-form-urlencoded"
+                )
+            }
+        }
+    }
+
+    private static func jsonFields(_ body: [UInt8]) throws -> [String: JSONValue] {
+        guard String(validating: body, as: UTF8.self) != nil else { throw HTTPError.badRequest("the body is not valid UTF-8") }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
+        } catch {
+            throw HTTPError.badRequest("the body is not valid JSON")
+        }
+        guard case .object(let fields) = value else {
+            throw HTTPError.badRequest("the body must be a JSON object, not \(value.kind)")
+        }
+        return fields
+    }
+
+    private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {
+        guard let text = String(validating: body, as: UTF8.self) else { throw HTTPError.badRequest("the body is not valid UTF-8") }
+        var fields: [String: JSONValue] = [:]
+        for (name, value) in FormEncoding.pairs(text) where fields[name] == nil {
+            fields[name] = .string(value)
+        }
+        return fields
+    }
+}
+
+/// Conversation ids: askd makes UUIDs; it accepts any id of 1 to 64 letters, digits, `-` and `_`.
+enum ConversationID {
+    static func isWellFormed(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    true
+                default:
+                    false
+                }
+            }
+    }
+
+    static func make() -> String {
+        UUID().uuidString.lowercased()
+    }
+}

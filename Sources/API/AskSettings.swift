@@ -1,0 +1,24 @@
+/// The limits and defaults of `POST /ask`, from configuration.
+public struct AskSettings: Sendable, Equatable {
+    /// The longest prompt accepted, in characters (`ASKD_MAX_PROMPT_CHARS`).
+    public var maxPromptCharacters: Int
+    /// The most earlier messages sent to the model (`ASKD_MAX_HISTORY_MESSAGES`).
+    public var maxHistoryMessages: Int
+    /// The most characters of earlier messages sent to the model (`ASKD_MAX_HISTORY_CHARS`).
+    public var maxHistoryCharacters: Int
+    /// Sent first, as the system message, when set (`ASKD_SYSTEM_PROMPT`).
+    public var systemPrompt: String?
+    /// How long a turn waits for another turn on the same conversation.
+    public var turnWaitSeconds: Double
+
+    public init(
+        maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,
+        systemPrompt: String? = nil, turnWaitSeconds: Double = 150
+    ) {
+        self.maxPromptCharacters = maxPromptCharacters
+        self.maxHistoryMessages = maxHistoryMessages
+        self.maxHistoryCharacters = maxHistoryCharacters
+        self.systemPrompt = systemPrompt
+        self.turnWaitSeconds = turnWaitSeconds
+    }
+}

@@ -1,0 +1,227 @@
+@testable import API
+import Auth
+import Foundation
+import HTTP
+import Logging
+import Store
+import Testing
+import Upstream
+
+/// A model that records what it is asked and answers as told.
+final class FakeUpstream: ChatCompletions, @unchecked Sendable {
+    let defaultModel = "fake-model"
+    private let lock = NSLock()
+    private var _requests: [ChatRequest] = []
+    var failure: UpstreamError?
+
+    var requests: [ChatRequest] { lock.withLock { _requests } }
+
+    func complete(_ request: ChatRequest) throws -> ChatResponse {
+        lock.withLock { _requests.append(request) }
+        if let failure { throw failure }
+        return ChatResponse(
+            text: "answer \(request.messages.count)", model: request.model, finishReason: "stop",
+            usage: TokenUsage(promptTokens: 10, completionTokens: 2, totalTokens: 12)
+        )
+    }
+}
+
+/// An application with the ask routes over a memory store, two tokens and a fake upstream.
+struct AskFixture {
+    let store = MemoryStore()
+    let upstream = FakeUpstream()
+    let alice: String
+    let bob: String
+    let application: Application
+
+    init(settings: AskSettings = AskSettings(maxPromptCharacters: 100)) throws {
+        alice = try TokenSecret.generate()
+        bob = try TokenSecret.generate()
+        try store.insertToken(TokenRecord(id: "t-alice", name: "alice", hash: TokenSecret.hash(alice), createdAt: Date()))
+        try store.insertToken(TokenRecord(id: "t-bob", name: "bob", hash: TokenSecret.hash(bob), createdAt: Date()))
+        let verifier = StoreTokenVerifier(store: store)
+        var router = Router()
+        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: settings).handle)
+        router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
+        application = Application(router: router, logger: Logger(label: "test"))
+    }
+
+    func ask(_ body: String, token: String?, contentType: String? = "application/json", query: String = "") -> (Int, [String: Any], Response) {
+        var headers: HTTPHeaders = [:]
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let contentType { headers.add(name: "Content-Type", value: contentType) }
+        var request = Request(method: "POST", path: "/ask", query: query, headers: headers, body: Array(body.utf8))
+        let response = application.respond(to: &request)
+        guard case .bytes(let bytes) = response.body else { return (response.status.code, [:], response) }
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+        return (response.status.code, json, response)
+    }
+
+    func delete(_ id: String, token: String?) -> Int {
+        var headers: HTTPHeaders = [:]
+        if let token { headers.add(name: "Authorization", value: token) }
+        var request = Request(method: "DELETE", path: "/conversation/\(id)", headers: headers)
+        return application.respond(to: &request).status.code
+    }
+}
+
+struct AskHandlerTests {
+    @Test func aNewConversationAnswersAndStoresTheTurn() throws {
+        let fixture = try AskFixture()
+        let (status, json, _) = fixture.ask(#"{"prompt":"hello"}"#, token: fixture.alice)
+        #expect(status == 200)
+        let response = try #require(json["response"] as? [String: Any])
+        #expect(response["message"] as? String == "answer 1")
+        #expect(response["model"] as? String == "fake-model")
+        #expect(response["finish_reason"] as? String == "stop")
+        #expect((response["usage"] as? [String: Any])?["total_tokens"] as? Int == 12)
+        let id = try #require(response["conversation_id"] as? String)
+        #expect(UUID(uuidString: id) != nil)
+        #expect(try fixture.store.messages(conversationID: id).map(\.content) == ["hello", "answer 1"])
+    }
+
+    @Test func aConversationContinuesWithItsHistoryInOrder() throws {
+        let fixture = try AskFixture(settings: AskSettings(maxPromptCharacters: 100, systemPrompt: "Be brief."))
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        let (status, _, _) = fixture.ask(#"{"prompt":"two","conversation_id":"\#(id)"}"#, token: fixture.alice)
+        #expect(status == 200)
+        let sent = try #require(fixture.upstream.requests.last)
+        #expect(sent.messages.map(\.role) == ["system", "user", "assistant", "user"])
+        #expect(sent.messages.map(\.content) == ["Be brief.", "one", "answer 2", "two"])
+        #expect(try fixture.store.messages(conversationID: id).count == 4)
+    }
+
+    @Test func theOriginalWireFormsWork() throws {
+        let fixture = try AskFixture()
+        // Form-encoded prompt, bare token, conversation_id in the query: what the Django clients sent.
+        var headers: HTTPHeaders = ["Authorization": fixture.alice, "Content-Type": "application/x-www-form-urlencoded"]
+        var request = Request(method: "POST", path: "/ask", headers: headers, body: Array("prompt=hello+there%21".utf8))
+        var response = fixture.application.respond(to: &request)
+        #expect(response.status == .ok)
+        #expect(fixture.upstream.requests.last?.messages.last?.content == "hello there!")
+
+        let (_, first, _) = fixture.ask(#"{"prompt":"x"}"#, token: fixture.alice)
+        let conversation = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        headers = ["Authorization": fixture.alice]
+        request = Request(method: "POST", path: "/ask", query: "conversation_id=\(conversation)", headers: headers, body: Array("prompt=more".utf8))
+        response = fixture.application.respond(to: &request)
+        #expect(response.status == .ok)
+        #expect(try fixture.store.messages(conversationID: conversation).count == 4)
+    }
+
+    @Test func authErrors() throws {
+        let fixture = try AskFixture()
+        let (missing, missingBody, missingResponse) = fixture.ask(#"{"prompt":"x"}"#, token: nil)
+        #expect(missing == 401)
+        #expect(missingBody["error"] as? String == "access token is required")
+        #expect(missingResponse.headers["WWW-Authenticate"] == "Bearer")
+        let (invalid, invalidBody, _) = fixture.ask(#"{"prompt":"x"}"#, token: "askd_nope")
+        #expect(invalid == 401)
+        #expect(invalidBody["error"] as? String == "invalid access token")
+        #expect(fixture.upstream.requests.isEmpty)
+    }
+
+    @Test(arguments: [
+        (#"{}"#, "prompt is required"),
+        (#"{"prompt":null}"#, "prompt is required"),
+        (#"{"prompt":""}"#, "prompt must not be empty"),
+        (#"{"prompt":"   "}"#, "prompt must not be empty"),
+        (#"{"prompt":42}"#, "prompt must be a string, not a number"),
+        (#"{"prompt":["a"]}"#, "prompt must be a string, not an array"),
+        (#"{"prompt":"\#(String(repeating: "a", count: 101))"}"#, "prompt is longer than 100 characters"),
+        (#"{"prompt":"x","conversation_id":7}"#, "conversation_id must be a string, not a number"),
+        (#"{"prompt":"x","conversation_id":"../../etc"}"#, "conversation_id is malformed: expected the id askd returned"),
+        (#"{"prompt":"x""#, "the body is not valid JSON"),
+        (#"["prompt"]"#, "the body must be a JSON object, not an array"),
+        (#""prompt""#, "the body must be a JSON object, not a string"),
+    ])
+    func badInputIs400NamingTheField(body: String, message: String) throws {
+        let fixture = try AskFixture()
+        let (status, json, _) = fixture.ask(body, token: fixture.alice)
+        #expect(status == 400)
+        #expect(json["error"] as? String == message)
+        #expect(fixture.upstream.requests.isEmpty)
+    }
+
+    @Test func invalidUTF8AndUnsupportedTypes() throws {
+        let fixture = try AskFixture()
+        var request = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Content-Type": "application/json"],
+            body: Array(#"{"prompt":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
+        )
+        #expect(fixture.application.respond(to: &request).status == .badRequest)
+        let (status, json, _) = fixture.ask("prompt", token: fixture.alice, contentType: "text/plain")
+        #expect(status == 415)
+        #expect((json["error"] as? String)?.contains("text/plain") == true)
+        let (charset, _, _) = fixture.ask(#"{"prompt":"x"}"#, token: fixture.alice, contentType: "application/json; charset=utf-8")
+        #expect(charset == 200)
+    }
+
+    @Test func someoneElsesConversationIsNotFoundLikeAnUnknownOne() throws {
+        let fixture = try AskFixture()
+        let (_, first, _) = fixture.ask(#"{"prompt":"mine"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        let (foreign, foreignBody, _) = fixture.ask(#"{"prompt":"x","conversation_id":"\#(id)"}"#, token: fixture.bob)
+        let (unknown, unknownBody, _) = fixture.ask(#"{"prompt":"x","conversation_id":"no-such-id"}"#, token: fixture.bob)
+        #expect(foreign == 404 && unknown == 404)
+        #expect(foreignBody["error"] as? String == "conversation not found")
+        #expect(unknownBody["error"] as? String == "conversation not found")
+        #expect(try fixture.store.messages(conversationID: id).count == 2)
+        #expect(fixture.delete(id, token: fixture.bob) == 404)
+    }
+
+    @Test(arguments: [
+        (UpstreamError.failed(detail: "500"), 502, "the model could not answer"),
+        (UpstreamError.rejectedCredentials(detail: "401"), 502, "upstream rejected askd's credentials"),
+        (UpstreamError.timedOut(detail: "120 s"), 504, "the model did not answer in time"),
+        (UpstreamError.rateLimited(retryAfter: "7"), 429, "the model is rate-limited; try again later"),
+    ])
+    func aFailedUpstreamStoresNothing(failure: UpstreamError, status: Int, message: String) throws {
+        let fixture = try AskFixture()
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        fixture.upstream.failure = failure
+        let (continued, body, response) = fixture.ask(#"{"prompt":"two","conversation_id":"\#(id)"}"#, token: fixture.alice)
+        #expect(continued == status)
+        #expect(body["error"] as? String == message)
+        if status == 429 { #expect(response.headers["Retry-After"] == "7") }
+        #expect(try fixture.store.messages(conversationID: id).count == 2)
+        // A new conversation whose first turn failed does not exist.
+        let (fresh, _, _) = fixture.ask(#"{"prompt":"new"}"#, token: fixture.alice)
+        #expect(fresh == status)
+        #expect(fixture.upstream.requests.count == 3)
+    }
+
+    @Test func deleteRemovesTheConversation() throws {
+        let fixture = try AskFixture()
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        #expect(fixture.delete(id, token: nil) == 401)
+        #expect(fixture.delete(id, token: fixture.alice) == 204)
+        #expect(try fixture.store.messages(conversationID: id).isEmpty)
+        #expect(fixture.delete(id, token: fixture.alice) == 404)
+        #expect(fixture.delete("bad%20id", token: fixture.alice) == 404)
+        let (afterwards, _, _) = fixture.ask(#"{"prompt":"x","conversation_id":"\#(id)"}"#, token: fixture.alice)
+        #expect(afterwards == 404)
+    }
+}
+
+struct ChatHistoryTests {
+    private func history(_ count: Int) -> [StoredMessage] {
+        (1...count).map { StoredMessage(sequence: $0, role: $0 % 2 == 1 ? .user : .assistant, content: "m\($0)", createdAt: Date()) }
+    }
+
+    @Test func keepsTheNewestMessagesWithinTheLimits() {
+        let settings = AskSettings(maxHistoryMessages: 3, maxHistoryCharacters: 1000)
+        let messages = ChatHistory.messages(system: "sys", history: history(6), prompt: "now", settings: settings)
+        // The newest 3 are m4 (assistant), m5, m6; an answer without its question is dropped.
+        #expect(messages.map(\.content) == ["sys", "m5", "m6", "now"])
+    }
+
+    @Test func theCharacterBudgetTrimsOldestFirst() {
+        let settings = AskSettings(maxHistoryMessages: 100, maxHistoryCharacters: 4)
+        let messages = ChatHistory.messages(system: nil, history: history(4), prompt: "now", settings: settings)
+        #expect(messages.map(\.content) == ["m3", "m4", "now"])
+    }
+}
