@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libcurl from Debian's libcurl4-openssl-dev. Only the Upstream target imports it.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names).
         .target(name: "CLinux"),
         // Request, Response, Router and error mapping: no C, no FastCGI.
@@ -60,11 +66,11 @@ let package = Package(
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
-        .target(name: "Upstream", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .target(name: "Upstream", dependencies: ["CCurl", "Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
-            dependencies: ["Auth", "HTTP", "Store", "Upstream"],
+            dependencies: ["Auth", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Configuration and wiring shared by the CLI commands.

@@ -1,6 +1,7 @@
 import Auth
 import FoundationEssentials
 import HTTP
+import Logging
 import Store
 import Upstream
 
@@ -16,12 +17,17 @@ public struct AskHandler: Sendable {
     let verifier: any TokenVerifier
     let upstream: any ChatCompletions
     let settings: AskSettings
+    let logger: Logger
 
-    public init(store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings) {
+    public init(
+        store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
+        logger: Logger
+    ) {
         self.store = store
         self.verifier = verifier
         self.upstream = upstream
         self.settings = settings
+        self.logger = logger
     }
 
     public func handle(_ request: Request) throws -> Response {
@@ -41,6 +47,7 @@ public struct AskHandler: Sendable {
                 answer = try ask(input.prompt, after: [], in: conversationID, owner: token.id, starts: true)
             }
         } catch let error as UpstreamError {
+            log(error, requestID: request.id)
             throw HTTPError(upstream: error)
         } catch let error as StoreError {
             throw HTTPError(store: error)
@@ -50,6 +57,19 @@ public struct AskHandler: Sendable {
             usage: answer.usage.map(AskResponse.Usage.init)
         ))
         return .json(.ok, Array(try Self.encoder.encode(body)))
+    }
+
+    /// The upstream's own words go to the log, never to the client.
+    private func log(_ error: UpstreamError, requestID: String) {
+        let metadata: Logger.Metadata = ["request_id": "\(requestID)"]
+        switch error {
+        case .rejectedCredentials(let detail):
+            logger.critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)", metadata: metadata)
+        case .rateLimited(let retryAfter):
+            logger.warning("the upstream is rate-limiting askd (Retry-After: \(retryAfter ?? "none"))", metadata: metadata)
+        case .timedOut(let detail), .failed(let detail):
+            logger.error("the upstream failed: \(detail)", metadata: metadata)
+        }
     }
 
     private static let encoder: JSONEncoder = {

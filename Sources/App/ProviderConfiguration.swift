@@ -3,7 +3,7 @@ public enum ProviderConfiguration: Sendable, Equatable {
     /// Answers offline; for development and tests only, and only when chosen explicitly.
     case echo
     /// An OpenAI-compatible Chat Completions endpoint.
-    case openAI(baseURL: String, apiKey: String?, model: String)
+    case openAI(baseURL: String, apiKey: String?, model: String, timeoutSeconds: Int)
 
     public init(environment: [String: String]) throws {
         let env = EnvironmentReader(environment)
@@ -19,7 +19,13 @@ public enum ProviderConfiguration: Sendable, Equatable {
                         + "for offline development set ASKD_PROVIDER=echo"
                 )
             }
-            self = .openAI(baseURL: baseURL ?? "https://api.openai.com/v1", apiKey: apiKey, model: env.string("ASKD_MODEL") ?? "gpt-4o-mini")
+            let base = baseURL ?? "https://api.openai.com/v1"
+            let lowered = base.lowercased()
+            guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://") else {
+                throw ConfigurationError("OPENAI_BASE_URL=\(base) must start with https:// or http://")
+            }
+            let timeout = try env.value("ASKD_UPSTREAM_TIMEOUT_SECONDS", expecting: "1 to 3600") { Int($0).flatMap { (1...3600).contains($0) ? $0 : nil } } ?? 120
+            self = .openAI(baseURL: base, apiKey: apiKey, model: env.string("ASKD_MODEL") ?? "gpt-4o-mini", timeoutSeconds: timeout)
         case let other:
             throw ConfigurationError("ASKD_PROVIDER=\(other) is not a provider; expected openai or echo")
         }

@@ -1,16 +1,19 @@
 import API
 import Auth
 import HTTP
+import Logging
 import Store
 import Upstream
 
 /// The endpoints askd serves.
 public enum Routes {
-    public static func make(configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions) -> Router {
+    public static func make(
+        configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd")
+    ) -> Router {
         let verifier = StoreTokenVerifier(store: store)
         var router = Router()
         router.get("/healthz", use: HealthHandler().handle)
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask).handle)
+        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }

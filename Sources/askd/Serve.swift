@@ -47,7 +47,7 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "askd")
 
         // Everything that can be misconfigured is checked before the socket exists.
-        let upstream = try UpstreamFactory.make(configuration.provider)
+        let upstream = UpstreamFactory.make(configuration.provider)
         let store = try StoreFactory.open(configuration.database)
         let listeningSocket: ListeningSocket
         do {
@@ -61,7 +61,7 @@ struct Serve: ParsableCommand {
         if configuration.testRoutes {
             logger.warning("test routes are enabled (ASKD_TEST_ROUTES=1); never do this in production")
         }
-        let router = Routes.make(configuration: configuration, store: store, upstream: upstream)
+        let router = Routes.make(configuration: configuration, store: store, upstream: upstream, logger: logger)
         let application = Application(router: router, logger: logger)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
         throw ExitStatus(code: server.run())

@@ -41,7 +41,7 @@ struct AskFixture {
         try store.insertToken(TokenRecord(id: "t-bob", name: "bob", hash: TokenSecret.hash(bob), createdAt: Date()))
         let verifier = StoreTokenVerifier(store: store)
         var router = Router()
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: settings).handle)
+        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: settings, logger: Logger(label: "test")).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         application = Application(router: router, logger: Logger(label: "test"))
     }

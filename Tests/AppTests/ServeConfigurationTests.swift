@@ -107,9 +107,15 @@ struct ServeConfigurationTests {
         #expect(echo.provider == .echo)
         #expect(echo.database == .sqlite(path: "/tmp/askd-test.sqlite"))
         let openAI = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "", "OPENAI_API_KEY": "sk-test", "ASKD_MODEL": "gpt-x"])
-        #expect(openAI.provider == .openAI(baseURL: "https://api.openai.com/v1", apiKey: "sk-test", model: "gpt-x"))
+        #expect(openAI.provider == .openAI(baseURL: "https://api.openai.com/v1", apiKey: "sk-test", model: "gpt-x", timeoutSeconds: 120))
         let local = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"])
-        #expect(local.provider == .openAI(baseURL: "http://127.0.0.1:8000/v1", apiKey: nil, model: "gpt-4o-mini"))
+        #expect(local.provider == .openAI(baseURL: "http://127.0.0.1:8000/v1", apiKey: nil, model: "gpt-4o-mini", timeoutSeconds: 120))
+        #expect(throws: ConfigurationError.self) {
+            try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": "ftp://x"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai", "OPENAI_API_KEY": "k", "ASKD_UPSTREAM_TIMEOUT_SECONDS": "0"])
+        }
         let unconfigured = #expect(throws: ConfigurationError.self) {
             try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai"])
         }

@@ -108,6 +108,13 @@ final class Stack {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A number from this stack's SQLite file (Python's sqlite3 reads it, not askd).
+    func count(_ sql: String) throws -> Int {
+        let script = "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])"
+        let result = try Self.run("/usr/bin/python3", ["-c", script, databasePath, sql])
+        return try #require(Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(result.stderr)")
+    }
+
     /// Starts `path` with its stdout and stderr appended to `log`.
     static func launch(_ path: String, _ arguments: [String], environment: [String: String] = [:], log: String? = nil, stdin: Int32? = nil)
         throws -> ChildProcess

@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCurl
+import FoundationEssentials
+import Store
+import Synchronization
+
+/// The `ChatCompletions` client for any OpenAI-compatible endpoint, over libcurl.
+///
+/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. Each worker thread
+/// keeps one curl handle, and so one kept-alive connection, to the upstream. TLS verification
+/// is always on. A connection failure, 502 or 503 is retried once after a jittered pause; nothing
+/// else is, since the upstream may already have done (and billed) the work.
+public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
+    public let defaultModel: String
+    private let endpoint: String
+    private let authorization: String?
+    private let timeoutSeconds: Int
+    private let connectTimeoutSeconds: Int
+    private let key: pthread_key_t
+    private let handles = Mutex<[UInt]>([])
+    /// The largest answer read from the upstream.
+    private static let maxResponseBytes = 16 << 20
+
+    public init(baseURL: String, apiKey: String?, model: String, timeoutSeconds: Int = 120, connectTimeoutSeconds: Int = 10) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        endpoint = base + "/chat/completions"
+        authorization = apiKey.map { "Authorization: Bearer \($0)" }
+        defaultModel = model
+        self.timeoutSeconds = timeoutSeconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        self.key = key
+    }
+
+    deinit {
+        pthread_key_delete(key)
+        for handle in handles.withLock({ $0 }) {
+            curl_easy_cleanup(UnsafeMutableRawPointer(bitPattern: handle))
+        }
+    }
+
+    public func complete(_ request: ChatRequest) throws -> ChatResponse {
+        let body = try JSONEncoder().encode(WireRequest(model: request.model, messages: request.messages))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try send(body)
+            } catch let failure as RetryableFailure where attempt == 1 {
+                _ = failure
+                usleep(useconds_t.random(in: 100_000...300_000))
+            } catch let failure as RetryableFailure {
+                throw failure.error
+            }
+        }
+    }
+
+    /// A failure worth one more try: no answer has started.
+    private struct RetryableFailure: Error {
+        let error: UpstreamError
+    }
+
+    private func send(_ body: Data) throws -> ChatResponse {
+        let handle = try threadHandle()
+        curl_easy_reset(handle)
+        let exchange = Exchange(limit: Self.maxResponseBytes)
+        let context = Unmanaged.passRetained(exchange)
+        defer { context.release() }
+
+        var headers: UnsafeMutablePointer<curl_slist>?
+        for line in ["Content-Type: application/json", "Accept: application/json", "Expect:"] + (authorization.map { [$0] } ?? []) {
+            headers = curl_slist_append(headers, line)
+        }
+        defer { curl_slist_free_all(headers) }
+
+        askd_curl_set_string(handle, CURLOPT_URL, endpoint)
+        askd_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        askd_curl_set_long(handle, CURLOPT_POST, 1)
+        askd_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeoutSeconds)
+        askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
+        askd_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+        askd_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+        askd_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        askd_curl_set_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers))
+        body.withUnsafeBytes { buffer in
+            askd_curl_set_long(handle, CURLOPT_POSTFIELDSIZE, buffer.count)
+            askd_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+        }
+        askd_curl_set_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let exchange = Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            guard exchange.body.count + length <= exchange.limit else { return 0 }
+            exchange.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+            return length
+        }
+        askd_curl_set_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
+        askd_curl_set_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let exchange = Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+            if line.lowercased().hasPrefix("retry-after:") {
+                exchange.retryAfter = String(line.dropFirst("retry-after:".count)).trimmingWhitespace()
+            }
+            return length
+        }
+        askd_curl_set_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
+
+        let code = curl_easy_perform(handle)
+        guard code == CURLE_OK else {
+            let detail = "\(endpoint): \(String(cString: curl_easy_strerror(code)))"
+            switch code {
+            case CURLE_OPERATION_TIMEDOUT:
+                throw UpstreamError.timedOut(detail: detail)
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
+                throw RetryableFailure(error: .failed(detail: detail))
+            default:
+                throw UpstreamError.failed(detail: detail)
+            }
+        }
+        var status = 0
+        askd_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        let text = String(decoding: exchange.body.prefix(500), as: UTF8.self)
+        switch status {
+        case 200..<300:
+            return try Self.parse(exchange.body, endpoint: endpoint)
+        case 429:
+            throw UpstreamError.rateLimited(retryAfter: exchange.retryAfter)
+        case 401, 403:
+            throw UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(text)")
+        case 502, 503:
+            throw RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(text)"))
+        default:
+            throw UpstreamError.failed(detail: "\(endpoint) answered \(status): \(text)")
+        }
+    }
+
+    static func parse(_ body: [UInt8], endpoint: String) throws -> ChatResponse {
+        let wire: WireResponse
+        do {
+            wire = try JSONDecoder().decode(WireResponse.self, from: Data(body))
+        } catch {
+            throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
+        }
+        guard let choice = wire.choices.first, let content = choice.message.content else {
+            throw UpstreamError.failed(detail: "\(endpoint) answered without a message")
+        }
+        let usage = wire.usage.map {
+            TokenUsage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens, totalTokens: $0.totalTokens)
+        }
+        return ChatResponse(text: content, model: wire.model ?? "", finishReason: choice.finishReason ?? "stop", usage: usage)
+    }
+
+    private func threadHandle() throws -> UnsafeMutableRawPointer {
+        if let handle = pthread_getspecific(key) { return handle }
+        guard let handle = curl_easy_init() else { throw UpstreamError.failed(detail: "curl_easy_init failed") }
+        pthread_setspecific(key, handle)
+        handles.withLock { $0.append(UInt(bitPattern: handle)) }
+        return handle
+    }
+
+    /// What one transfer collects; touched only by the thread running it.
+    private final class Exchange {
+        let limit: Int
+        var body: [UInt8] = []
+        var retryAfter: String?
+        init(limit: Int) { self.limit = limit }
+    }
+
+    private struct WireRequest: Encodable {
+        let model: String
+        let messages: [ChatMessage]
+    }
+
+    private struct WireResponse: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable { let content: String? }
+            let message: Message
+            let finishReason: String?
+            enum CodingKeys: String, CodingKey {
+                case message
+                case finishReason = "finish_reason"
+            }
+        }
+        struct Usage: Decodable {
+            let promptTokens: Int
+            let completionTokens: Int
+            let totalTokens: Int
+            enum CodingKeys: String, CodingKey {
+                case promptTokens = "prompt_tokens"
+                case completionTokens = "completion_tokens"
+                case totalTokens = "total_tokens"
+            }
+        }
+        let model: String?
+        let choices: [Choice]
+        let usage: Usage?
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

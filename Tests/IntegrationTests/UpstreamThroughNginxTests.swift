@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+extension IntegrationTests {
+    /// askd with the openai provider against the local OpenAI-compatible test server, through nginx.
+    @Suite struct UpstreamThroughNginx {
+        static let upstreamKey = "sk-upstream-secret-key"
+
+        private func stack(_ upstream: FakeOpenAI, extra: [String: String] = [:]) throws -> Stack {
+            try Stack(environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": Self.upstreamKey,
+                "ASKD_MODEL": "test-model", "ASKD_SYSTEM_PROMPT": "You are terse.", "ASKD_UPSTREAM_TIMEOUT_SECONDS": "2",
+            ].merging(extra) { $1 })
+        }
+
+        private func ask(_ stack: Stack, _ token: String, _ prompt: String, conversation: String? = nil) throws -> HTTPResponse {
+            var body: [String: String] = ["prompt": prompt]
+            if let conversation { body["conversation_id"] = conversation }
+            return try stack.client.request(
+                "POST", "/ask", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: Array(try JSONSerialization.data(withJSONObject: body))
+            )
+        }
+
+        @Test func theUpstreamGetsTheHistoryInOrderAndAskdsOwnKey() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let token = try stack.createToken(name: "app")
+            let first = try ask(stack, token, "first question")
+            #expect(first.status == 200)
+            let answer = try #require(try first.json()["response"] as? [String: Any])
+            #expect(answer["message"] as? String == "upstream heard: first question")
+            #expect(answer["model"] as? String == "test-model")
+            #expect((answer["usage"] as? [String: Any])?["completion_tokens"] as? Int == 3)
+            let id = try #require(answer["conversation_id"] as? String)
+            #expect(try ask(stack, token, "second question", conversation: id).status == 200)
+
+            let sent = try upstream.requests()
+            #expect(sent.count == 2)
+            #expect(sent.allSatisfy { $0.authorization == "Bearer \(Self.upstreamKey)" }, "askd's key, never the caller's token")
+            #expect(!sent.contains { ($0.authorization ?? "").contains(token) })
+            let messages = try #require(sent.last?.body["messages"] as? [[String: String]])
+            #expect(messages.map { $0["role"] ?? "" } == ["system", "user", "assistant", "user"])
+            #expect(messages.map { $0["content"] ?? "" } == [
+                "You are terse.", "first question", "upstream heard: first question", "second question",
+            ])
+            #expect(sent.last?.body["model"] as? String == "test-model")
+            #expect(!stack.askdLog.contains(Self.upstreamKey))
+            #expect(!stack.askdLog.contains(token))
+        }
+
+        @Test(arguments: [
+            ("#status 429", 429, "the model is rate-limited; try again later"),
+            ("#status 401", 502, "upstream rejected askd's credentials"),
+            ("#status 500", 502, "the model could not answer"),
+            ("#garbage", 502, "the model could not answer"),
+            ("#slow 4", 504, "the model did not answer in time"),
+        ])
+        func upstreamFailuresMapToStatusesAndLeaveNoTrace(prompt: String, status: Int, message: String) throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let token = try stack.createToken(name: "app")
+            let id = try #require(try ask(stack, token, "hello").json()["response"] as? [String: Any])["conversation_id"] as? String
+            let failed = try ask(stack, token, prompt, conversation: id)
+            #expect(failed.status == status)
+            #expect(try failed.json()["error"] as? String == message)
+            #expect(!failed.text.contains("secret detail"), "the upstream's words stay in the log")
+            if status == 429 { #expect(failed.header("Retry-After") == "7") }
+            // Nothing was stored: the next turn sees only the first one.
+            let next = try ask(stack, token, "after", conversation: id)
+            #expect(next.status == 200)
+            let messages = try #require(try upstream.requests().last?.body["messages"] as? [[String: String]])
+            #expect(messages.count == 4, "system, hello, its answer, after")
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 4)
+            if status == 502 && prompt.contains("401") { #expect(stack.askdLog.contains("critical")) }
+        }
+
+        @Test func aFailedFirstTurnLeavesNoConversation() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let token = try stack.createToken(name: "app")
+            let failed = try ask(stack, token, "#status 500")
+            #expect(failed.status == 502)
+            #expect(try failed.json()["response"] == nil)
+            #expect(try stack.count("SELECT COUNT(*) FROM conversations") == 0)
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 0)
+            let next = try ask(stack, token, "fresh")
+            #expect(next.status == 200)
+            let messages = try #require(try upstream.requests().last?.body["messages"] as? [[String: String]])
+            #expect(messages.map { $0["content"] ?? "" } == ["You are terse.", "fresh"])
+        }
+
+        @Test func aFlakyUpstreamIsRetriedOnce() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let token = try stack.createToken(name: "app")
+            let answer = try ask(stack, token, "#flaky once")
+            #expect(answer.status == 200)
+            #expect(try upstream.requests().count == 2)
+        }
+
+        @Test func anUnreachableUpstreamIs502() throws {
+            let port = try FreePort.find()
+            let stack = try Stack(environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "k",
+            ])
+            let token = try stack.createToken(name: "app")
+            let failed = try ask(stack, token, "anyone there?")
+            #expect(failed.status == 502)
+        }
+
+        @Test func theOpenAIProviderRefusesToStartUnconfigured() throws {
+            let result = try Stack.run(
+                Stack.askdBinary, ["serve", "--socket", NSTemporaryDirectory() + "askd-unconfigured.sock"],
+                environment: ["ASKD_PROVIDER": "openai", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""]
+            )
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("OPENAI_API_KEY"))
+        }
+    }
+}
