@@ -27,9 +27,25 @@ final class SQLiteConnection {
         db = handle
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
-        // WAL lets readers and one writer work at once, across processes on one host.
-        if try query("PRAGMA journal_mode = WAL", [], { $0.text(0) }).first != "wal" {
-            throw SQLiteError(code: SQLITE_ERROR, message: "cannot switch to WAL mode", context: path)
+        try enableWAL(path: path, waitingUpTo: Double(busyTimeoutMilliseconds) / 1000)
+    }
+
+    /// WAL lets readers and one writer work at once, across processes on one host. The mode is
+    /// stored in the file, so only the first connection ever changes it; connections opening at
+    /// the same moment may find the file locked by that change (SQLite does not call the busy
+    /// handler for it), so they try again.
+    private func enableWAL(path: String, waitingUpTo seconds: Double) throws {
+        var waited = 0.0
+        while true {
+            do {
+                if try query("PRAGMA journal_mode", [], { $0.text(0) }).first == "wal" { return }
+                if try query("PRAGMA journal_mode = WAL", [], { $0.text(0) }).first == "wal" { return }
+                throw SQLiteError(code: SQLITE_ERROR, message: "cannot switch to WAL mode", context: path)
+            } catch let error as SQLiteError where error.code == SQLITE_BUSY || error.code == SQLITE_LOCKED {
+                guard waited < seconds else { throw error }
+                usleep(10_000)
+                waited += 0.01
+            }
         }
     }
 
