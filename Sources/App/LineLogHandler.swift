@@ -70,15 +70,6 @@ public struct LineLogHandler: LogHandler {
 
     /// RFC 3339 in UTC with milliseconds.
     static func timestamp(_ time: timespec) -> String {
-        var seconds = time_t(time.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
-            + pad(Int32(time.tv_nsec / 1_000_000), 3) + "Z"
+        RFC3339.format(seconds: Int(time.tv_sec), milliseconds: Int(time.tv_nsec / 1_000_000))
     }
 }
