@@ -209,7 +209,9 @@ def scan_askd_log(path, start_offset):
 
 
 def _fmt_ms(v):
-    return "n/a" if v is None else (f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms")
+    if v is None:
+        return "n/a"
+    return f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms" if v < 1000 else f"{v / 1000:.2f} s"
 
 
 def _kv(path):
@@ -222,6 +224,14 @@ def _kv(path):
     return out
 
 
+# The interleaved targets, in the order of their rounds, with their column headings.
+TARGETS = {
+    "nginx": "nginx `return 200` (/nginx-status)",
+    "askd": "askd (/healthz)",
+    "reference": "C libfcgi reference (/reference-healthz)",
+}
+
+
 def report(run_dir, md_out):
     facts = _kv(os.path.join(run_dir, "facts.txt"))
     measures = _kv(os.path.join(run_dir, "measures.txt"))
@@ -230,7 +240,7 @@ def report(run_dir, md_out):
     startup_median = statistics.median(first_ms)
 
     targets = {}
-    for name in ("nginx", "askd"):
+    for name in TARGETS:
         rounds = [parse_wrk(p) for p in sorted(glob.glob(os.path.join(run_dir, f"wrk-round*-{name}.txt")))]
         ok = [r for r in rounds if r["parsed"]]
         errors = sum(r["non2xx"] + sum(r["socket_errors"].values()) for r in rounds)
@@ -246,11 +256,30 @@ def report(run_dir, md_out):
             "errors": errors,
             "unparsed": len(rounds) - len(ok),
         }
-    ratio = targets["askd"]["rps_mean"] / targets["nginx"]["rps_mean"] if targets["nginx"]["rps_mean"] else 0.0
-    # Round i of askd ran right after round i of nginx: the ratio within each pair is less
-    # sensitive to drift in the machine than the ratio of the means.
-    pair_ratios = [a["rps"] / n["rps"] for n, a in zip(targets["nginx"]["rounds"], targets["askd"]["rounds"])
-                   if n["parsed"] and a["parsed"] and n["rps"]]
+        # CPU time of nginx's worker and of the app during this target's rounds, per request.
+        tick_us = 1e6 / int(measures.get("clk_tck", 100))
+        nginx_ticks = app_ticks = 0
+        for path in glob.glob(os.path.join(run_dir, f"cpu-round*-{name}.txt")):
+            n0, a0, n1, a1 = map(int, open(path).read().split())
+            nginx_ticks += n1 - n0
+            app_ticks += a1 - a0
+        reqs = targets[name]["requests"]
+        targets[name]["nginx_cpu_us"] = nginx_ticks * tick_us / reqs if reqs else None
+        targets[name]["app_cpu_us"] = app_ticks * tick_us / reqs if reqs and name != "nginx" else None
+    # Round i of each target ran within seconds of round i of the others: the ratio within each
+    # round is less sensitive to drift in the machine than the ratio of the means.
+    def ratios(num, den):
+        d = targets[den]["rps_mean"]
+        of_means = targets[num]["rps_mean"] / d if d else 0.0
+        per_round = [a["rps"] / b["rps"] for a, b in zip(targets[num]["rounds"], targets[den]["rounds"])
+                     if a["parsed"] and b["parsed"] and b["rps"]]
+        return of_means, per_round
+    ratio, pair_ratios = ratios("askd", "nginx")
+    ratio_list = [
+        ("askd / nginx", ratio, pair_ratios),
+        ("reference / nginx", *ratios("reference", "nginx")),
+        ("askd / reference", *ratios("askd", "reference")),
+    ]
 
     samples = []
     rss_file = os.path.join(run_dir, "rss-under-load.txt")
@@ -270,7 +299,7 @@ def report(run_dir, md_out):
         ("askd idle RSS <= 20 MB", idle_rss_mb <= 20, f"{idle_rss_mb:.1f} MB"),
         ("first response within 200 ms of start", startup_median <= 200, f"median {startup_median:.0f} ms"),
     ]
-    total_errors = targets["nginx"]["errors"] + targets["askd"]["errors"]
+    total_errors = sum(t["errors"] for t in targets.values())
 
     wrk_args = measures.get("wrk_args", "")
     L = []
@@ -278,29 +307,37 @@ def report(run_dir, md_out):
     L.append("")
     L.append(f"- Machine: {facts.get('nproc')} CPUs, {facts.get('cpu')}, {facts.get('mem')} RAM; kernel {facts.get('kernel')}")
     L.append(f"- {facts.get('nginx')}; {facts.get('swift')}; {facts.get('wrk')}")
-    L.append(f"- askd: `{facts.get('askd_bin')}` (built {facts.get('askd_built')}), tree {facts.get('git')}; `serve --socket` with default threads ({measures.get('askd_threads', '?')} threads)")
+    L.append(f"- askd: `{facts.get('askd_bin')}` (built {facts.get('askd_built')}); repository at run time: {facts.get('git')}; `serve --socket` with default threads ({measures.get('askd_threads', '?')} threads)")
+    L.append(f"- Reference: bench/reference-responder.c, {facts.get('cc')} -O2, libfcgi {facts.get('libfcgi')}, {measures.get('ref_threads', '?')} threads; same FastCGI settings and upstream keepalive as askd")
     L.append(f"- Load average before / after the rounds: {measures.get('loadavg_before')} / {measures.get('loadavg_after')}")
     L.append(f"- Load: `wrk {wrk_args}`, {measures.get('rounds')} interleaved rounds per target of {measures.get('seconds')} s each, after a {measures.get('warmup')} s warm-up of each")
     L.append("")
-    L.append("| figure | nginx `return 200` (/nginx-status) | askd via FastCGI (/healthz) |")
+    L.append("| figure | " + " | ".join(TARGETS.values()) + " |")
+    L.append("| --- |" + " ---: |" * len(TARGETS))
+    ts = [targets[name] for name in TARGETS]
+    def row(label, fmt):
+        L.append(f"| {label} | " + " | ".join(fmt(t) for t in ts) + " |")
+    row("req/s, mean of rounds", lambda t: f"{t['rps_mean']:,.0f}")
+    row("req/s per round", lambda t: ", ".join("{:,.0f}".format(r["rps"]) for r in t["rounds"] if r["parsed"]))
+    row("latency p50 (median of rounds)", lambda t: _fmt_ms(t["p50"]))
+    row("latency p99 (median of rounds)", lambda t: _fmt_ms(t["p99"]))
+    row("latency max (worst round)", lambda t: _fmt_ms(t["max"]))
+    row("requests completed", lambda t: f"{t['requests']:,}")
+    def us(v):
+        return "n/a" if v is None else f"{v:.0f} µs"
+    row("CPU per request: nginx worker / app", lambda t: f"{us(t['nginx_cpu_us'])} / {us(t['app_cpu_us'])}")
+    row("non-2xx responses", lambda t: str(t["non2xx"]))
+    row("socket errors (connect/read/write/timeout)",
+        lambda t: "/".join(str(t["socket_errors"][k]) for k in ("connect", "read", "write", "timeout")))
+    L.append("")
+    L.append("| req/s ratio | of the means | per round (median) |")
     L.append("| --- | ---: | ---: |")
-    n, a = targets["nginx"], targets["askd"]
-    L.append(f"| req/s, mean of rounds | {n['rps_mean']:,.0f} | {a['rps_mean']:,.0f} |")
-    def per_round(t):
-        return ", ".join("{:,.0f}".format(r["rps"]) for r in t["rounds"] if r["parsed"])
-    L.append(f"| req/s per round | {per_round(n)} | {per_round(a)} |")
-    L.append(f"| latency p50 (median of rounds) | {_fmt_ms(n['p50'])} | {_fmt_ms(a['p50'])} |")
-    L.append(f"| latency p99 (median of rounds) | {_fmt_ms(n['p99'])} | {_fmt_ms(a['p99'])} |")
-    L.append(f"| latency max (worst round) | {_fmt_ms(n['max'])} | {_fmt_ms(a['max'])} |")
-    L.append(f"| requests completed | {n['requests']:,} | {a['requests']:,} |")
-    L.append(f"| non-2xx responses | {n['non2xx']} | {a['non2xx']} |")
-    se_n, se_a = n["socket_errors"], a["socket_errors"]
-    L.append(f"| socket errors (connect/read/write/timeout) | {se_n['connect']}/{se_n['read']}/{se_n['write']}/{se_n['timeout']} | {se_a['connect']}/{se_a['read']}/{se_a['write']}/{se_a['timeout']} |")
+    for label, of_means, per_round in ratio_list:
+        med = statistics.median(per_round) if per_round else 0.0
+        L.append(f"| {label} | {of_means:.3f} | {', '.join(f'{r:.3f}' for r in per_round)} ({med:.3f}) |")
     L.append("")
     L.append("| askd figure | value |")
     L.append("| --- | ---: |")
-    L.append(f"| req/s ratio askd / nginx (of the means) | {ratio:.3f} |")
-    L.append(f"| req/s ratio per round pair (median) | {', '.join(f'{r:.3f}' for r in pair_ratios)} ({statistics.median(pair_ratios) if pair_ratios else 0:.3f}) |")
     L.append(f"| first response after start (median of {len(first_ms)}) | {startup_median:.0f} ms |")
     L.append(f"| first response, each run | {', '.join(f'{v:.0f}' for v in first_ms)} ms |")
     L.append(f"| RSS just after start | {idle_start_mb:.1f} MB |")
@@ -315,6 +352,9 @@ def report(run_dir, md_out):
     L.append(f"| askd handler time p50 / p99 / max (its log) | {_fmt_ms(log['handler_p50_ms'])} / {_fmt_ms(log['handler_p99_ms'])} / {_fmt_ms(log['handler_max_ms'])} |")
     L.append(f"| askd still running after the load | {'yes' if survived else 'NO'} |")
     L.append(f"| nginx error.log lines during the load | {nginx_err_lines} |")
+    ref_idle = int(measures.get("ref_rss_idle_kb", 0)) / 1024
+    ref_after = int(measures.get("ref_rss_after_load_kb", 0)) / 1024
+    L.append(f"| (reference: RSS idle / after the load; running after it) | {ref_idle:.1f} MB / {ref_after:.1f} MB; {measures.get('ref_alive_after_load', '?')} |")
     L.append("")
     L.append("Bars (information, not a gate):")
     L.append("")
@@ -328,9 +368,10 @@ def report(run_dir, md_out):
         L.append("```")
         L.extend(log["problems"])
         L.append("```")
-    if n["unparsed"] or a["unparsed"]:
+    unparsed = sum(t["unparsed"] for t in ts)
+    if unparsed:
         L.append("")
-        L.append(f"Warning: {n['unparsed'] + a['unparsed']} wrk outputs could not be parsed; see {run_dir}.")
+        L.append(f"Warning: {unparsed} wrk outputs could not be parsed; see {run_dir}.")
     md = "\n".join(L) + "\n"
     with open(md_out, "w") as f:
         f.write(md)
@@ -341,7 +382,7 @@ def report(run_dir, md_out):
             continue
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            line = f"  {cells[0]:<52} " + "   ".join(cells[1:])
+            line = f"  {cells[0]:<56} " + "   ".join(cells[1:])
         print(line.replace("`", ""))
 
 
