@@ -42,8 +42,13 @@ public final class StoreTokenVerifier: TokenVerifier {
         return value
     }
 
+    /// `text` without leading and trailing spaces and tabs.
     private static func trimmed(_ text: some StringProtocol) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let isBlank = { (character: Character) in character == " " || character == "\t" }
+        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        return String(text[first...last])
     }
 
     private func recordUse(of record: TokenRecord, at now: Date) {

@@ -27,6 +27,10 @@ final class SQLiteConnection {
         db = handle
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
+        // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a committed turn
+        // survives askd crashing; a power cut may roll back the last few. (FULL halved /ask
+        // throughput here: 1.5k against 2.7k requests per second.)
+        try execute("PRAGMA synchronous = NORMAL")
         try enableWAL(path: path, waitingUpTo: Double(busyTimeoutMilliseconds) / 1000)
     }
 
