@@ -149,5 +149,47 @@ extension IntegrationTests {
             let log = try String(contentsOfFile: directory.appendingPathComponent("activate.log").path, encoding: .utf8)
             #expect(log.contains("LISTEN_FDS"))
         }
+    
+        @Test func twoProcessesShareOneInheritedSocketAndBothServe() throws {
+            let directory = try temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("shared.sock").path
+            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0 && listen(listener, 64) == 0)
+            // Like askd@1 and askd@2 on one askd.socket: two processes, the socket on fd 0 of each.
+            let logs = (1...2).map { directory.appendingPathComponent("askd-\($0).log").path }
+            let processes = try logs.map { log in
+                try Stack.launch(Stack.askdBinary, ["serve", "--threads", "2"], environment: ["ASKD_TEST_ROUTES": "1"], log: log, stdin: listener)
+            }
+            close(listener)
+            defer { processes.forEach { $0.signal(SIGKILL) } }
+            try waitUntil("both processes serve") { logs.allSatisfy { (try? String(contentsOfFile: $0, encoding: .utf8))?.contains("askd is serving") == true } }
+
+            // Eight slow requests at once: two processes of two workers each must share them.
+            let clients = try (0..<8).map { _ in
+                let client = try FastCGIClient(socketPath: path)
+                try client.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/_test/slow?ms=300")], stdin: [], keepConnection: false)
+                return client
+            }
+            let answers = try clients.map { try $0.readResponse() }
+            #expect(answers.allSatisfy { $0.hasPrefix("Status: 200") })
+            let served = logs.map { log in
+                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "path=/_test/slow").count - 1
+            }
+            #expect(served.reduce(0, +) == 8)
+            #expect(served.allSatisfy { $0 >= 1 }, "each process served some: \(served)")
+
+            // A stop of one leaves the other serving the same socket.
+            processes[0].signal(SIGTERM)
+            #expect(processes[0].waitForExit(within: 5) == 0)
+            #expect(FileManager.default.fileExists(atPath: path))
+            #expect(try fastCGIHealthz(path).contains(#"{"status":"ok"}"#))
+        }
     }
 }
