@@ -31,7 +31,12 @@ public struct AskHandler: Sendable {
     }
 
     public func handle(_ request: Request) throws -> Response {
-        let token = try verifier.verify(authorization: request.headers["Authorization"])
+        let token: TokenRecord
+        do {
+            token = try verifier.verify(authorization: request.headers["Authorization"])
+        } catch let error as StoreError {
+            throw HTTPError(store: error)
+        }
         let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters)
         let (conversationID, answer): (String, ChatResponse)
         do {

@@ -13,7 +13,12 @@ public struct DeleteConversationHandler: Sendable {
     }
 
     public func handle(_ request: Request) throws -> Response {
-        let token = try verifier.verify(authorization: request.headers["Authorization"])
+        let token: TokenRecord
+        do {
+            token = try verifier.verify(authorization: request.headers["Authorization"])
+        } catch let error as StoreError {
+            throw HTTPError(store: error)
+        }
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }

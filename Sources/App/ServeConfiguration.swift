@@ -15,6 +15,13 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var provider: ProviderConfiguration
     public var ask: AskSettings
 
+    /// How long a turn lock outlives a process that died holding it: longer than any turn,
+    /// which is at most two upstream attempts.
+    public var turnLeaseSeconds: Double {
+        if case .openAI(_, _, _, let timeout) = provider { return Double(2 * timeout + 60) }
+        return 300
+    }
+
     /// What the command line gave; `nil` where a flag was absent.
     public struct Flags: Sendable, Equatable {
         public var socket: String?
@@ -87,6 +94,10 @@ public struct ServeConfiguration: Sendable, Equatable {
         ask.maxHistoryCharacters = try env.value("ASKD_MAX_HISTORY_CHARS") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
             ?? ask.maxHistoryCharacters
         ask.systemPrompt = env.string("ASKD_SYSTEM_PROMPT")
+        if case .openAI(_, _, _, let timeout) = provider {
+            // A turn waiting for the one before it may wait out that turn's whole upstream call.
+            ask.turnWaitSeconds = Double(timeout + 30)
+        }
         self.ask = ask
     }
 

@@ -3,11 +3,13 @@ import Store
 
 /// Opens the store that `ASKD_DATABASE` selects.
 public enum StoreFactory {
-    public static func open(_ location: DatabaseLocation) throws -> any ConversationStore {
+    /// - Parameter turnLeaseSeconds: how long a turn lock outlives a process that died holding it;
+    ///   it must be longer than any turn.
+    public static func open(_ location: DatabaseLocation, turnLeaseSeconds: Double = 300) throws -> any ConversationStore {
         switch location {
         case .sqlite(let path):
             do {
-                return try SQLiteStore(path: path)
+                return try SQLiteStore(path: path, leaseSeconds: turnLeaseSeconds)
             } catch {
                 throw ConfigurationError("ASKD_DATABASE: cannot open \(path): \(error)")
             }

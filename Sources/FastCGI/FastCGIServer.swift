@@ -112,12 +112,13 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Stops accepting and wakes every idle worker.
+    /// New connections are refused first; then the workers wake, answer what is already queued
+    /// on askd's own socket, finish their requests and leave. Idle kept-alive connections close.
     private func beginStop() {
         state.stopping.store(true, ordering: .releasing)
-        FCGX_ShutdownPending()
+        socket.stopListening()
         var byte: UInt8 = 1
         _ = write(wakeWriteFD, &byte, 1)
-        socket.stopListening()
         readySet.closeParked()
     }
 

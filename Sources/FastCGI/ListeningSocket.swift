@@ -11,6 +11,7 @@ public struct ListeningSocket: Sendable {
     public let fd: Int32
     public let description: String
     let ownedPath: String?
+    /// Whether askd made this socket (and so may stop, drain and remove it).
     let owned: Bool
 
     /// Opens or adopts the socket for `target`.
@@ -26,10 +27,12 @@ public struct ListeningSocket: Sendable {
         }
     }
 
-    /// Stops new connections reaching this socket, if askd owns it.
+    /// Stops new connections reaching this socket, if askd owns it. Connections already queued
+    /// can still be accepted: a Unix socket's path is removed; a TCP socket is left to be
+    /// closed after the queue is served (shutting it down would reset the queue).
     func stopListening() {
-        guard owned else { return }
-        if let ownedPath { unlink(ownedPath) }
+        guard owned, let ownedPath else { return }
+        unlink(ownedPath)
         shutdown(fd, Int32(SHUT_RDWR))
     }
 

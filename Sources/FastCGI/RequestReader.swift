@@ -45,19 +45,25 @@ enum RequestReader {
         }
     }
 
-    /// Reads the body, at most `limit` bytes of it.
+    /// Reads the body, at most `limit` bytes of it, and the end-of-stream record after it.
+    ///
+    /// The end record must be read too: libfcgi does not drain stdin when a request finishes,
+    /// and on a kept-alive connection a leftover record would be taken for the next request.
     /// - Throws: `HTTPError` 413 as soon as the body is known to be over `limit`, without reading
-    ///   the rest; 400 when the stream ends before CONTENT_LENGTH bytes.
+    ///   the rest; 400 when the stream breaks off or does not match CONTENT_LENGTH. After either,
+    ///   the connection must not be kept.
     static func body(from stream: UnsafeMutablePointer<FCGX_Stream>, length: BodyLength, limit: Int) throws -> [UInt8] {
         switch length {
         case .exactly(let count):
             guard count <= limit else { throw HTTPError.contentTooLarge(limit: limit) }
-            guard count > 0 else { return [] }
             let body = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                initialized = read(into: buffer.baseAddress!, count: count, from: stream)
+                initialized = count == 0 ? 0 : read(into: buffer.baseAddress!, count: count, from: stream)
             }
-            guard body.count == count else {
+            guard body.count == count, FCGX_GetError(stream) == 0 else {
                 throw HTTPError.badRequest("request body ended after \(body.count) of \(count) bytes")
+            }
+            guard FCGX_GetChar(stream) == -1, FCGX_GetError(stream) == 0 else {
+                throw HTTPError.badRequest("request body is longer than its Content-Length of \(count) bytes")
             }
             return body
         case .untilEndOfStream:
@@ -69,7 +75,11 @@ enum RequestReader {
                 let got = chunk.withUnsafeMutableBufferPointer { read(into: $0.baseAddress!, count: wanted, from: stream) }
                 body.append(contentsOf: chunk[..<got])
                 if body.count > limit { throw HTTPError.contentTooLarge(limit: limit) }
-                if got < wanted { return body }
+                if got < wanted {
+                    // A short read is the end of the body only if the stream ended cleanly.
+                    guard FCGX_GetError(stream) == 0 else { throw HTTPError.badRequest("request body was cut off") }
+                    return body
+                }
             }
         }
     }

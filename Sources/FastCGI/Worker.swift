@@ -30,13 +30,22 @@ final class Worker {
     }
 
     func run() {
-        let state = server.state
-        while !state.isStopping {
+        while true {
             switch server.readySet.next() {
             case .stop:
+                serveQueuedConnections()
                 return
             case .accept:
-                guard FCGX_Accept_r(spare) >= 0 else { continue }
+                let rc = FCGX_Accept_r(spare)
+                guard rc >= 0 else {
+                    if rc != -EAGAIN && rc != -EINTR && !server.state.isStopping {
+                        // EMFILE and the like: the listening socket stays readable, so pause
+                        // rather than spin, and say why.
+                        server.logger.warning("FastCGI accept failed", metadata: ["error": "\(SystemError("accept", code: -rc))"])
+                        usleep(50_000)
+                    }
+                    continue
+                }
                 request = spare
                 serveAndFinish()
                 if request.pointee.ipcFd >= 0 {
@@ -55,6 +64,17 @@ final class Worker {
                 serveAndFinish()
                 if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }
             }
+        }
+    }
+
+    /// At a stop: connections that reached askd's own socket before it closed are answered, not
+    /// reset. (An inherited socket keeps its queue for the next instance.)
+    private func serveQueuedConnections() {
+        guard server.socket.owned else { return }
+        while FCGX_Accept_r(spare) >= 0 {
+            request = spare
+            spare.pointee.keepConnection = 0
+            serveAndFinish()
         }
     }
 

@@ -244,10 +244,14 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
         do {
             return try body(connection)
-        } catch let error as SQLiteError where error.code == 5 /* SQLITE_BUSY */ || error.code == 14 /* SQLITE_CANTOPEN */ {
+        } catch let error as SQLiteError where Self.unavailableCodes.contains(error.code & 0xFF) {
             throw StoreError.unavailable("\(error)")
         }
     }
+
+    /// Failures of the database rather than of a request: busy, locked, read-only, I/O error,
+    /// disk full, cannot open.
+    private static let unavailableCodes: Set<Int32> = [5, 6, 8, 10, 13, 14]
 }
 
 extension SQLiteConnection.Value {

@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. Each worker thread
 /// keeps one curl handle, and so one kept-alive connection, to the upstream. TLS verification
-/// is always on. A connection failure, 502 or 503 is retried once after a jittered pause; nothing
-/// else is, since the upstream may already have done (and billed) the work.
+/// is always on. A failure to connect, a 502 or a 503 is retried once after a jittered pause;
+/// nothing else is, since the upstream may already have done (and billed) the work.
 public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     public let defaultModel: String
     private let endpoint: String
@@ -116,7 +116,10 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             switch code {
             case CURLE_OPERATION_TIMEDOUT:
                 throw UpstreamError.timedOut(detail: detail)
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR:
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST:
+                // The request never reached the upstream. (A dead kept-alive connection is
+                // already retried by libcurl itself; a break after sending is not retried, since
+                // the upstream may be doing, and billing, the work.)
                 throw RetryableFailure(error: .failed(detail: detail))
             default:
                 throw UpstreamError.failed(detail: detail)

@@ -48,7 +48,7 @@ struct Serve: ParsableCommand {
 
         // Everything that can be misconfigured is checked before the socket exists.
         let upstream = UpstreamFactory.make(configuration.provider)
-        let store = try StoreFactory.open(configuration.database)
+        let store = try StoreFactory.open(configuration.database, turnLeaseSeconds: configuration.turnLeaseSeconds)
         let listeningSocket: ListeningSocket
         do {
             listeningSocket = try ListeningSocket.open(configuration.listen, environment: environment)

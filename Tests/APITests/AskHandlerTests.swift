@@ -144,6 +144,18 @@ struct AskHandlerTests {
         #expect(fixture.upstream.requests.isEmpty)
     }
 
+    @Test func deeplyNestedJSONIsRefusedBeforeDecoding() throws {
+        let fixture = try AskFixture()
+        let nested = #"{"prompt":"hi","x":"# + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"
+        let (status, json, _) = fixture.ask(nested, token: fixture.alice)
+        #expect(status == 400)
+        #expect(json["error"] as? String == "the body nests deeper than 16 levels")
+        // Brackets inside strings are text, not nesting.
+        let (fine, _, _) = fixture.ask(#"{"prompt":"[[[[[[[[[[[[[[[[[[[[[[[[\"{{{{{{{{{{{{{{{{{{{{"}"#, token: fixture.alice)
+        #expect(fine == 200)
+        #expect(AskInput.nestingDepth(of: Array(#"{"a":[{"b":[1]}]}"#.utf8)) == 4)
+    }
+
     @Test func invalidUTF8AndUnsupportedTypes() throws {
         let fixture = try AskFixture()
         var request = Request(

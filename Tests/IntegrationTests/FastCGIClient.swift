@@ -48,6 +48,19 @@ final class FastCGIClient {
         }
     }
 
+    /// Sends the empty STDIN record that ends a body.
+    func sendEndOfStdin() throws {
+        let bytes = Self.record(type: 5, content: [])
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+            throw ClientError("send: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Closes the sending side, as a web server whose client vanished mid-upload might.
+    func halfClose() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Reads records until END_REQUEST; returns the STDOUT bytes.
     func readResponse() throws -> String {
         var stdout: [UInt8] = []

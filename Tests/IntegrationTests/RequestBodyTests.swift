@@ -58,6 +58,32 @@ extension IntegrationTests {
             #expect(!kept.serverClosed())
         }
 
+        @Test func theEndOfABodyArrivingLateDoesNotCostTheNextRequest() throws {
+            let stack = try Stack(askdArguments: ["--threads", "2"])
+            let client = try FastCGIClient(socketPath: stack.socketPath)
+            let body = Array("late end".utf8)
+            let post = [("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/_test/echo"), ("CONTENT_LENGTH", String(body.count))]
+            // The body, then (later) its end record, and at once the next request on the same connection.
+            try client.send(params: post, stdin: body, endStdin: false)
+            usleep(200_000)
+            try client.sendEndOfStdin()
+            try client.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [])
+            #expect(try client.readResponse().contains(#"{"bytes":8}"#))
+            #expect(try client.readResponse().contains(#"{"status":"ok"}"#))
+        }
+
+        @Test func aBodyCutOffMidwayIsRejectedNotUsed() throws {
+            let stack = try Stack(askdArguments: ["--threads", "2"])
+            let client = try FastCGIClient(socketPath: stack.socketPath)
+            // No CONTENT_LENGTH (nginx with request buffering off), part of a body, then the peer goes.
+            try client.send(params: [("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/_test/echo")], stdin: Array("prompt=hello wor".utf8), endStdin: false)
+            client.halfClose()
+            let answer = try client.readResponse()
+            #expect(answer.hasPrefix("Status: 400"), "\(answer)")
+            try waitUntil("askd logs it") { stack.askdLog.contains("path=/_test/echo") }
+            #expect(stack.askdLog.contains("path=/_test/echo status=400"))
+        }
+
         @Test func aBodyAtTheLimitIsRead() throws {
             let stack = try Stack()
             let response = try stack.client.request("POST", "/_test/echo", body: [UInt8](repeating: 66, count: Self.limit))

@@ -35,6 +35,21 @@ extension IntegrationTests {
             #expect(stack.askdLog.contains("in_flight=20"))
         }
 
+        @Test func connectionsQueuedBeforeTheStopAreAnsweredNotReset() throws {
+            let stack = try Stack(askdArguments: ["--threads", "1"])
+            let busy = try FastCGIClient(socketPath: stack.socketPath)
+            try busy.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/_test/slow?ms=1000")], stdin: [], keepConnection: false)
+            usleep(200_000)
+            // The only worker is busy: this one waits in the socket's queue.
+            let queued = try FastCGIClient(socketPath: stack.socketPath)
+            try queued.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [], keepConnection: false)
+            usleep(100_000)
+            stack.signalAskd(SIGTERM)
+            #expect(try busy.readResponse().hasPrefix("Status: 200"))
+            #expect(try queued.readResponse().contains(#"{"status":"ok"}"#))
+            #expect(stack.waitForAskdExit(within: 5) == 0)
+        }
+
         @Test func sigintStopsAnIdleServerAtOnce() throws {
             let stack = try Stack()
             let started = Date()
