@@ -176,9 +176,13 @@ def parse_wrk(path):
 
 
 def scan_askd_log(path, start_offset):
-    """Request lines logged during the load phase (from start_offset on): statuses, slow ones, warnings."""
+    """Request lines logged during the load phase (from start_offset on): statuses, slow ones, warnings.
+
+    Handler times and statuses are also kept per path (/healthz and /ask run in the same askd).
+    """
     statuses, problems = {}, []
     count, gone, durations = 0, 0, []
+    by_path = {}
     with open(path, "rb") as f:
         f.seek(start_offset)
         for raw in f:
@@ -187,9 +191,14 @@ def scan_askd_log(path, start_offset):
                 count += 1
                 st = re.search(r"status=(\d+)", line).group(1)
                 statuses[st] = statuses.get(st, 0) + 1
+                p = re.search(r"path=(\S+)", line)
+                per = by_path.setdefault(p.group(1) if p else "?", {"lines": 0, "statuses": {}, "durations": []})
+                per["lines"] += 1
+                per["statuses"][st] = per["statuses"].get(st, 0) + 1
                 d = re.search(r"duration_ms=([\d.]+)", line)
                 if d:
                     durations.append(float(d.group(1)))
+                    per["durations"].append(float(d.group(1)))
                 if "client=gone" in line:
                     gone += 1
                 if st != "200":
@@ -198,13 +207,17 @@ def scan_askd_log(path, start_offset):
             elif not re.search(r"\binfo\b", line):
                 if len(problems) < 10:
                     problems.append(line)
+    def pct(values, p):
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else None
+    for per in by_path.values():
+        ds = sorted(per.pop("durations"))
+        per.update(handler_p50_ms=pct(ds, 50), handler_p99_ms=pct(ds, 99), handler_max_ms=ds[-1] if ds else None)
     durations.sort()
-    def pct(p):
-        return durations[min(len(durations) - 1, int(p / 100 * len(durations)))] if durations else None
     return {
         "lines": count, "statuses": statuses, "client_gone": gone, "problems": problems,
-        "handler_p50_ms": pct(50), "handler_p99_ms": pct(99),
+        "handler_p50_ms": pct(durations, 50), "handler_p99_ms": pct(durations, 99),
         "handler_max_ms": durations[-1] if durations else None,
+        "by_path": by_path,
     }
 
 
@@ -229,6 +242,7 @@ TARGETS = {
     "nginx": "nginx `return 200` (/nginx-status)",
     "askd": "askd (/healthz)",
     "reference": "C libfcgi reference (/reference-healthz)",
+    "ask": "askd POST /ask (echo, new conversation, SQLite)",
 }
 
 
@@ -279,7 +293,9 @@ def report(run_dir, md_out):
         ("askd / nginx", ratio, pair_ratios),
         ("reference / nginx", *ratios("reference", "nginx")),
         ("askd / reference", *ratios("askd", "reference")),
+        ("ask / healthz (askd POST /ask / askd /healthz)", *ratios("ask", "askd")),
     ]
+    ask_ratio = ratio_list[-1][1]
 
     samples = []
     rss_file = os.path.join(run_dir, "rss-under-load.txt")
@@ -298,6 +314,7 @@ def report(run_dir, md_out):
         ("/healthz req/s >= 0.25 x nginx static", ratio >= 0.25, f"ratio {ratio:.3f}"),
         ("askd idle RSS <= 20 MB", idle_rss_mb <= 20, f"{idle_rss_mb:.1f} MB"),
         ("first response within 200 ms of start", startup_median <= 200, f"median {startup_median:.0f} ms"),
+        ("/ask (echo, new conversation, SQLite) req/s >= 0.5 x /healthz", ask_ratio >= 0.5, f"ratio {ask_ratio:.3f}"),
     ]
     total_errors = sum(t["errors"] for t in targets.values())
 
@@ -342,6 +359,7 @@ def report(run_dir, md_out):
     L.append(f"| first response, each run | {', '.join(f'{v:.0f}' for v in first_ms)} ms |")
     L.append(f"| RSS just after start | {idle_start_mb:.1f} MB |")
     L.append(f"| RSS idle, after warm-up | {idle_rss_mb:.1f} MB |")
+    L.append(f"| RSS idle after the /ask warm-up | {int(measures.get('rss_after_ask_warmup_kb', 0)) / 1024:.1f} MB |")
     L.append(f"| of which askd's own: Pss / private dirty, idle | {int(measures.get('pss_idle_kb', 0)) / 1024:.1f} MB / {int(measures.get('private_dirty_idle_kb', 0)) / 1024:.1f} MB |")
     L.append(f"| RSS under load, peak of {len(samples)} samples | {'n/a' if peak_rss_mb is None else f'{peak_rss_mb:.1f} MB'} |")
     L.append(f"| RSS idle after the load / VmHWM | {after_mb:.1f} MB / {hwm_mb:.1f} MB |")
@@ -349,7 +367,14 @@ def report(run_dir, md_out):
     # nginx drops its FastCGI connection when wrk closes a client connection with a request in
     # flight (at the end of a round); askd then logs client=gone. A few per round are expected.
     L.append(f"| askd log during load: requests logged client=gone | {log['client_gone']} |")
-    L.append(f"| askd handler time p50 / p99 / max (its log) | {_fmt_ms(log['handler_p50_ms'])} / {_fmt_ms(log['handler_p99_ms'])} / {_fmt_ms(log['handler_max_ms'])} |")
+    L.append(f"| askd handler time p50 / p99 / max (its log, all paths) | {_fmt_ms(log['handler_p50_ms'])} / {_fmt_ms(log['handler_p99_ms'])} / {_fmt_ms(log['handler_max_ms'])} |")
+    for path in ("/healthz", "/ask"):
+        per = log["by_path"].get(path)
+        if per is None:
+            L.append(f"| askd log during load, {path}: request lines | 0 |")
+            continue
+        L.append(f"| askd log during load, {path}: request lines / statuses | {per['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(per['statuses'].items()))} |")
+        L.append(f"| askd handler time, {path}: p50 / p99 / max | {_fmt_ms(per['handler_p50_ms'])} / {_fmt_ms(per['handler_p99_ms'])} / {_fmt_ms(per['handler_max_ms'])} |")
     L.append(f"| askd still running after the load | {'yes' if survived else 'NO'} |")
     L.append(f"| nginx error.log lines during the load | {nginx_err_lines} |")
     ref_idle = int(measures.get("ref_rss_idle_kb", 0)) / 1024
@@ -360,6 +385,8 @@ def report(run_dir, md_out):
     L.append("")
     for label, ok, detail in bars:
         L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
+    ask = targets["ask"]
+    L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
     L.append(f"- {'PASS' if total_errors == 0 else 'FAIL'}: no non-2xx responses or socket errors ({total_errors} in all)")
     if log["problems"]:
         L.append("")
