@@ -31,12 +31,7 @@ public struct AskHandler: Sendable {
     }
 
     public func handle(_ request: Request) throws -> Response {
-        let token: TokenRecord
-        do {
-            token = try verifier.verify(authorization: request.headers["Authorization"])
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
+        let token = try verifier.caller(of: request)
         let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters)
         let (conversationID, answer): (String, ChatResponse)
         do {

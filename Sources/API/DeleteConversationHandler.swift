@@ -13,12 +13,7 @@ public struct DeleteConversationHandler: Sendable {
     }
 
     public func handle(_ request: Request) throws -> Response {
-        let token: TokenRecord
-        do {
-            token = try verifier.verify(authorization: request.headers["Authorization"])
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
+        let token = try verifier.caller(of: request)
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }

@@ -15,6 +15,19 @@ extension IntegrationTests {
             return url
         }
 
+        /// A Unix socket bound at `path`, not yet listening, as a service manager would make it.
+        private func boundUnixSocket(at path: String) throws -> Int32 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0, "bind \(path)")
+            return fd
+        }
+
         /// One FastCGI request for `GET /healthz` to `address` (a socket path or HOST:PORT).
         private func fastCGIHealthz(_ address: String) throws -> String {
             let result = try Stack.run(
@@ -66,14 +79,7 @@ extension IntegrationTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("askd.sock").path
             // A socket file whose server is gone.
-            let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            close(stale)
+            close(try boundUnixSocket(at: path))
             #expect(FileManager.default.fileExists(atPath: path))
 
             let log = directory.appendingPathComponent("askd.log").path
@@ -111,14 +117,8 @@ extension IntegrationTests {
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("inherited.sock").path
-            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            try #require(bound == 0 && listen(listener, 16) == 0)
+            let listener = try boundUnixSocket(at: path)
+            try #require(listen(listener, 16) == 0)
             let askd = try Stack.launch(Stack.askdBinary, ["serve", "--threads", "2"], stdin: listener)
             close(listener)
             defer { askd.signal(SIGKILL) }
@@ -154,14 +154,8 @@ extension IntegrationTests {
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("shared.sock").path
-            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            try #require(bound == 0 && listen(listener, 64) == 0)
+            let listener = try boundUnixSocket(at: path)
+            try #require(listen(listener, 64) == 0)
             // Like askd@1 and askd@2 on one askd.socket: two processes, the socket on fd 0 of each.
             let logs = (1...2).map { directory.appendingPathComponent("askd-\($0).log").path }
             let processes = try logs.map { log in
