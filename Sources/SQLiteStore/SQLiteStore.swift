@@ -20,6 +20,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     private let key: pthread_key_t
     /// Every connection opened, so that `deinit` can close them (threads outlive stores in tests).
     private let connections = Mutex<[UInt]>([])
+    private let writerLock = WriterLock()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
@@ -234,7 +235,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             connection = Unmanaged<SQLiteConnection>.fromOpaque(raw).takeUnretainedValue()
         } else {
             do {
-                connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+                connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock)
             } catch {
                 throw StoreError.unavailable("\(error)")
             }
