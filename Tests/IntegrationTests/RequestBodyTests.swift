@@ -63,12 +63,13 @@ extension IntegrationTests {
             let client = try FastCGIClient(socketPath: stack.socketPath)
             let body = Array("late end".utf8)
             let post = [("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/_test/echo"), ("CONTENT_LENGTH", String(body.count))]
-            // The body, then (later) its end record, and at once the next request on the same connection.
+            // The body, then (later) its end record; then, as nginx does, the next request on the
+            // same connection once the answer is in.
             try client.send(params: post, stdin: body, endStdin: false)
             usleep(200_000)
             try client.sendEndOfStdin()
-            try client.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [])
             #expect(try client.readResponse().contains(#"{"bytes":8}"#))
+            try client.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [])
             #expect(try client.readResponse().contains(#"{"status":"ok"}"#))
         }
 
