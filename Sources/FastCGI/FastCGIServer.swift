@@ -48,13 +48,7 @@ public final class FastCGIServer: Sendable {
     /// Serves until a stop signal, then drains.
     /// - Returns: the process exit status: 0 after a clean drain, 1 if requests were cut short.
     public func run() -> Int32 {
-        // A parent may have set them to SIG_IGN (a shell does for background jobs); an ignored
-        // signal is discarded even when blocked, and sigwait would never see it.
-        for signal in Self.stopSignals { Glibc.signal(signal, SIG_DFL) }
-        var blocked = sigset_t()
-        sigemptyset(&blocked)
-        for signal in Self.stopSignals + Self.ignoredSignals { sigaddset(&blocked, signal) }
-        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        Self.holdSignals()
 
         // FCGX_Init installs handlers for SIGPIPE, SIGUSR1 and SIGTERM; with those signals blocked
         // in every thread they never run. Writes to a closed peer then fail with EPIPE.
@@ -109,6 +103,19 @@ public final class FastCGIServer: Sendable {
         )
         beginStop()
         return drain(watching: stop)
+    }
+
+    /// Blocks the stop signals (and the ignored ones) in the calling thread, so that a SIGTERM
+    /// arriving while askd starts waits for `run()` instead of killing it half-way. Call it
+    /// first thing in `main`, before any other thread exists; `run()` calls it again.
+    public static func holdSignals() {
+        // A parent may have set them to SIG_IGN (a shell does for background jobs); an ignored
+        // signal is discarded even when blocked, and sigwait would never see it.
+        for signal in stopSignals { Glibc.signal(signal, SIG_DFL) }
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for signal in stopSignals + ignoredSignals { sigaddset(&blocked, signal) }
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
     }
 
     /// Stops accepting and wakes every idle worker.

@@ -42,22 +42,33 @@ public struct ListeningSocket: Sendable {
 
     // MARK: Unix
 
+    /// The socket is made under a staging name, given its group and mode, set listening, and only
+    /// then linked to `path`: whoever sees `path` can connect, with the final permissions. `link`
+    /// fails if the name is taken, so two askd starting at once never replace each other's socket.
     private static func openUnix(path: String, mode: UInt32, group: String?) throws -> ListeningSocket {
+        let staging = path + ".\(getpid()).new"
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            throw ListenError("socket path \(path) is \(path.utf8.count) bytes; the limit is \(capacity - 1)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
-            buffer[path.utf8.count] = 0
+        let limit = capacity - 1 - (staging.utf8.count - path.utf8.count)
+        guard path.utf8.count <= limit else {
+            throw ListenError("socket path \(path) is \(path.utf8.count) bytes; the limit is \(limit)")
         }
         let groupID = try group.map(lookUpGroup)
-        try removeStaleSocket(at: path, address: address)
+        try removeStaleSocket(at: path)
 
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: staging.utf8)
+            buffer[staging.utf8.count] = 0
+        }
+        unlink(staging)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ListenError(SystemError("socket")) }
+        func fail(_ message: String) -> ListenError {
+            Glibc.close(fd)
+            unlink(staging)
+            return ListenError(message)
+        }
         // Create the file with no access at all, then open it up to exactly `mode`.
         let previousMask = umask(0o777)
         let bound = withUnsafePointer(to: &address) {
@@ -69,29 +80,25 @@ public struct ListeningSocket: Sendable {
             Glibc.close(fd)
             throw ListenError("cannot bind \(path): \(SystemError("bind", code: bindError).message)")
         }
-        if let groupID, chown(path, uid_t.max, groupID) != 0 {
-            let error = SystemError("chown")
-            Glibc.close(fd)
-            unlink(path)
-            throw ListenError("cannot give \(path) to group \(group!): \(error.message)")
+        if let groupID, chown(staging, uid_t.max, groupID) != 0 {
+            throw fail("cannot give \(path) to group \(group!): \(SystemError("chown").message)")
         }
-        if chmod(path, mode_t(mode)) != 0 {
-            let error = SystemError("chmod")
-            Glibc.close(fd)
-            unlink(path)
-            throw ListenError("cannot set mode \(String(mode, radix: 8)) on \(path): \(error.message)")
+        if chmod(staging, mode_t(mode)) != 0 {
+            throw fail("cannot set mode \(String(mode, radix: 8)) on \(path): \(SystemError("chmod").message)")
         }
         guard listen(fd, SOMAXCONN) == 0 else {
-            let error = SystemError("listen")
-            Glibc.close(fd)
-            unlink(path)
-            throw ListenError("cannot listen on \(path): \(error.message)")
+            throw fail("cannot listen on \(path): \(SystemError("listen").message)")
         }
+        guard link(staging, path) == 0 else {
+            let code = errno
+            throw fail(code == EEXIST ? "another process is listening on \(path)" : "cannot create \(path): \(SystemError("link", code: code).message)")
+        }
+        unlink(staging)
         return ListeningSocket(fd: fd, description: "unix:\(path)", ownedPath: path, owned: true)
     }
 
     /// Removes a socket file left by a process that is gone; refuses anything else.
-    private static func removeStaleSocket(at path: String, address: sockaddr_un) throws {
+    private static func removeStaleSocket(at path: String) throws {
         var status = stat()
         guard lstat(path, &status) == 0 else { return }
         guard status.st_mode & S_IFMT == S_IFSOCK else {
@@ -100,7 +107,12 @@ public struct ListeningSocket: Sendable {
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { throw ListenError(SystemError("socket")) }
         defer { Glibc.close(probe) }
-        var address = address
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+            buffer[path.utf8.count] = 0
+        }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

@@ -37,6 +37,7 @@ struct Serve: ParsableCommand {
     var drainSeconds: Double?
 
     func run() throws {
+        FastCGIServer.holdSignals()
         let environment = ProcessEnvironment.current()
         let flags = ServeConfiguration.Flags(
             socket: socket, socketMode: socketMode, socketGroup: socketGroup,
