@@ -1,3 +1,5 @@
+import HTTP
+
 /// Reads typed values from the environment; a bad value is an error that names its variable.
 struct EnvironmentReader {
     private let environment: [String: String]
@@ -21,15 +23,5 @@ struct EnvironmentReader {
             throw ConfigurationError("\(name)=\(text) is not a valid value\(hint)")
         }
         return value
-    }
-}
-
-extension String {
-    public func trimmingWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-            let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
     }
 }

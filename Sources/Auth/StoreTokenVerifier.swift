@@ -34,21 +34,12 @@ public final class StoreTokenVerifier: TokenVerifier {
 
     /// The token in an `Authorization` value: after `Bearer ` (any case), or the whole value.
     static func token(from authorization: String?) -> String? {
-        guard let value = authorization.map(trimmed), !value.isEmpty, value.lowercased() != "bearer" else { return nil }
+        guard let value = authorization?.trimmingWhitespace(), !value.isEmpty, value.lowercased() != "bearer" else { return nil }
         if value.count > 7, value.prefix(7).lowercased() == "bearer " {
-            let token = trimmed(value.dropFirst(7))
+            let token = value.dropFirst(7).trimmingWhitespace()
             return token.isEmpty ? nil : token
         }
         return value
-    }
-
-    /// `text` without leading and trailing spaces and tabs.
-    private static func trimmed(_ text: some StringProtocol) -> String {
-        let isBlank = { (character: Character) in character == " " || character == "\t" }
-        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
-            return ""
-        }
-        return String(text[first...last])
     }
 
     private func recordUse(of record: TokenRecord, at now: Date) {

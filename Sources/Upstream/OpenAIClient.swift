@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCurl
 import FoundationEssentials
+import HTTP
 import Store
 import Synchronization
 
@@ -202,11 +203,5 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         let model: String?
         let choices: [Choice]
         let usage: Usage?
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }

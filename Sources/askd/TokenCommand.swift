@@ -5,6 +5,7 @@ import App
 import ArgumentParser
 import Auth
 import FoundationEssentials
+import HTTP
 import Store
 
 /// `askd token ...`: access tokens in the store that ASKD_DATABASE selects.
