@@ -107,6 +107,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )

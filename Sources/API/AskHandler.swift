@@ -52,11 +52,7 @@ public struct AskHandler: Sendable {
         } catch let error as StoreError {
             throw HTTPError(store: error)
         }
-        let body = AskResponse(response: .init(
-            message: answer.text, conversationID: conversationID, model: answer.model, finishReason: answer.finishReason,
-            usage: answer.usage.map(AskResponse.Usage.init)
-        ))
-        return .json(.ok, Array(try Self.encoder.encode(body)))
+        return .json(.ok, AskResponse.body(conversationID: conversationID, answer: answer).serialized)
     }
 
     /// The upstream's own words go to the log, never to the client.
@@ -71,12 +67,6 @@ public struct AskHandler: Sendable {
             logger.error("the upstream failed: \(detail)", metadata: metadata)
         }
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     /// Asks the model and stores the turn once it answered.
     private func ask(_ prompt: String, after history: [StoredMessage], in conversationID: String, owner: String, starts: Bool) throws

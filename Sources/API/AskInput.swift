@@ -68,54 +68,24 @@ struct AskInput: Equatable {
         }
     }
 
-    /// How deep a JSON body may nest. `/ask` needs depth 1; the decoder recurses per level, and a
+    /// How deep a JSON body may nest. `/ask` needs depth 1; the parser recurses per level, and a
     /// worker's stack is small.
     static let maxJSONDepth = 16
 
     private static func jsonFields(_ body: [UInt8]) throws -> [String: JSONValue] {
         guard String(validating: body, as: UTF8.self) != nil else { throw HTTPError.badRequest("the body is not valid UTF-8") }
-        guard nestingDepth(of: body) <= maxJSONDepth else {
-            throw HTTPError.badRequest("the body nests deeper than \(maxJSONDepth) levels")
-        }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
-        } catch {
-            throw HTTPError.badRequest("the body is not valid JSON")
+            value = try JSONParser.parse(body, maxDepth: maxJSONDepth)
+        } catch .tooDeep {
+            throw HTTPError.badRequest("the body nests deeper than \(maxJSONDepth) levels")
+        } catch .invalid(let offset) {
+            throw HTTPError.badRequest("the body is not valid JSON (at byte \(offset))")
         }
         guard case .object(let fields) = value else {
             throw HTTPError.badRequest("the body must be a JSON object, not \(value.kind)")
         }
         return fields
-    }
-
-    /// The deepest nesting of arrays and objects in `json`, ignoring brackets inside strings.
-    static func nestingDepth(of json: [UInt8]) -> Int {
-        var depth = 0
-        var deepest = 0
-        var inString = false
-        var escaped = false
-        for byte in json {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return deepest
     }
 
     private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {

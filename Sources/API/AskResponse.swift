@@ -1,42 +1,24 @@
-import FoundationEssentials
 import Store
+import Upstream
 
 /// The body of a successful `POST /ask`: `{"response": {...}}`. The original README showed only
 /// `message`; the other fields are additions.
-struct AskResponse: Encodable {
-    struct Answer: Encodable {
-        var message: String
-        var conversationID: String
-        var model: String
-        var finishReason: String
-        var usage: Usage?
-
-        enum CodingKeys: String, CodingKey {
-            case message
-            case conversationID = "conversation_id"
-            case model
-            case finishReason = "finish_reason"
-            case usage
-        }
+enum AskResponse {
+    static func body(conversationID: String, answer: ChatResponse) -> JSONValue {
+        .object(["response": .object([
+            "message": .string(answer.text),
+            "conversation_id": .string(conversationID),
+            "model": .string(answer.model),
+            "finish_reason": .string(answer.finishReason),
+            "usage": answer.usage.map(usage) ?? .null,
+        ])])
     }
 
-    struct Usage: Encodable {
-        var promptTokens: Int
-        var completionTokens: Int
-        var totalTokens: Int
-
-        init(_ usage: TokenUsage) {
-            promptTokens = usage.promptTokens
-            completionTokens = usage.completionTokens
-            totalTokens = usage.totalTokens
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case promptTokens = "prompt_tokens"
-            case completionTokens = "completion_tokens"
-            case totalTokens = "total_tokens"
-        }
+    private static func usage(_ usage: TokenUsage) -> JSONValue {
+        .object([
+            "prompt_tokens": .integer(usage.promptTokens),
+            "completion_tokens": .integer(usage.completionTokens),
+            "total_tokens": .integer(usage.totalTokens),
+        ])
     }
-
-    var response: Answer
 }

@@ -1,30 +1,14 @@
-import FoundationEssentials
+import HTTP
 
-/// Any JSON value, for checking a body field by field before trusting its types.
-enum JSONValue: Decodable, Equatable {
+/// Any JSON value: what `JSONParser` reads from a body, checked field by field before its types
+/// are trusted, and what the handlers write back.
+enum JSONValue: Equatable, Sendable {
     case string(String)
     case number(Double)
     case bool(Bool)
     case null
     case array([JSONValue])
     case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
 
     /// What a client would call this kind of value, for error messages.
     var kind: String {
@@ -35,6 +19,47 @@ enum JSONValue: Decodable, Equatable {
         case .null: "null"
         case .array: "an array"
         case .object: "an object"
+        }
+    }
+
+    /// An integer as a JSON number, or `null`.
+    static func integer(_ value: Int?) -> JSONValue {
+        value.map { .number(Double($0)) } ?? .null
+    }
+
+    /// The value as compact JSON, object keys sorted so that the same value always reads the same.
+    var serialized: [UInt8] {
+        var out = ""
+        write(to: &out)
+        return Array(out.utf8)
+    }
+
+    private func write(to out: inout String) {
+        switch self {
+        case .string(let string): out += JSONString.quoted(string)
+        case .number(let number):
+            if number.rounded() == number, abs(number) < 1e15 {
+                out += String(Int64(number))
+            } else {
+                out += "\(number)"
+            }
+        case .bool(let bool): out += bool ? "true" : "false"
+        case .null: out += "null"
+        case .array(let elements):
+            out += "["
+            for (offset, element) in elements.enumerated() {
+                if offset > 0 { out += "," }
+                element.write(to: &out)
+            }
+            out += "]"
+        case .object(let fields):
+            out += "{"
+            for (offset, key) in fields.keys.sorted().enumerated() {
+                if offset > 0 { out += "," }
+                out += JSONString.quoted(key) + ":"
+                fields[key]!.write(to: &out)
+            }
+            out += "}"
         }
     }
 }

@@ -24,10 +24,7 @@ public enum TokenSecret {
             EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, EVP_sha256(), nil)
         }
         precondition(ok == 1 && length == 32, "OpenSSL's SHA-256 failed")
-        return digest[..<32].map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return hex(digest[..<32])
     }
 
     /// Whether two hashes are equal, in time that does not depend on where they differ.
@@ -62,6 +59,18 @@ extension TokenSecret {
     public static func generateID() throws -> String {
         var bytes = [UInt8](repeating: 0, count: 8)
         guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw AuthError.randomnessUnavailable }
-        return "tok_" + bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return "tok_" + hex(bytes)
+    }
+
+    /// Lower-case hexadecimal, two digits per byte.
+    static func hex(_ bytes: some Collection<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (offset, byte) in bytes.enumerated() {
+                buffer[2 * offset] = digits[Int(byte >> 4)]
+                buffer[2 * offset + 1] = digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
     }
 }

@@ -1,7 +1,10 @@
-/// Minimal JSON writing for the few bodies the HTTP layer makes itself.
-enum JSONString {
+/// Minimal JSON writing: string literals for every JSON body askd writes, and the error bodies
+/// the HTTP layer makes itself.
+public enum JSONString {
     /// `string` as a JSON string literal, quotes included.
-    static func quoted(_ string: String) -> String {
+    public static func quoted(_ string: String) -> String {
+        let needsEscapes = string.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        guard needsEscapes else { return "\"" + string + "\"" }
         var out = "\""
         out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {

@@ -15,9 +15,13 @@ final class SQLiteConnection {
     private let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private let writerLock: WriterLock
+    private let checkpointer: Unmanaged<Checkpointer>?
 
-    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: WriterLock) throws {
+    /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
+    /// checkpointing inside them.
+    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: WriterLock, checkpointer: Checkpointer? = nil) throws {
         self.writerLock = writerLock
+        self.checkpointer = checkpointer.map { Unmanaged.passRetained($0) }
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
@@ -34,6 +38,13 @@ final class SQLiteConnection {
         // throughput here: 1.5k against 2.7k requests per second.)
         try execute("PRAGMA synchronous = NORMAL")
         try enableWAL(path: path, waitingUpTo: Double(busyTimeoutMilliseconds) / 1000)
+        if let checkpointer = self.checkpointer {
+            // This replaces SQLite's own automatic checkpoint, which is a WAL hook too.
+            sqlite3_wal_hook(db, { context, _, _, frames in
+                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(logFrames: frames)
+                return SQLITE_OK
+            }, checkpointer.toOpaque())
+        }
     }
 
     /// WAL lets readers and one writer work at once, across processes on one host. The mode is
@@ -58,6 +69,7 @@ final class SQLiteConnection {
     deinit {
         for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(db)
+        checkpointer?.release()
     }
 
     /// Runs a statement that returns no rows.
@@ -103,6 +115,25 @@ final class SQLiteConnection {
             throw error
         }
     }
+
+    /// Runs `body` inside a savepoint of the open transaction: if it throws, what it wrote is
+    /// undone and the transaction goes on.
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT step")
+        do {
+            let result = try body()
+            try execute("RELEASE step")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO step")
+            try? execute("RELEASE step")
+            throw error
+        }
+    }
+
+    /// Whether a transaction is open. Some errors (a full disk, an I/O error) make SQLite roll
+    /// back the whole transaction on its own.
+    var inTransaction: Bool { sqlite3_get_autocommit(db) == 0 }
 
     private func prepared(_ sql: String, _ values: [Value]) throws -> OpaquePointer {
         let statement: OpaquePointer

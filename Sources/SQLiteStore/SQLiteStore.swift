@@ -21,6 +21,10 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     /// Every connection opened, so that `deinit` can close them (threads outlive stores in tests).
     private let connections = Mutex<[UInt]>([])
     private let writerLock = WriterLock()
+    private let checkpointer: Checkpointer
+    /// The connection of group commits; only the leader of a commit uses it.
+    private let turnWriter: SQLiteConnection
+    private let turnCommits = GroupCommit<Turn>()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
@@ -31,10 +35,19 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         var key = pthread_key_t()
         guard pthread_key_create(&key, nil) == 0 else { throw StoreError.unavailable("no thread-local slot for \(path)") }
         self.key = key
+        checkpointer = Checkpointer(path: path, writerLock: writerLock)
+        do {
+            turnWriter = try SQLiteConnection(
+                path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
+            )
+        } catch {
+            throw StoreError.unavailable("\(error)")
+        }
         try withConnection { try SQLiteMigrations.migrate($0) }
     }
 
     deinit {
+        checkpointer.stop()
         pthread_key_delete(key)
         for address in connections.withLock({ $0 }) {
             Unmanaged<SQLiteConnection>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).release()
@@ -137,41 +150,64 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// Turns committed at the same moment by different threads share one transaction (see
+    /// `GroupCommit`), each in its own savepoint, so one turn's failure undoes only that turn.
     public func commitTurn(_ turn: Turn) throws {
-        try withConnection { db in
-            try db.writeTransaction {
-                if turn.startsConversation {
-                    let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
-                    guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
-                    try db.execute(
-                        "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                        [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)]
-                    )
-                } else {
-                    try db.execute(
-                        "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
-                        [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
-                    )
-                    guard db.changes == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+        try Self.mappingErrors {
+            try turnCommits.submit(turn) { turns in
+                do {
+                    return try turnWriter.writeTransaction {
+                        var results: [Result<Void, any Error>] = []
+                        for turn in turns {
+                            do {
+                                try turnWriter.savepoint { try Self.insert(turn, into: turnWriter) }
+                                results.append(.success(()))
+                            } catch {
+                                // If SQLite gave up the whole transaction, no turn of it stands.
+                                guard turnWriter.inTransaction else { throw error }
+                                results.append(.failure(error))
+                            }
+                        }
+                        return results
+                    }
+                } catch {
+                    return turns.map { _ in .failure(error) }
                 }
-                let last = try db.query(
-                    "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
-                ) { $0.integer(0) ?? 0 }.first ?? 0
-                let insert = """
-                    INSERT INTO messages (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-                try db.execute(insert, [
-                    .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
-                    .null, .null, .null, .null, .date(turn.date),
-                ])
-                try db.execute(insert, [
-                    .text(turn.conversationID), .integer(last + 2), .text(MessageRole.assistant.rawValue), .text(turn.answer),
-                    .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
-                    .integer(turn.usage?.totalTokens), .date(turn.date),
-                ])
             }
         }
+    }
+
+    private static func insert(_ turn: Turn, into db: SQLiteConnection) throws {
+        if turn.startsConversation {
+            let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
+            guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            try db.execute(
+                "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)]
+            )
+        } else {
+            try db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
+                [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
+            )
+            guard db.changes == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+        }
+        let last = try db.query(
+            "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
+        ) { $0.integer(0) ?? 0 }.first ?? 0
+        let insert = """
+            INSERT INTO messages (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        try db.execute(insert, [
+            .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
+            .null, .null, .null, .null, .date(turn.date),
+        ])
+        try db.execute(insert, [
+            .text(turn.conversationID), .integer(last + 2), .text(MessageRole.assistant.rawValue), .text(turn.answer),
+            .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
+            .integer(turn.usage?.totalTokens), .date(turn.date),
+        ])
     }
 
     public func deleteConversation(id: String, owner: String) throws -> Bool {
@@ -235,7 +271,9 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             connection = Unmanaged<SQLiteConnection>.fromOpaque(raw).takeUnretainedValue()
         } else {
             do {
-                connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock)
+                connection = try SQLiteConnection(
+                    path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
+                )
             } catch {
                 throw StoreError.unavailable("\(error)")
             }
@@ -243,9 +281,14 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             pthread_setspecific(key, retained)
             connections.withLock { $0.append(UInt(bitPattern: retained)) }
         }
+        return try Self.mappingErrors { try body(connection) }
+    }
+
+    /// Runs `body`, turning failures of the database itself into `StoreError.unavailable`.
+    private static func mappingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
-            return try body(connection)
-        } catch let error as SQLiteError where Self.unavailableCodes.contains(error.code & 0xFF) {
+            return try body()
+        } catch let error as SQLiteError where unavailableCodes.contains(error.code & 0xFF) {
             throw StoreError.unavailable("\(error)")
         }
     }

@@ -21,6 +21,13 @@ public struct EchoProvider: ChatCompletions {
 
     /// A stand-in for a tokenizer: whitespace-separated words.
     private static func words(_ text: String) -> Int {
-        text.split(whereSeparator: \.isWhitespace).count
+        var count = 0
+        var inWord = false
+        for scalar in text.unicodeScalars {
+            let space = scalar.properties.isWhitespace
+            if !space && !inWord { count += 1 }
+            inWord = !space
+        }
+        return count
     }
 }

@@ -186,6 +186,34 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func turnsCommittedAtOnceStandOrFallAlone(backend: StoreBackend) throws {
+        let (store, _) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        // SQLite commits turns arriving together in one transaction: a failing turn among them
+        // (a conversation that does not exist) must fail alone and leave no trace.
+        let outcomes = LockedCounts()
+        DispatchQueue.concurrentPerform(iterations: 200) { index in
+            let failing = index % 7 == 3
+            let id = failing ? "missing-\(index)" : "c\(index)"
+            do {
+                try store.commitTurn(turn(id, owner: alice.id, starts: !failing, "turn \(index)"))
+                outcomes.record(failing ? -index : index)
+            } catch StoreError.conversationNotFound(let missing) where failing && missing == id {
+                outcomes.record(index)
+            } catch {
+                outcomes.fail("\(index): \(error)")
+            }
+        }
+        #expect(outcomes.failures.isEmpty, "\(outcomes.failures)")
+        #expect(outcomes.counts.sorted() == Array(0..<200))
+        for index in 0..<200 {
+            let messages = try store.messages(conversationID: index % 7 == 3 ? "missing-\(index)" : "c\(index)")
+            #expect(messages.map(\.content) == (index % 7 == 3 ? [] : ["turn \(index)", "echo: turn \(index)"]))
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func aTurnLockWaitTimesOut(backend: StoreBackend) throws {
         let (store, reopen) = try backend.make()
         let other = try reopen()
