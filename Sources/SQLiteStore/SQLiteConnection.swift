@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CSQLite
 
-/// One SQLite connection, used by one thread only, with its prepared statements cached.
+/// One SQLite connection, used by one thread at a time, with its prepared statements cached.
 final class SQLiteConnection {
     /// A value to bind to a `?` parameter.
     enum Value {

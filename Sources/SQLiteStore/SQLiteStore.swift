@@ -3,24 +3,19 @@ import Glibc
 #endif
 import FoundationEssentials
 import Store
-import Synchronization
 
 /// The embedded `ConversationStore`: one SQLite file in WAL mode, shared by every worker thread
 /// and by every askd process on the host.
 ///
-/// Each thread opens its own connection on first use and keeps it (SQLite connections must not
-/// be shared between threads). Writes take the write lock at once (`BEGIN IMMEDIATE`) and wait
-/// for it up to the busy timeout. The schema is migrated when the store opens.
+/// Threads borrow connections from a small pool (a SQLite connection serves one thread at a
+/// time). Writes take the write lock at once (`BEGIN IMMEDIATE`) and wait for it up to the busy
+/// timeout. The schema is migrated when the store opens.
 /// Turn locks are leases in the `turn_locks` table, so they hold across processes; a lease left
 /// by a crashed process expires after `leaseSeconds`.
 public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public let path: String
     private let leaseSeconds: Double
-    private let busyTimeoutMilliseconds: Int32
-    private let key: pthread_key_t
-    /// Every connection opened, so that `deinit` can close them (threads outlive stores in tests).
-    private let connections = Mutex<[UInt]>([])
-    private let writerLock = WriterLock()
+    private let pool: ConnectionPool
     private let checkpointer: Checkpointer
     /// The connection of group commits; only the leader of a commit uses it.
     private let turnWriter: SQLiteConnection
@@ -28,30 +23,30 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
-    public init(path: String, leaseSeconds: Double = 300, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+    /// - Parameter maxConnections: how many connections the store's threads share; turns are
+    ///   committed on one more, of their own.
+    public init(path: String, leaseSeconds: Double = 300, busyTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 8) throws {
         self.path = path
         self.leaseSeconds = leaseSeconds
-        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
-        var key = pthread_key_t()
-        guard pthread_key_create(&key, nil) == 0 else { throw StoreError.unavailable("no thread-local slot for \(path)") }
-        self.key = key
-        checkpointer = Checkpointer(path: path, writerLock: writerLock)
-        do {
-            turnWriter = try SQLiteConnection(
-                path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
-            )
-        } catch {
-            throw StoreError.unavailable("\(error)")
+        let writerLock = WriterLock()
+        let checkpointer = Checkpointer(path: path, writerLock: writerLock)
+        let open = {
+            do {
+                return try SQLiteConnection(
+                    path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
+                )
+            } catch {
+                throw StoreError.unavailable("\(error)")
+            }
         }
+        self.checkpointer = checkpointer
+        pool = ConnectionPool(capacity: max(1, maxConnections), open: open)
+        turnWriter = try open()
         try withConnection { try SQLiteMigrations.migrate($0) }
     }
 
     deinit {
         checkpointer.stop()
-        pthread_key_delete(key)
-        for address in connections.withLock({ $0 }) {
-            Unmanaged<SQLiteConnection>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).release()
-        }
     }
 
     /// The schema version of the open database.
@@ -264,24 +259,9 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         )
     }
 
-    /// Runs `body` with this thread's connection, opening it on first use.
+    /// Runs `body` with a connection from the pool.
     private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        let connection: SQLiteConnection
-        if let raw = pthread_getspecific(key) {
-            connection = Unmanaged<SQLiteConnection>.fromOpaque(raw).takeUnretainedValue()
-        } else {
-            do {
-                connection = try SQLiteConnection(
-                    path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
-                )
-            } catch {
-                throw StoreError.unavailable("\(error)")
-            }
-            let retained = Unmanaged.passRetained(connection).toOpaque()
-            pthread_setspecific(key, retained)
-            connections.withLock { $0.append(UInt(bitPattern: retained)) }
-        }
-        return try Self.mappingErrors { try body(connection) }
+        try Self.mappingErrors { try pool.withConnection(body) }
     }
 
     /// Runs `body`, turning failures of the database itself into `StoreError.unavailable`.

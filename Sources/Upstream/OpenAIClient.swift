@@ -81,6 +81,9 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
 
         askd_curl_set_string(handle, CURLOPT_URL, endpoint)
         askd_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+        // 4 KB instead of 16 KB per handle: with a thread per waiting request, a thousand
+        // requests waiting on a slow model hold a thousand handles.
+        askd_curl_set_long(handle, CURLOPT_BUFFERSIZE, 4_096)
         askd_curl_set_long(handle, CURLOPT_POST, 1)
         askd_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeoutSeconds)
         askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
