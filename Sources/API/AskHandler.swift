@@ -33,52 +33,91 @@ public struct AskHandler: Sendable {
     public func handle(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters)
-        let (conversationID, answer): (String, ChatResponse)
-        do {
-            if let existing = input.conversationID {
-                conversationID = existing
-                answer = try store.withTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds) {
-                    guard try store.conversation(id: existing, owner: token.id) != nil else { throw HTTPError.conversationNotFound }
-                    let history = try store.messages(conversationID: existing)
-                    return try ask(input.prompt, after: history, in: existing, owner: token.id, starts: false)
-                }
-            } else {
-                conversationID = ConversationID.make()
-                answer = try ask(input.prompt, after: [], in: conversationID, owner: token.id, starts: true)
-            }
-        } catch let error as UpstreamError {
-            log(error, requestID: request.id)
-            throw HTTPError(upstream: error)
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
+        if input.stream { return streamed(input, owner: token.id, requestID: request.id) }
+        let (conversationID, answer) = try mappingErrors(requestID: request.id) {
+            try turn(input, owner: token.id) { try upstream.complete($0) }
         }
         return .json(.ok, AskResponse.body(conversationID: conversationID, answer: answer).serialized)
     }
 
-    /// The upstream's own words go to the log, never to the client.
-    private func log(_ error: UpstreamError, requestID: String) {
-        let metadata: Logger.Metadata = ["request_id": "\(requestID)"]
-        switch error {
-        case .rejectedCredentials(let detail):
-            logger.critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)", metadata: metadata)
-        case .rateLimited(let retryAfter):
-            logger.warning("the upstream is rate-limiting askd (Retry-After: \(retryAfter ?? "none"))", metadata: metadata)
-        case .timedOut(let detail), .failed(let detail):
-            logger.error("the upstream failed: \(detail)", metadata: metadata)
+    /// The answer as Server-Sent Events (see `EventStream`). The turn runs inside the stream:
+    /// an error before the first piece of text still gets its HTTP status and JSON body; after
+    /// it, an `error` event. A client that leaves cuts the upstream transfer, and the turn is
+    /// not stored.
+    private func streamed(_ input: AskInput, owner: String, requestID: String) -> Response {
+        let headers: HTTPHeaders = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"]
+        return Response(status: .ok, headers: headers, body: .stream { writer in
+            let events = EventStream(writer: writer, keepAliveSeconds: settings.streamKeepAliveSeconds)
+            do {
+                let (conversationID, answer) = try mappingErrors(requestID: requestID) {
+                    try turn(input, owner: owner) { try upstream.stream($0, to: events) }
+                }
+                try events.send(event: "done", data: AskResponse.body(conversationID: conversationID, answer: answer).serialized)
+            } catch let error as ClientDisconnected {
+                logger.info("the client left during a streamed answer; the upstream transfer was cut and nothing stored",
+                            metadata: ["request_id": "\(requestID)"])
+                throw error
+            } catch let error as HTTPError where events.started {
+                try events.send(event: "error", data: Array(JSONString.errorObject(error.message, fields: error.fields).utf8))
+            } catch where events.started {
+                logger.error("unexpected error during a streamed answer",
+                             metadata: ["request_id": "\(requestID)", "error": "\(String(reflecting: error))"])
+                try events.send(event: "error", data: Array(JSONString.errorObject("internal error", fields: ["request_id": requestID]).utf8))
+            }
+        })
+    }
+
+    /// One turn: the conversation's history (under its turn lock, when it continues one), the
+    /// model's answer, and the turn stored once the model answered.
+    private func turn(_ input: AskInput, owner: String, ask: (ChatRequest) throws -> ChatResponse) throws -> (String, ChatResponse) {
+        guard let existing = input.conversationID else {
+            let id = ConversationID.make()
+            return (id, try answer(input.prompt, after: [], in: id, owner: owner, starts: true, ask: ask))
         }
+        let answer = try store.withTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds) {
+            guard try store.conversation(id: existing, owner: owner) != nil else { throw HTTPError.conversationNotFound }
+            let history = try store.messages(conversationID: existing)
+            return try self.answer(input.prompt, after: history, in: existing, owner: owner, starts: false, ask: ask)
+        }
+        return (existing, answer)
     }
 
     /// Asks the model and stores the turn once it answered.
-    private func ask(_ prompt: String, after history: [StoredMessage], in conversationID: String, owner: String, starts: Bool) throws
-        -> ChatResponse
-    {
+    private func answer(
+        _ prompt: String, after history: [StoredMessage], in conversationID: String, owner: String, starts: Bool,
+        ask: (ChatRequest) throws -> ChatResponse
+    ) throws -> ChatResponse {
         let messages = ChatHistory.messages(system: settings.systemPrompt, history: history, prompt: prompt, settings: settings)
-        let answer = try upstream.complete(ChatRequest(model: upstream.defaultModel, messages: messages))
+        let answer = try ask(ChatRequest(model: upstream.defaultModel, messages: messages))
         try store.commitTurn(Turn(
             conversationID: conversationID, owner: owner, startsConversation: starts, prompt: prompt, answer: answer.text,
             model: answer.model, usage: answer.usage, date: Date()
         ))
         return answer
+    }
+
+    /// Upstream and store failures as the client sees them; the upstream's own words go to the log.
+    private func mappingErrors<T>(requestID: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as UpstreamError {
+            log(error, requestID: requestID)
+            throw HTTPError(upstream: error)
+        } catch let error as StoreError {
+            throw HTTPError(store: error)
+        }
+    }
+
+    private func log(_ error: UpstreamError, requestID: String) {
+        let metadata: Logger.Metadata = ["request_id": "\(requestID)"]
+        switch error {
+        case .rateLimited(let retryAfter):
+            logger.warning("the upstream is rate-limiting askd (Retry-After: \(retryAfter ?? "none"))", metadata: metadata)
+        case .rejectedCredentials(let detail):
+            logger.critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)", metadata: metadata)
+        case .timedOut(let detail), .failed(let detail):
+            logger.error("the upstream failed: \(detail)", metadata: metadata)
+        }
     }
 }
 

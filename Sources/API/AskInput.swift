@@ -6,6 +6,9 @@ import HTTP
 struct AskInput: Equatable {
     var prompt: String
     var conversationID: String?
+    /// Whether the answer goes out as Server-Sent Events: `"stream": true` in the body (or the
+    /// form field `stream=true`), or `Accept: text/event-stream`.
+    var stream = false
 
     /// Reads and validates the request.
     /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
@@ -44,7 +47,16 @@ struct AskInput: Equatable {
         case let other?:
             throw HTTPError.badRequest("conversation_id must be a string, not \(other.kind)")
         }
-        return AskInput(prompt: prompt, conversationID: conversationID)
+        var stream = request.headers["Accept"]?.lowercased().contains("text/event-stream") ?? false
+        switch fields["stream"] {
+        case nil, .null: break
+        case .bool(let flag): stream = flag
+        case .string(let text) where ["true", "1", "false", "0", ""].contains(text.lowercased()):
+            stream = text.lowercased() == "true" || text == "1"
+        case let other?:
+            throw HTTPError.badRequest("stream must be a boolean, not \(other.kind)")
+        }
+        return AskInput(prompt: prompt, conversationID: conversationID, stream: stream)
     }
 
     private enum BodyKind {

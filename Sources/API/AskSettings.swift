@@ -10,11 +10,15 @@ public struct AskSettings: Sendable, Equatable {
     public var systemPrompt: String?
     /// How long a turn waits for another turn on the same conversation.
     public var turnWaitSeconds: Double
+    /// How long a streamed answer may stay silent before askd sends a comment line, so that
+    /// nginx's and proxies' read timeouts do not cut it (`ASKD_STREAM_KEEPALIVE_SECONDS`).
+    public var streamKeepAliveSeconds: Double
 
     public init(
         maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,
-        systemPrompt: String? = nil, turnWaitSeconds: Double = 150
+        systemPrompt: String? = nil, turnWaitSeconds: Double = 150, streamKeepAliveSeconds: Double = 15
     ) {
+        self.streamKeepAliveSeconds = streamKeepAliveSeconds
         self.maxPromptCharacters = maxPromptCharacters
         self.maxHistoryMessages = maxHistoryMessages
         self.maxHistoryCharacters = maxHistoryCharacters

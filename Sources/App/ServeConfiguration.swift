@@ -93,6 +93,9 @@ public struct ServeConfiguration: Sendable, Equatable {
             ?? ask.maxHistoryMessages
         ask.maxHistoryCharacters = try env.value("ASKD_MAX_HISTORY_CHARS") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
             ?? ask.maxHistoryCharacters
+        ask.streamKeepAliveSeconds = try env.value("ASKD_STREAM_KEEPALIVE_SECONDS") {
+            Double($0).flatMap { $0 >= 0.1 && $0 <= 3_600 ? $0 : nil }
+        } ?? ask.streamKeepAliveSeconds
         ask.systemPrompt = env.string("ASKD_SYSTEM_PROMPT")
         if case .openAI(_, _, _, let timeout) = provider {
             // A turn waiting for the one before it may wait out that turn's whole upstream call.

@@ -19,6 +19,14 @@ static inline CURLcode askd_curl_set_pointer(CURL *handle, CURLoption option, vo
 static inline CURLcode askd_curl_set_callback(CURL *handle, CURLoption option, askd_curl_callback value) {
     return curl_easy_setopt(handle, option, value);
 }
+typedef int (*askd_curl_xferinfo)(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
+static inline CURLcode askd_curl_set_xferinfo(CURL *handle, askd_curl_xferinfo value) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, value);
+}
+static inline CURLcode askd_curl_get_string(CURL *handle, CURLINFO info, char **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
 static inline CURLcode askd_curl_get_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

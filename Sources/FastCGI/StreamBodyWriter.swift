@@ -1,3 +1,4 @@
+import CLinux
 import HTTP
 
 /// The `BodyWriter` a streaming handler writes to: the head goes out with the first chunk,
@@ -6,11 +7,14 @@ final class StreamBodyWriter: BodyWriter {
     private let writer: ResponseWriter
     private let status: HTTPStatus
     private let headers: HTTPHeaders
+    /// The connection from the web server.
+    private let descriptor: Int32
     private(set) var headSent = false
     private(set) var clientGone = false
 
-    init(writer: ResponseWriter, status: HTTPStatus, headers: HTTPHeaders) {
+    init(writer: ResponseWriter, status: HTTPStatus, headers: HTTPHeaders, descriptor: Int32) {
         self.writer = writer
+        self.descriptor = descriptor
         self.status = status
         self.headers = headers
     }
@@ -23,6 +27,15 @@ final class StreamBodyWriter: BodyWriter {
             clientGone = true
             throw ClientDisconnected()
         }
+    }
+
+    /// nginx closes its connection to askd when its client leaves (fastcgi_ignore_client_abort
+    /// is off by default), which shows on the socket as a hang-up before any write fails.
+    var clientIsGone: Bool {
+        guard !clientGone else { return true }
+        guard askd_peer_hung_up(descriptor) == 1 else { return false }
+        clientGone = true
+        return true
     }
 
     func sendHeadIfNeeded() {

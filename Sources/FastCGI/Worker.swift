@@ -113,7 +113,9 @@ final class Worker {
             writer.writeHead(status: response.status, headers: response.headers, contentLength: bodyless ? nil : bytes.count)
             if !omitBody && !bodyless { writer.put(bytes) }
         case .stream(let produce):
-            let stream = StreamBodyWriter(writer: writer, status: response.status, headers: response.headers)
+            let stream = StreamBodyWriter(
+                writer: writer, status: response.status, headers: response.headers, descriptor: request.pointee.ipcFd
+            )
             if omitBody {
                 stream.sendHeadIfNeeded()
                 break

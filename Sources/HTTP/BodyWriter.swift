@@ -5,6 +5,10 @@ public protocol BodyWriter {
     /// Sends `bytes` to the client now.
     /// - Throws: `ClientDisconnected` when the client has gone away; the handler should stop its work.
     func write(_ bytes: [UInt8]) throws
+
+    /// Whether the client is known to have left, found without writing: a handler waiting on
+    /// something slow asks now and then, so that it can stop the work early.
+    var clientIsGone: Bool { get }
 }
 
 extension BodyWriter {

@@ -25,7 +25,7 @@ public enum JSONString {
     }
 
     /// `{"error": message, key: value, ...}` with the extra keys sorted.
-    static func errorObject(_ message: String, fields: [String: String]) -> String {
+    public static func errorObject(_ message: String, fields: [String: String]) -> String {
         var out = "{\"error\":" + quoted(message)
         for key in fields.keys.sorted() {
             out += "," + quoted(key) + ":" + quoted(fields[key]!)

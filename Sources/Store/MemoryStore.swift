@@ -17,6 +17,9 @@ public final class MemoryStore: ConversationStore {
 
     public init() {}
 
+    /// How many conversations exist, whoever owns them.
+    public var conversationCount: Int { state.withLock { $0.conversations.count } }
+
     public func insertToken(_ token: TokenRecord) throws {
         try state.withLock { state in
             if state.tokens.contains(where: { $0.name == token.name }) { throw StoreError.duplicate("token name \(token.name)") }

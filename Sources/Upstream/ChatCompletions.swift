@@ -2,14 +2,32 @@ import Store
 
 /// The model behind askd: an OpenAI-compatible Chat Completions endpoint, or the echo provider.
 ///
-/// Contract: `complete` either returns the whole answer or throws an `UpstreamError`; it never
-/// returns a partial answer. It is called from any worker thread, for one request at a time
-/// per thread, and blocks that thread until the answer or the timeout.
+/// Contract: `complete` and `stream` either return the whole answer or throw; they never return
+/// a partial answer. They are called from any worker thread, for one request at a time per
+/// thread, and block that thread until the answer or the timeout.
 public protocol ChatCompletions: Sendable {
     /// The model used when a request names none.
     var defaultModel: String { get }
 
+    /// The whole answer at once.
+    /// - Throws: `UpstreamError`.
     func complete(_ request: ChatRequest) throws -> ChatResponse
+
+    /// The answer as it is written: each piece of text goes to `sink` as soon as it arrives,
+    /// and the whole answer is returned at the end, its text the concatenation of the pieces.
+    /// - Throws: `UpstreamError`, or whatever `sink` threw, after abandoning the answer (the
+    ///   upstream transfer is cut, so the model stops writing, and billing, it).
+    func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse
+}
+
+/// Where a streamed answer goes, piece by piece.
+public protocol ChatStreamSink {
+    /// Takes the next piece of the answer. Throwing abandons the answer.
+    func deliver(_ text: String) throws
+
+    /// Called about once a second while the upstream is silent, so the sink can notice a
+    /// client that left, or keep an idle connection alive. Throwing abandons the answer.
+    func idle() throws
 }
 
 /// One message sent to the model.

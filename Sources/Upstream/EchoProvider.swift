@@ -1,26 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Store
 
 /// The `echo` provider: answers offline and deterministically, for development and tests only.
 /// It says what it is in every answer, so that nobody mistakes it for a model.
 public struct EchoProvider: ChatCompletions {
     public let defaultModel = "echo"
+    /// The pause before each word of a streamed answer, so that streaming shows.
+    private let wordDelayMicroseconds: UInt32
 
-    public init() {}
+    public init(wordDelayMilliseconds: Int = 40) {
+        wordDelayMicroseconds = UInt32(max(0, wordDelayMilliseconds) * 1000)
+    }
 
     public func complete(_ request: ChatRequest) throws -> ChatResponse {
         let prompt = request.messages.last(where: { $0.role == "user" })?.content ?? ""
         let earlier = request.messages.filter { $0.role != "system" }.count - 1
         let text = "[echo provider] You said: \(prompt)" + (earlier > 0 ? " (after \(earlier) earlier messages)" : "")
-        let promptTokens = request.messages.reduce(0) { $0 + Self.words($1.content) }
-        let completionTokens = Self.words(text)
+        let promptTokens = request.messages.reduce(0) { $0 + Self.wordCount($1.content) }
+        let completionTokens = Self.wordCount(text)
         return ChatResponse(
             text: text, model: request.model, finishReason: "stop",
             usage: TokenUsage(promptTokens: promptTokens, completionTokens: completionTokens, totalTokens: promptTokens + completionTokens)
         )
     }
 
-    /// A stand-in for a tokenizer: whitespace-separated words.
-    private static func words(_ text: String) -> Int {
+    /// The same answer as `complete`, word by word.
+    public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
+        let answer = try complete(request)
+        for piece in Self.pieces(of: answer.text) {
+            if wordDelayMicroseconds > 0 { usleep(wordDelayMicroseconds) }
+            try sink.deliver(String(piece))
+        }
+        return answer
+    }
+
+    /// `text` cut before each run of whitespace that follows a word: every piece is a word with
+    /// the whitespace before it, and the pieces add up to the text.
+    static func pieces(of text: String) -> [Substring] {
+        var pieces: [Substring] = []
+        var start = text.startIndex
+        var previousIsSpace = true
+        for index in text.indices {
+            let isSpace = text[index].isWhitespace
+            if isSpace && !previousIsSpace && index > start {
+                pieces.append(text[start..<index])
+                start = index
+            }
+            previousIsSpace = isSpace
+        }
+        if start < text.endIndex { pieces.append(text[start...]) }
+        return pieces
+    }
+
+    /// Whitespace-separated words: a stand-in for a tokenizer.
+    private static func wordCount(_ text: String) -> Int {
         var count = 0
         var inWord = false
         for scalar in text.unicodeScalars {

@@ -46,12 +46,22 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     }
 
     public func complete(_ request: ChatRequest) throws -> ChatResponse {
-        let body = try JSONEncoder().encode(WireRequest(model: request.model, messages: request.messages))
+        try withRetry(WireRequest(request, streaming: false), sink: nil)
+    }
+
+    /// Asks with `"stream": true` (and usage in the last chunk) and hands each piece of text
+    /// to `sink` as it arrives. A sink that throws, for a client that left, cuts the transfer.
+    public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
+        try withRetry(WireRequest(request, streaming: true), sink: sink)
+    }
+
+    private func withRetry(_ request: WireRequest, sink: (any ChatStreamSink)?) throws -> ChatResponse {
+        let body = try JSONEncoder().encode(request)
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try send(body)
+                return try send(body, model: request.model, sink: sink)
             } catch let failure as RetryableFailure where attempt == 1 {
                 _ = failure
                 usleep(useconds_t.random(in: 100_000...300_000))
@@ -66,15 +76,16 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         let error: UpstreamError
     }
 
-    private func send(_ body: Data) throws -> ChatResponse {
+    private func send(_ body: Data, model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
         let handle = try threadHandle()
         curl_easy_reset(handle)
-        let exchange = Exchange(limit: Self.maxResponseBytes)
-        let context = Unmanaged.passRetained(exchange)
+        let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink)
+        let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
 
         var headers: UnsafeMutablePointer<curl_slist>?
-        for line in ["Content-Type: application/json", "Accept: application/json", "Expect:"] + (authorization.map { [$0] } ?? []) {
+        let accept = sink == nil ? "Accept: application/json" : "Accept: text/event-stream"
+        for line in ["Content-Type: application/json", accept, "Expect:"] + (authorization.map { [$0] } ?? []) {
             headers = curl_slist_append(headers, line)
         }
         defer { curl_slist_free_all(headers) }
@@ -96,25 +107,28 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             askd_curl_set_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
         }
         askd_curl_set_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
-            let exchange = Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue()
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
-            guard exchange.body.count + length <= exchange.limit else { return 0 }
-            exchange.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-            return length
+            return transfer.receive(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
         }
         askd_curl_set_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
         askd_curl_set_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
-            let exchange = Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue()
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
-            let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-            if line.lowercased().hasPrefix("retry-after:") {
-                exchange.retryAfter = String(line.dropFirst("retry-after:".count)).trimmingWhitespace()
-            }
+            transfer.receiveHeader(String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self))
             return length
         }
         askd_curl_set_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
+        if sink != nil {
+            askd_curl_set_long(handle, CURLOPT_NOPROGRESS, 0)
+            askd_curl_set_xferinfo(handle) { context, _, _, _, _ in
+                Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().tick() ? 0 : 1
+            }
+            askd_curl_set_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
+        }
 
         let code = curl_easy_perform(handle)
+        if let failure = transfer.failure { throw failure }
         guard code == CURLE_OK else {
             let detail = "\(endpoint): \(String(cString: curl_easy_strerror(code)))"
             switch code {
@@ -131,12 +145,22 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
         var status = 0
         askd_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        let text = String(decoding: exchange.body.prefix(500), as: UTF8.self)
+        let text = String(decoding: transfer.body.prefix(500), as: UTF8.self)
         switch status {
         case 200..<300:
-            return try Self.parse(exchange.body, endpoint: endpoint)
+            guard transfer.streamed else {
+                let answer = try Self.parse(transfer.body, endpoint: endpoint)
+                // An upstream that ignored `"stream": true`: its whole answer is one piece.
+                if let sink, !answer.text.isEmpty { try sink.deliver(answer.text) }
+                return answer
+            }
+            try transfer.finish()
+            guard transfer.delivered || transfer.accumulator.finishReason != nil else {
+                throw UpstreamError.failed(detail: "\(endpoint) ended its stream without an answer")
+            }
+            return transfer.accumulator.response(defaultModel: model)
         case 429:
-            throw UpstreamError.rateLimited(retryAfter: exchange.retryAfter)
+            throw UpstreamError.rateLimited(retryAfter: transfer.retryAfter)
         case 401, 403:
             throw UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(text)")
         case 502, 503:
@@ -170,17 +194,27 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         return handle
     }
 
-    /// What one transfer collects; touched only by the thread running it.
-    private final class Exchange {
-        let limit: Int
-        var body: [UInt8] = []
-        var retryAfter: String?
-        init(limit: Int) { self.limit = limit }
-    }
-
     private struct WireRequest: Encodable {
+        struct StreamOptions: Encodable {
+            let includeUsage = true
+            enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+        }
         let model: String
         let messages: [ChatMessage]
+        let stream: Bool?
+        let streamOptions: StreamOptions?
+
+        init(_ request: ChatRequest, streaming: Bool) {
+            model = request.model
+            messages = request.messages
+            stream = streaming ? true : nil
+            streamOptions = streaming ? StreamOptions() : nil
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream
+            case streamOptions = "stream_options"
+        }
     }
 
     private struct WireResponse: Decodable {

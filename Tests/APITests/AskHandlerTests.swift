@@ -13,8 +13,23 @@ final class FakeUpstream: ChatCompletions, @unchecked Sendable {
     private let lock = NSLock()
     private var _requests: [ChatRequest] = []
     var failure: UpstreamError?
+    /// When streaming, fail with `failure` after this many pieces.
+    var failAfterPieces = 0
 
     var requests: [ChatRequest] { lock.withLock { _requests } }
+
+    func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
+        lock.withLock { _requests.append(request) }
+        let pieces = ["answer", " ", "\(request.messages.count)"]
+        for (index, piece) in pieces.enumerated() {
+            if let failure, index == failAfterPieces { throw failure }
+            try sink.deliver(piece)
+        }
+        return ChatResponse(
+            text: pieces.joined(), model: request.model, finishReason: "stop",
+            usage: TokenUsage(promptTokens: 10, completionTokens: 2, totalTokens: 12)
+        )
+    }
 
     func complete(_ request: ChatRequest) throws -> ChatResponse {
         lock.withLock { _requests.append(request) }

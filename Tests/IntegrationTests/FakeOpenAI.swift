@@ -40,6 +40,19 @@ final class FakeOpenAI {
 
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
+    /// When the server noticed askd closing a stream, by prompt (Unix time).
+    func closedStreams() -> [String: Double] {
+        guard let text = try? String(contentsOfFile: recordPath + ".events", encoding: .utf8) else { return [:] }
+        var closed: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let prompt = object["prompt"] as? String, let at = object["at"] as? Double
+            else { continue }
+            closed[prompt] = at
+        }
+        return closed
+    }
+
     /// Every request received so far: the Authorization header and the JSON body.
     func requests() throws -> [(authorization: String?, body: [String: Any])] {
         guard let text = try? String(contentsOfFile: recordPath, encoding: .utf8) else { return [] }

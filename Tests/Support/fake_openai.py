@@ -12,8 +12,19 @@ The last user message steers the answer:
   "#garbage"   answers 200 with a body that is not JSON
   "#flaky"     answers 503 the first time this exact prompt is seen, then normally
 anything else: 200, message "upstream heard: <prompt>", with usage.
+
+With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI's format
+(a role chunk, content chunks, a finish chunk, a usage chunk, [DONE]); the content is
+"upstream heard: <prompt>" cut into words, unless the prompt says:
+  "#drip N MS"        N content chunks "w0 ", "w1 ", ... the first at once, then one every MS ms
+  "#dripfail N MS K"  like #drip, but after K chunks an error object instead of the rest
+If askd closes the connection during a stream, a line {"event": "closed", "prompt": ..., "at": unix
+time} is appended to RECORD_FILE + ".events" as soon as the server notices (it checks before
+each chunk and every 10 ms while waiting).
 """
 import json
+import select
+import socket
 import sys
 import threading
 import time
@@ -73,6 +84,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(503, {"error": {"message": "try again"}})
                 return
         words = sum(len(m["content"].split()) for m in request["messages"])
+        if request.get("stream"):
+            self.stream(request, prompt, words)
+            return
         self.send_json(200, {
             "id": "chatcmpl-test",
             "object": "chat.completion",
@@ -81,6 +95,84 @@ class Handler(BaseHTTPRequestHandler):
                          "finish_reason": "stop"}],
             "usage": {"prompt_tokens": words, "completion_tokens": 3, "total_tokens": words + 3},
         })
+
+    def peer_closed(self):
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def wait(self, seconds, prompt):
+        """Sleeps, watching for askd closing the connection; False if it did."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.peer_closed():
+                self.record_closed(prompt)
+                return False
+            time.sleep(0.01)
+        return True
+
+    def record_closed(self, prompt):
+        with lock:
+            with open(record_path + ".events", "a") as events:
+                events.write(json.dumps({"event": "closed", "prompt": prompt, "at": time.time()}) + "\n")
+
+    def stream(self, request, prompt, words):
+        model = request.get("model", "")
+        interval, fail_after = 0.0, None
+        if prompt.startswith("#drip"):
+            parts = prompt.split()
+            pieces = ["w%d " % i for i in range(int(parts[1]))]
+            interval = int(parts[2]) / 1000.0
+            if parts[0] == "#dripfail":
+                fail_after = int(parts[3])
+        else:
+            text = "upstream heard: " + prompt
+            pieces = [piece + " " for piece in text.split(" ")]
+            pieces[-1] = pieces[-1][:-1]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(delta=None, finish=None, usage=None, role=None):
+            body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model, "choices": []}
+            if usage is not None:
+                body["usage"] = usage
+            else:
+                d = {}
+                if role:
+                    d["role"] = role
+                if delta is not None:
+                    d["content"] = delta
+                body["choices"] = [{"index": 0, "delta": d, "finish_reason": finish}]
+            return ("data: " + json.dumps(body) + "\n\n").encode()
+
+        try:
+            self.wfile.write(chunk(role="assistant"))
+            for index, piece in enumerate(pieces):
+                if index > 0 and not self.wait(interval, prompt):
+                    return
+                if fail_after is not None and index == fail_after:
+                    self.wfile.write(b'data: {"error": {"message": "upstream secret detail: broke midway"}}\n\n')
+                    self.wfile.flush()
+                    return
+                if self.peer_closed():
+                    self.record_closed(prompt)
+                    return
+                self.wfile.write(chunk(delta=piece))
+                self.wfile.flush()
+            self.wfile.write(chunk(finish="stop"))
+            self.wfile.write(chunk(usage={"prompt_tokens": words, "completion_tokens": len(pieces), "total_tokens": words + len(pieces)}))
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.record_closed(prompt)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,7 +1,8 @@
 #ifndef ASKD_CLINUX_H
 #define ASKD_CLINUX_H
 
-// Linux interfaces that Swift's Glibc module does not expose: epoll, pipe2 and thread names.
+// Linux interfaces that Swift's Glibc module does not expose: epoll, pipe2, thread names and
+// POLLRDHUP.
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,5 +11,7 @@
 
 int askd_pipe2(int fds[2], int flags);
 int askd_set_thread_name(pthread_t thread, const char *name);
+/// 1 if the peer of socket `fd` has closed or shut down its side, 0 if not (checked without waiting).
+int askd_peer_hung_up(int fd);
 
 #endif

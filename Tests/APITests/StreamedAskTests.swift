@@ -1,0 +1,120 @@
+@testable import API
+import Foundation
+import HTTP
+import Store
+import Testing
+import Upstream
+
+/// Collects what a streamed response writes; can play a client that leaves.
+final class RecordingWriter: BodyWriter {
+    var chunks: [String] = []
+    /// Throw `ClientDisconnected` from this write on (counting from 0).
+    var leaveAtWrite: Int?
+    var clientIsGone: Bool { false }
+
+    func write(_ bytes: [UInt8]) throws {
+        if let leaveAtWrite, chunks.count >= leaveAtWrite { throw ClientDisconnected() }
+        chunks.append(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The events written, as (event type, JSON data).
+    var events: [(String?, [String: Any])] {
+        chunks.joined().components(separatedBy: "\n\n").compactMap { block in
+            var event: String?
+            var data: String?
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
+            }
+            guard let data, let json = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return nil }
+            return (event, json)
+        }
+    }
+}
+
+@Suite struct StreamedAskTests {
+    /// Runs a streamed ask through the application and its stream, as the transport would.
+    private func stream(_ fixture: AskFixture, _ body: String, writer: RecordingWriter = RecordingWriter()) -> (Response, RecordingWriter, (any Error)?) {
+        var request = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"],
+            body: Array(body.utf8)
+        )
+        let response = fixture.application.respond(to: &request)
+        guard case .stream(let produce) = response.body else { return (response, writer, nil) }
+        do {
+            try produce(writer)
+            return (response, writer, nil)
+        } catch {
+            return (response, writer, error)
+        }
+    }
+
+    @Test func deltasThenTheWholeAnswerAndTheTurnIsStored() throws {
+        let fixture = try AskFixture()
+        let (response, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        #expect(error == nil)
+        #expect(response.headers["Content-Type"] == "text/event-stream")
+        #expect(response.headers["X-Accel-Buffering"] == "no")
+        let events = writer.events
+        #expect(events.filter { $0.0 == nil }.compactMap { $0.1["delta"] as? String } == ["answer", " ", "1"])
+        let done = try #require(events.last)
+        #expect(done.0 == "done")
+        let answer = try #require(done.1["response"] as? [String: Any])
+        #expect(answer["message"] as? String == "answer 1")
+        let id = try #require(answer["conversation_id"] as? String)
+        #expect(try fixture.store.messages(conversationID: id).map(\.content) == ["hi", "answer 1"])
+    }
+
+    @Test func theFormFieldAndTheAcceptHeaderTurnItOn() throws {
+        let fixture = try AskFixture()
+        var form = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Content-Type": "application/x-www-form-urlencoded"],
+            body: Array("prompt=hi&stream=true".utf8)
+        )
+        guard case .stream = fixture.application.respond(to: &form).body else { Issue.record("form stream=true did not stream"); return }
+        var accept = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Accept": "text/event-stream"],
+            body: Array(#"{"prompt":"hi"}"#.utf8)
+        )
+        guard case .stream = fixture.application.respond(to: &accept).body else { Issue.record("Accept did not stream"); return }
+        var off = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Accept": "text/event-stream"],
+            body: Array(#"{"prompt":"hi","stream":false}"#.utf8)
+        )
+        guard case .bytes = fixture.application.respond(to: &off).body else { Issue.record("stream:false streamed"); return }
+    }
+
+    @Test func aFailureBeforeTheFirstPieceIsAnHTTPError() throws {
+        let fixture = try AskFixture()
+        fixture.upstream.failure = .rateLimited(retryAfter: "3")
+        let (_, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        #expect(writer.chunks.isEmpty)
+        let httpError = try #require(error as? HTTPError)
+        #expect(httpError.status == .tooManyRequests)
+        #expect(httpError.headers["Retry-After"] == "3")
+    }
+
+    @Test func aFailureMidwayIsAnErrorEventAndNothingIsStored() throws {
+        let fixture = try AskFixture()
+        fixture.upstream.failure = .failed(detail: "broke")
+        fixture.upstream.failAfterPieces = 2
+        let (_, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        #expect(error == nil)
+        let events = writer.events
+        #expect(events.count == 3)
+        #expect(events.last?.0 == "error")
+        #expect(events.last?.1["error"] as? String == "the model could not answer")
+        #expect(try fixture.store.allTokens().count == 2)
+        #expect(fixture.store.conversationCount == 0)
+    }
+
+    @Test func aClientThatLeavesStopsTheAnswerAndNothingIsStored() throws {
+        let fixture = try AskFixture()
+        let writer = RecordingWriter()
+        writer.leaveAtWrite = 1
+        let (_, _, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#, writer: writer)
+        #expect(error is ClientDisconnected)
+        #expect(writer.chunks.count == 1)
+        #expect(fixture.store.conversationCount == 0)
+    }
+}
