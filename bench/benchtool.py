@@ -5,6 +5,7 @@
     benchtool.py wait-200 URL TIMEOUT_SECONDS
     benchtool.py startup OUT_JSON RUNS URL SOCKET ASKD_LOG ASKD_BIN [ASKD_ARGS...]
     benchtool.py sample-rss PID OUT_FILE            (runs until killed)
+    benchtool.py sse-line SSE_CLIENT_JSON            (one line about a bench/sse_client.py run)
     benchtool.py report RUN_DIR MARKDOWN_OUT
 
 bench/run is the entry point; see the comments there for what is measured and why.
@@ -243,7 +244,237 @@ TARGETS = {
     "askd": "askd (/healthz)",
     "reference": "C libfcgi reference (/reference-healthz)",
     "ask": "askd POST /ask (echo, new conversation, SQLite)",
+    "ask-openai": "askd POST /ask (openai provider, canned upstream in nginx)",
+    "proxy": "nginx proxy_pass to the canned upstream (/proxy-canned)",
 }
+
+
+def _c1k_section(run_dir, measures):
+    """Phase 4 of bench/run: 1,000 concurrent /ask, upstream 1 s. Table lines, bars and log scan."""
+    out = {"lines": [], "bars": [], "log": None}
+    L = out["lines"]
+    path = os.path.join(run_dir, "wrk-c1k.txt")
+    if measures.get("c1k", "1") == "0":
+        L.append("Concurrent /ask with a 1 s upstream: skipped (BENCH_C1K=0).")
+        L.append("")
+        return out
+    if not os.path.exists(path):
+        L.append("Concurrent /ask with a 1 s upstream: no wrk output (the phase did not run to its end).")
+        L.append("")
+        out["bars"].append(("1,000 concurrent /ask with a 1 s upstream ran", False, "no wrk output"))
+        return out
+    w = parse_wrk(path)
+    text = open(path).read()
+    m = re.search(r"(\d+) threads and (\d+) connections", text)
+    conns = int(m.group(2)) if m else 0
+    log = scan_askd_log(os.path.join(run_dir, "askd-c1k.log"), int(measures.get("c1k_log_offset_load", 0)))
+    out["log"] = log
+    samples = []
+    rss_file = os.path.join(run_dir, "rss-c1k.txt")
+    if os.path.exists(rss_file):
+        samples = [int(l.split()[1]) for l in open(rss_file) if l.strip()]
+    peak_kb = max(samples) if samples else 0
+    hwm_kb = int(measures.get("c1k_hwm_kb", 0))
+    worst_kb = max(peak_kb, hwm_kb)
+    sock_errors = sum(w["socket_errors"].values())
+    non200_logged = sum(v for k, v in log["statuses"].items() if k != "200")
+    warm = parse_wrk(os.path.join(run_dir, "wrk-c1k-warmup.txt")) if os.path.exists(os.path.join(run_dir, "wrk-c1k-warmup.txt")) else None
+    cpu = os.path.join(run_dir, "cpu-c1k.txt")
+    nginx_us = app_us = None
+    if os.path.exists(cpu) and w["requests"]:
+        n0, a0, n1, a1 = map(int, open(cpu).read().split())
+        tick_us = 1e6 / int(measures.get("clk_tck", 100))
+        nginx_us, app_us = (n1 - n0) * tick_us / w["requests"], (a1 - a0) * tick_us / w["requests"]
+    def mb(kb):
+        return f"{kb / 1024:.1f} MB"
+    L.append(f"| {conns:,} concurrent POST /ask, upstream answers after 1 s (askd --threads {measures.get('c1k_threads', '?')}) | value |")
+    L.append("| --- | ---: |")
+    L.append(f"| load | `wrk -t2 -c{conns} -d{measures.get('c1k_seconds', '?')}s --latency --timeout 10s`, after a {measures.get('c1k_warmup', '?')} s warm-up of the same |")
+    L.append(f"| load average before / after | {measures.get('c1k_loadavg_before')} / {measures.get('c1k_loadavg_after')} |")
+    L.append(f"| requests completed / req/s | {w['requests']:,} / {w['rps'] or 0:,.0f} |")
+    L.append(f"| latency p50 / p75 / p90 / p99 / max | {' / '.join(_fmt_ms(w[k]) for k in ('p50', 'p75', 'p90', 'p99', 'max'))} |")
+    L.append(f"| non-2xx responses | {w['non2xx']:,} |")
+    L.append(f"| socket errors (connect/read/write/timeout) | {'/'.join(str(w['socket_errors'].get(k, 0)) for k in ('connect', 'read', 'write', 'timeout'))} |")
+    if warm:
+        L.append(f"| warm-up: requests / non-2xx / socket errors | {warm['requests']:,} / {warm['non2xx']:,} / {sum(warm['socket_errors'].values())} |")
+    L.append(f"| askd threads (after start) | {measures.get('c1k_threads_actual', '?')} |")
+    L.append(f"| askd RSS after start / after the warm-up | {mb(int(measures.get('c1k_rss_after_start_kb', 0)))} / {mb(int(measures.get('c1k_rss_after_warmup_kb', 0)))} |")
+    L.append(f"| askd RSS under load, peak of {len(samples)} samples / VmHWM (whole life) | {mb(peak_kb)} / {mb(hwm_kb)} |")
+    L.append(f"| askd RSS 2 s after the load | {mb(int(measures.get('c1k_rss_after_load_kb', 0)))} |")
+    L.append(f"| CPU per request: nginx worker / askd | {'n/a' if nginx_us is None else f'{nginx_us:.0f} µs'} / {'n/a' if app_us is None else f'{app_us:.0f} µs'} |")
+    L.append(f"| askd log during load: request lines / statuses | {log['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(log['statuses'].items())) or 'none'} |")
+    L.append(f"| askd log during load: requests logged client=gone (wrk's last, cut off) | {log['client_gone']} |")
+    L.append(f"| askd handler time p50 / p99 / max (its log; the upstream's 1 s included) | {_fmt_ms(log['handler_p50_ms'])} / {_fmt_ms(log['handler_p99_ms'])} / {_fmt_ms(log['handler_max_ms'])} |")
+    L.append(f"| askd still running after the load | {measures.get('c1k_alive_after_load', '?')} |")
+    L.append(f"| nginx error.log lines during the load | {measures.get('c1k_nginx_error_lines', '?')} |")
+    L.append(f"| open-file limit (soft) of the run | {measures.get('c1k_nofile', '?')} |")
+    L.append("")
+    all_ok = w["parsed"] and w["requests"] > 0 and w["non2xx"] == 0 and sock_errors == 0 and non200_logged == 0
+    out["bars"] += [
+        (f"{conns:,} concurrent /ask (1 s upstream): every request succeeds", all_ok,
+         f"{w['requests']:,} requests, {w['non2xx']:,} non-2xx, {sock_errors} socket errors, {non200_logged} non-200 in askd's log"),
+        (f"{conns:,} concurrent /ask (1 s upstream): p99 < 1.2 s", w["p99"] is not None and w["p99"] < 1200,
+         f"p99 {_fmt_ms(w['p99'])}"),
+        (f"{conns:,} concurrent /ask (1 s upstream): askd RSS < 64 MB", 0 < worst_kb < 64 * 1024,
+         f"peak {mb(worst_kb)}, the larger of the sampled peak and VmHWM"),
+    ]
+    return out
+
+
+def _fmt_signed_ms(v):
+    return "n/a" if v is None else _fmt_ms(v) if v >= 0 else "-" + _fmt_ms(-v)
+
+
+def _sse(path):
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def sse_line(path):
+    r = _sse(path)
+    if r is None:
+        print("(no output)")
+        return
+    t = r["ttfb_ms"]
+    print(f"{r['complete']:,} of {r['requests']:,} streams complete, {r['errors']} errors, {r['incomplete']} incomplete; "
+          f"first delta p50 {_fmt_ms(t['p50'])}, p99 {_fmt_ms(t['p99'])}")
+
+
+def _pct(sorted_values, p):
+    """Nearest rank, as bench/sse_client.py computes its own."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, -(-p * len(sorted_values) // 100) - 1)]
+
+
+def _stream_section(run_dir, measures):
+    """Phase 5 of bench/run: streamed /ask. S1 (time to the first delta) and S2 (1,000 streams)."""
+    out = {"lines": [], "bars": [], "logs": []}
+    L = out["lines"]
+    if measures.get("stream", "1") == "0":
+        L.append("Streamed /ask (time to the first delta; 1,000 streams): skipped (BENCH_STREAM=0).")
+        L.append("")
+        return out
+    def mb(kb):
+        return f"{kb / 1024:.1f} MB"
+
+    # S1: the rounds of each side, and their TTFB samples pooled.
+    sides = {}
+    for side in ("direct", "askd"):
+        runs = [_sse(p) for p in sorted(glob.glob(os.path.join(run_dir, f"sse-s1-round*-{side}.json")))]
+        runs = [r for r in runs if r]
+        ttfb = []
+        for p in glob.glob(os.path.join(run_dir, f"sse-s1-round*-{side}.ttfb")):
+            ttfb += [float(l) for l in open(p) if l.strip()]
+        ttfb.sort()
+        sides[side] = {
+            "runs": runs, "ttfb": ttfb,
+            "requests": sum(r["requests"] for r in runs), "complete": sum(r["complete"] for r in runs),
+            "errors": sum(r["errors"] for r in runs), "incomplete": sum(r["incomplete"] for r in runs),
+            "rate": sum(r["streams_per_s"] or 0 for r in runs) / len(runs) if runs else 0.0,
+            "total_p50": statistics.median(r["total_ms"]["p50"] for r in runs if r["total_ms"]["p50"] is not None)
+            if any(r["total_ms"]["p50"] is not None for r in runs) else None,
+        }
+    d, a = sides["direct"], sides["askd"]
+    if not d["runs"] or not a["runs"]:
+        L.append("Streamed /ask, S1: no sse_client output (the phase did not run to its end).")
+        L.append("")
+        out["bars"].append(("streamed /ask, S1 (time to the first delta) ran", False, "no sse_client output"))
+    else:
+        conc = a["runs"][0]["concurrency"]
+        L.append(f"| streamed /ask, S1: time to the first delta, c={conc}, upstream streams of {measures.get('stream_length', '?')} s in "
+                 f"{measures.get('stream_chunks', '?')} chunks | upstream, direct | through nginx and askd |")
+        L.append("| --- | ---: | ---: |")
+        load = (f"bench/sse_client.py, kept-alive connections; {measures.get('stream_rounds', '?')} rounds of "
+                f"{measures.get('stream_seconds', '?')} s, after a {measures.get('stream_warmup', '?')} s warm-up")
+        L.append(f"| load (the sides' rounds interleaved) | {load} | same |")
+        L.append(f"| streams complete / incomplete / errors | {d['complete']:,} / {d['incomplete']} / {d['errors']} | "
+                 f"{a['complete']:,} / {a['incomplete']} / {a['errors']} |")
+        L.append(f"| streams per second (mean of rounds) | {d['rate']:,.0f} | {a['rate']:,.0f} |")
+        for label, p in (("p50", 50), ("p90", 90), ("p99", 99)):
+            L.append(f"| first delta {label} (all rounds pooled) | {_fmt_ms(_pct(d['ttfb'], p))} | {_fmt_ms(_pct(a['ttfb'], p))} |")
+        L.append(f"| first delta max | {_fmt_ms(d['ttfb'][-1] if d['ttfb'] else None)} | {_fmt_ms(a['ttfb'][-1] if a['ttfb'] else None)} |")
+        L.append(f"| first delta p99 per round | {', '.join(_fmt_ms(r['ttfb_ms']['p99']) for r in d['runs'])} | "
+                 f"{', '.join(_fmt_ms(r['ttfb_ms']['p99']) for r in a['runs'])} |")
+        L.append(f"| whole stream p50 (median of rounds) | {_fmt_ms(d['total_p50'])} | {_fmt_ms(a['total_p50'])} |")
+        log = scan_askd_log(os.path.join(run_dir, "askd-stream-s1.log"), int(measures.get("stream_s1_log_offset_load", 0)))
+        out["logs"].append(("The stream askd's (S1)", log))
+        L.append(f"| askd log during the rounds: request lines / statuses | - | {log['lines']:,} / "
+                 f"{', '.join(f'{k}: {v:,}' for k, v in sorted(log['statuses'].items())) or 'none'} |")
+        L.append(f"| askd threads / still running after the rounds | - | {measures.get('stream_s1_threads_actual', '?')} / "
+                 f"{measures.get('stream_s1_alive_after_load', '?')} |")
+        L.append(f"| load average before / after the rounds | {measures.get('stream_s1_loadavg_before')} / {measures.get('stream_s1_loadavg_after')} | |")
+        L.append("")
+        d99, a99 = _pct(d["ttfb"], 99), _pct(a["ttfb"], 99)
+        diff = None if d99 is None or a99 is None else a99 - d99
+        d50, a50 = _pct(d["ttfb"], 50), _pct(a["ttfb"], 50)
+        L.append(f"First delta through nginx and askd minus the upstream's own: p50 {_fmt_signed_ms(None if d50 is None or a50 is None else a50 - d50)}, "
+                 f"p99 {_fmt_signed_ms(diff)}. Both sides use the same Python client, whose "
+                 f"own delays (one event loop reading {conc} streams) are in both figures.")
+        L.append("")
+        s1_errors = d["errors"] + d["incomplete"] + a["errors"] + a["incomplete"]
+        out["bars"] += [
+            (f"streamed /ask, S1: first delta p99 (c={conc}) at most 5 ms above the upstream's own", diff is not None and diff <= 5,
+             f"{_fmt_ms(a99)} against {_fmt_ms(d99)}: {_fmt_signed_ms(diff)}"),
+            ("streamed /ask, S1: every stream completes, both sides", s1_errors == 0 and a["requests"] > 0 and d["requests"] > 0,
+             f"{d['complete'] + a['complete']:,} complete, {d['incomplete'] + a['incomplete']} incomplete, {d['errors'] + a['errors']} errors"),
+        ]
+
+    # S2: 1,000 streams of 5 s at once.
+    r = _sse(os.path.join(run_dir, "sse-s2.json"))
+    want = int(measures.get("stream_c1k_streams", 0) or 0)
+    if r is None:
+        L.append("Streamed /ask, S2: no sse_client output (the phase did not run to its end).")
+        L.append("")
+        out["bars"].append((f"streamed /ask, S2: {want:,} concurrent streams ran", False, "no sse_client output"))
+        return out
+    log = scan_askd_log(os.path.join(run_dir, "askd-stream-s2.log"), int(measures.get("stream_s2_log_offset_load", 0)))
+    out["logs"].append(("The stream askd's (S2)", log))
+    samples = []
+    rss_file = os.path.join(run_dir, "rss-stream-s2.txt")
+    if os.path.exists(rss_file):
+        samples = [int(l.split()[1]) for l in open(rss_file) if l.strip()]
+    peak_kb = max(samples) if samples else 0
+    hwm_kb = int(measures.get("stream_s2_hwm_kb", 0))
+    worst_kb = max(peak_kb, hwm_kb)
+    cpu = os.path.join(run_dir, "cpu-stream-s2.txt")
+    nginx_us = app_us = None
+    if os.path.exists(cpu) and r["complete"]:
+        n0, a0, n1, a1 = map(int, open(cpu).read().split())
+        tick_us = 1e6 / int(measures.get("clk_tck", 100))
+        nginx_us, app_us = (n1 - n0) * tick_us / r["complete"], (a1 - a0) * tick_us / r["complete"]
+    t, tot = r["ttfb_ms"], r["total_ms"]
+    L.append(f"| streamed /ask, S2: {want:,} streams of {measures.get('stream_c1k_length', '?')} s at once "
+             f"(askd --threads {measures.get('stream_threads', '?')}) | value |")
+    L.append("| --- | ---: |")
+    L.append(f"| load | bench/sse_client.py, one stream per connection, all started once every connection was open; "
+             f"upstream chunks per stream {measures.get('stream_c1k_chunks', '?')} |")
+    L.append(f"| load average before / after | {measures.get('stream_s2_loadavg_before')} / {measures.get('stream_s2_loadavg_after')} |")
+    L.append(f"| streams started / complete / incomplete / errors (timeouts) | {r['requests']:,} / {r['complete']:,} / {r['incomplete']} / "
+             f"{r['errors']} ({r['timeouts']}) |")
+    L.append(f"| statuses | {', '.join(f'{k}: {v:,}' for k, v in sorted(r['statuses'].items())) or 'none'} |")
+    L.append(f"| first delta p50 / p99 / max | {_fmt_ms(t['p50'])} / {_fmt_ms(t['p99'])} / {_fmt_ms(t['max'])} |")
+    L.append(f"| whole stream p50 / p99 / max | {_fmt_ms(tot['p50'])} / {_fmt_ms(tot['p99'])} / {_fmt_ms(tot['max'])} |")
+    L.append(f"| askd threads (after start) | {measures.get('stream_s2_threads_actual', '?')} |")
+    L.append(f"| askd RSS after start / 2 s after the load | {mb(int(measures.get('stream_s2_rss_after_start_kb', 0)))} / "
+             f"{mb(int(measures.get('stream_s2_rss_after_load_kb', 0)))} |")
+    L.append(f"| askd RSS under load, peak of {len(samples)} samples / VmHWM (whole life) | {mb(peak_kb)} / {mb(hwm_kb)} |")
+    L.append(f"| CPU per stream: nginx worker / askd | {'n/a' if nginx_us is None else f'{nginx_us:.0f} µs'} / "
+             f"{'n/a' if app_us is None else f'{app_us:.0f} µs'} |")
+    L.append(f"| askd log: request lines / statuses | {log['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(log['statuses'].items())) or 'none'} |")
+    L.append(f"| askd still running after the load | {measures.get('stream_s2_alive_after_load', '?')} |")
+    L.append(f"| nginx error.log lines during the load | {measures.get('stream_s2_nginx_error_lines', '?')} |")
+    L.append(f"| open-file limit (soft) of the run | {measures.get('stream_nofile', '?')} |")
+    if r["error_samples"]:
+        L.append(f"| client's first errors | {'; '.join(r['error_samples'])[:400].replace('|', '/')} |")
+    L.append("")
+    out["bars"] += [
+        (f"streamed /ask, S2: {want:,} concurrent streams of {measures.get('stream_c1k_length', '?')} s all complete",
+         want > 0 and r["complete"] == want and r["errors"] == 0 and r["incomplete"] == 0,
+         f"{r['complete']:,} of {r['requests']:,} complete, {r['incomplete']} incomplete, {r['errors']} errors"),
+        (f"streamed /ask, S2: askd RSS < 96 MB", 0 < worst_kb < 96 * 1024,
+         f"peak {mb(worst_kb)}, the larger of the sampled peak and VmHWM"),
+    ]
+    return out
 
 
 def report(run_dir, md_out):
@@ -294,8 +525,10 @@ def report(run_dir, md_out):
         ("reference / nginx", *ratios("reference", "nginx")),
         ("askd / reference", *ratios("askd", "reference")),
         ("ask / healthz (askd POST /ask / askd /healthz)", *ratios("ask", "askd")),
+        ("ask-openai / proxy (askd /ask, openai, canned / nginx proxy_pass)", *ratios("ask-openai", "proxy")),
     ]
-    ask_ratio = ratio_list[-1][1]
+    ask_ratio = ratio_list[3][1]
+    openai_ratio = ratio_list[4][1]
 
     samples = []
     rss_file = os.path.join(run_dir, "rss-under-load.txt")
@@ -307,6 +540,13 @@ def report(run_dir, md_out):
     after_mb = int(measures.get("rss_after_load_kb", 0)) / 1024
     hwm_mb = int(measures.get("hwm_after_load_kb", 0)) / 1024
     log = scan_askd_log(os.path.join(run_dir, "askd.log"), int(measures.get("log_offset_load", 0)))
+    openai_log_path = os.path.join(run_dir, "askd-openai.log")
+    openai_log = scan_askd_log(openai_log_path, int(measures.get("openai_log_offset_load", 0))) \
+        if os.path.exists(openai_log_path) else None
+    openai_samples = []
+    rss_file = os.path.join(run_dir, "rss-openai-under-load.txt")
+    if os.path.exists(rss_file):
+        openai_samples = [int(l.split()[1]) for l in open(rss_file) if l.strip()]
     survived = measures.get("askd_alive_after_load") == "yes"
     nginx_err_lines = int(measures.get("nginx_error_lines_load", 0))
 
@@ -315,6 +555,8 @@ def report(run_dir, md_out):
         ("askd idle RSS <= 20 MB", idle_rss_mb <= 20, f"{idle_rss_mb:.1f} MB"),
         ("first response within 200 ms of start", startup_median <= 200, f"median {startup_median:.0f} ms"),
         ("/ask (echo, new conversation, SQLite) req/s >= 0.5 x /healthz", ask_ratio >= 0.5, f"ratio {ask_ratio:.3f}"),
+        ("/ask (openai provider, canned upstream) req/s >= 0.5 x nginx proxy_pass to it", openai_ratio >= 0.5,
+         f"ratio {openai_ratio:.3f}"),
     ]
     total_errors = sum(t["errors"] for t in targets.values())
 
@@ -381,20 +623,44 @@ def report(run_dir, md_out):
     ref_after = int(measures.get("ref_rss_after_load_kb", 0)) / 1024
     L.append(f"| (reference: RSS idle / after the load; running after it) | {ref_idle:.1f} MB / {ref_after:.1f} MB; {measures.get('ref_alive_after_load', '?')} |")
     L.append("")
+    # The second askd: the openai provider against the canned upstream (target ask-openai).
+    def mb(key):
+        return f"{int(measures[key]) / 1024:.1f} MB" if key in measures else "n/a"
+    L.append("| second askd (openai provider, canned upstream; target ask-openai) | value |")
+    L.append("| --- | ---: |")
+    L.append(f"| RSS after start / after the warm-up / after the load | {mb('openai_rss_after_start_kb')} / {mb('openai_rss_after_warmup_kb')} / {mb('openai_rss_after_load_kb')} |")
+    L.append(f"| RSS under load, peak of {len(openai_samples)} samples | {f'{max(openai_samples) / 1024:.1f} MB' if openai_samples else 'n/a'} |")
+    if openai_log is not None:
+        per = openai_log["by_path"].get("/ask", {"lines": 0, "statuses": {}, "handler_p50_ms": None, "handler_p99_ms": None, "handler_max_ms": None})
+        L.append(f"| its log during load, /ask: request lines / statuses | {per['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(per['statuses'].items())) or 'none'} |")
+        L.append(f"| its handler time, /ask (upstream call included): p50 / p99 / max | {_fmt_ms(per['handler_p50_ms'])} / {_fmt_ms(per['handler_p99_ms'])} / {_fmt_ms(per['handler_max_ms'])} |")
+        L.append(f"| its log during load: requests logged client=gone | {openai_log['client_gone']} |")
+    L.append(f"| still running after the load | {measures.get('openai_alive_after_load', '?')} |")
+    L.append("")
+    c1k = _c1k_section(run_dir, measures)
+    L.extend(c1k["lines"])
+    streamed = _stream_section(run_dir, measures)
+    L.extend(streamed["lines"])
     L.append("Bars (information, not a gate):")
     L.append("")
     for label, ok, detail in bars:
         L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
     ask = targets["ask"]
     L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
+    ask = targets["ask-openai"]
+    L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask with the openai provider answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
+    for label, ok, detail in c1k["bars"] + streamed["bars"]:
+        L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
     L.append(f"- {'PASS' if total_errors == 0 else 'FAIL'}: no non-2xx responses or socket errors ({total_errors} in all)")
-    if log["problems"]:
-        L.append("")
-        L.append("askd log lines that are not a 200 `request` line or an info line (first 10):")
-        L.append("")
-        L.append("```")
-        L.extend(log["problems"])
-        L.append("```")
+    for who, scanned in (("askd", log), ("The second askd's (openai)", openai_log), ("The c1k askd's", c1k["log"]),
+                         *streamed["logs"]):
+        if scanned and scanned["problems"]:
+            L.append("")
+            L.append(f"{who} log lines that are not a 200 `request` line or an info line (first 10):")
+            L.append("")
+            L.append("```")
+            L.extend(scanned["problems"])
+            L.append("```")
     unparsed = sum(t["unparsed"] for t in ts)
     if unparsed:
         L.append("")
@@ -423,6 +689,8 @@ def main():
         startup(args[0], args[1], args[2], args[3], args[4], args[5:])
     elif cmd == "sample-rss":
         sample_rss(args[0], args[1])
+    elif cmd == "sse-line":
+        sse_line(args[0])
     elif cmd == "report":
         report(args[0], args[1])
     else:

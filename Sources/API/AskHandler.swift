@@ -104,6 +104,9 @@ public struct AskHandler: Sendable {
             log(error, requestID: requestID)
             throw HTTPError(upstream: error)
         } catch let error as StoreError {
+            if case .unavailable(let why) = error {
+                logger.error("the store is unavailable: \(why)", metadata: ["request_id": "\(requestID)"])
+            }
             throw HTTPError(store: error)
         }
     }

@@ -7,9 +7,9 @@ public enum StoreFactory {
     ///   it must be longer than any turn.
     public static func open(_ location: DatabaseLocation, turnLeaseSeconds: Double = 300) throws -> any ConversationStore {
         switch location {
-        case .sqlite(let path):
+        case .sqlite(let path, let busyTimeoutMilliseconds):
             do {
-                return try SQLiteStore(path: path, leaseSeconds: turnLeaseSeconds)
+                return try SQLiteStore(path: path, leaseSeconds: turnLeaseSeconds, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
             } catch {
                 throw ConfigurationError("ASKD_DATABASE: cannot open \(path): \(error)")
             }

@@ -17,6 +17,25 @@ struct DatabaseLocationTests {
         #expect(error?.description.contains(":p@") == false, "never echo a password")
     }
 
+    @Test func busyTimeout() throws {
+        let database = ["ASKD_DATABASE": "a.db"]
+        #expect(try DatabaseLocation(environment: database) == .sqlite(path: "a.db", busyTimeoutMilliseconds: 10_000))
+        for (value, milliseconds): (String, Int32) in [("300", 300), (" 0 ", 0), ("600000", 600_000), ("", 10_000)] {
+            let environment = database.merging(["ASKD_SQLITE_BUSY_TIMEOUT_MS": value]) { $1 }
+            #expect(try DatabaseLocation(environment: environment) == .sqlite(path: "a.db", busyTimeoutMilliseconds: milliseconds), "\(value)")
+        }
+        let state = ["STATE_DIRECTORY": "/var/lib/askd", "ASKD_SQLITE_BUSY_TIMEOUT_MS": "250"]
+        #expect(try DatabaseLocation(environment: state) == .sqlite(path: "/var/lib/askd/askd.sqlite", busyTimeoutMilliseconds: 250))
+    }
+
+    @Test(arguments: ["-1", "600001", "1.5", "5s", "99999999999"])
+    func aBadBusyTimeoutNamesTheVariable(value: String) {
+        let error = #expect(throws: ConfigurationError.self) {
+            try DatabaseLocation(environment: ["ASKD_DATABASE": "a.db", "ASKD_SQLITE_BUSY_TIMEOUT_MS": value])
+        }
+        #expect(error?.description.contains("ASKD_SQLITE_BUSY_TIMEOUT_MS=\(value)") == true)
+    }
+
     @Test func lifetimes() throws {
         #expect(try TokenLifetime.seconds("90s") == 90)
         #expect(try TokenLifetime.seconds("30d") == 30 * 86_400)

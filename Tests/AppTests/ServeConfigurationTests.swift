@@ -67,6 +67,8 @@ struct ServeConfigurationTests {
         ("ASKD_DRAIN_SECONDS", "soon"), ("ASKD_DRAIN_SECONDS", "-1"),
         ("ASKD_MAX_BODY_BYTES", "1MB"), ("ASKD_MAX_BODY_BYTES", "0"),
         ("ASKD_LOG_LEVEL", "loud"), ("ASKD_SOCKET_MODE", "rw-rw----"), ("ASKD_SOCKET_MODE", "0999"),
+        ("ASKD_SQLITE_BUSY_TIMEOUT_MS", "forever"), ("ASKD_STREAM_KEEPALIVE_SECONDS", "0"),
+        ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"),
     ])
     func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
         var environment = [name: value]
@@ -106,6 +108,8 @@ struct ServeConfigurationTests {
         let echo = try configuration(flags: Flags(), environment: [:])
         #expect(echo.provider == .echo)
         #expect(echo.database == .sqlite(path: "/tmp/askd-test.sqlite"))
+        let patient = try configuration(flags: Flags(), environment: ["ASKD_SQLITE_BUSY_TIMEOUT_MS": "2500"])
+        #expect(patient.database == .sqlite(path: "/tmp/askd-test.sqlite", busyTimeoutMilliseconds: 2500))
         let openAI = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "", "OPENAI_API_KEY": "sk-test", "ASKD_MODEL": "gpt-x"])
         #expect(openAI.provider == .openAI(baseURL: "https://api.openai.com/v1", apiKey: "sk-test", model: "gpt-x", timeoutSeconds: 120))
         let local = try configuration(flags: Flags(), environment: ["ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"])
@@ -133,6 +137,8 @@ struct ServeConfigurationTests {
         #expect(configured.ask.maxHistoryCharacters == 900)
         #expect(configured.ask.systemPrompt == "Be kind.")
         #expect(try configuration(flags: Flags(), environment: [:]).ask.maxPromptCharacters == 32_000)
+        #expect(try configuration(flags: Flags(), environment: [:]).ask.streamKeepAliveSeconds == 15)
+        #expect(try configuration(flags: Flags(), environment: ["ASKD_STREAM_KEEPALIVE_SECONDS": "2.5"]).ask.streamKeepAliveSeconds == 2.5)
         for name in ["ASKD_MAX_PROMPT_CHARS", "ASKD_MAX_HISTORY_MESSAGES", "ASKD_MAX_HISTORY_CHARS"] {
             let error = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: [name: "-3"]) }
             #expect(error?.description.contains(name) == true)
