@@ -1,14 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTP
+import Store
+import Synchronization
 
-/// `GET /healthz`: whether askd can serve.
-public struct HealthHandler: Sendable {
-    private static let body = Array(#"{"status":"ok"}"#.utf8)
+/// `GET /healthz`: whether askd can serve, store included.
+///
+/// The store is asked at most once a second while it answers, so that a load balancer polling
+/// readiness costs the database nothing much; while it does not answer, every check asks again,
+/// and the answer is 503 `{"status": "unavailable", "store": "down"}`.
+public final class HealthHandler: Sendable {
+    private static let ok = Array(#"{"status":"ok"}"#.utf8)
+    private static let down = Array(#"{"status":"unavailable","store":"down"}"#.utf8)
+    private static let recheckNanoseconds: Int64 = 1_000_000_000
 
-    public init() {}
+    private let store: any ConversationStore
+    /// When the store last answered, on the monotonic clock; 0 for never.
+    private let lastAnswered = Atomic<Int64>(0)
+
+    public init(store: any ConversationStore) {
+        self.store = store
+    }
 
     public func handle(_ request: Request) throws -> Response {
-        var response = Response.json(.ok, Self.body)
+        var response = storeAnswers() ? Response.json(.ok, Self.ok) : Response.json(.serviceUnavailable, Self.down, headers: ["Retry-After": "5"])
         response.headers.add(name: "Cache-Control", value: "no-store")
         return response
+    }
+
+    private func storeAnswers() -> Bool {
+        let now = Self.now()
+        if now - lastAnswered.load(ordering: .relaxed) < Self.recheckNanoseconds { return true }
+        guard (try? store.checkAvailable()) != nil else { return false }
+        lastAnswered.store(now, ordering: .relaxed)
+        return true
+    }
+
+    private static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 }

@@ -12,7 +12,7 @@ public enum Routes {
     ) -> Router {
         let verifier = StoreTokenVerifier(store: store)
         var router = Router()
-        router.get("/healthz", use: HealthHandler().handle)
+        router.get("/healthz", use: HealthHandler(store: store).handle)
         router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         #if DEBUG

@@ -113,13 +113,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         try withConnection { db in
             try db.query(
                 "SELECT id, token_id, created_at, updated_at FROM conversations WHERE id = ? AND token_id = ?",
-                [.text(id), .text(owner)]
-            ) { row in
-                Conversation(
-                    id: row.text(0) ?? "", owner: row.text(1) ?? "",
-                    createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
-                )
-            }.first
+                [.text(id), .text(owner)], Self.conversation
+            ).first
         }
     }
 
@@ -190,15 +185,11 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         let last = try db.query(
             "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
         ) { $0.integer(0) ?? 0 }.first ?? 0
-        let insert = """
-            INSERT INTO messages (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """
-        try db.execute(insert, [
+        try db.execute(insertMessage, [
             .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
             .null, .null, .null, .null, .date(turn.date),
         ])
-        try db.execute(insert, [
+        try db.execute(insertMessage, [
             .text(turn.conversationID), .integer(last + 2), .text(MessageRole.assistant.rawValue), .text(turn.answer),
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
             .integer(turn.usage?.totalTokens), .date(turn.date),
@@ -247,7 +238,70 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         return try body()
     }
 
+    public func checkAvailable() throws {
+        try withConnection { db in _ = try db.query("SELECT COUNT(*) FROM tokens WHERE 0", []) { _ in true } }
+    }
+
+    // MARK: Moving stores
+
+    public func allConversations() throws -> [Conversation] {
+        try withConnection { db in
+            try db.query("SELECT id, token_id, created_at, updated_at FROM conversations ORDER BY created_at, id", [], Self.conversation)
+        }
+    }
+
+    public func importToken(_ token: TokenRecord) throws {
+        try withConnection { db in
+            try db.writeTransaction {
+                let taken = try db.query("SELECT 1 FROM tokens WHERE id <> ? AND (name = ? OR hash = ?)", [
+                    .text(token.id), .text(token.name), .text(token.hash),
+                ]) { _ in true }
+                guard taken.isEmpty else { throw StoreError.duplicate("token \(token.name)") }
+                try db.execute(
+                    """
+                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
+                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at
+                    """,
+                    [.text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
+                     .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt)]
+                )
+            }
+        }
+    }
+
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        try withConnection { db in
+            try db.writeTransaction {
+                try db.execute("DELETE FROM conversations WHERE id = ?", [.text(conversation.id)])
+                try db.execute(
+                    "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    [.text(conversation.id), .text(conversation.owner), .date(conversation.createdAt), .date(conversation.updatedAt)]
+                )
+                for message in messages {
+                    try db.execute(Self.insertMessage, [
+                        .text(conversation.id), .integer(Int64(message.sequence)), .text(message.role.rawValue), .text(message.content),
+                        message.model.map { .text($0) } ?? .null, .integer(message.usage?.promptTokens),
+                        .integer(message.usage?.completionTokens), .integer(message.usage?.totalTokens), .date(message.createdAt),
+                    ])
+                }
+            }
+        }
+    }
+
     // MARK: Plumbing
+
+    private static let insertMessage = """
+        INSERT INTO messages (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    private static func conversation(_ row: SQLiteConnection.Row) -> Conversation {
+        Conversation(
+            id: row.text(0) ?? "", owner: row.text(1) ?? "",
+            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
+        )
+    }
 
     private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
 

@@ -17,6 +17,11 @@ import FoundationEssentials
 /// - **Serialised turns.** `withTurnLock` runs its body while no other caller, in this process
 ///   or another one sharing the store, holds the lock of the same conversation.
 /// - **Deletes** remove the conversation and all its messages for good.
+/// - **Availability.** A failure of the database itself (unreachable, locked past the busy
+///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
+///   once the database is back; `checkAvailable` asks without doing anything else.
+/// - **Imports** (`askd store copy`) keep ids, owners, dates and sequence numbers exactly, and
+///   replace what has the same id, so that copying twice gives the same result.
 public protocol ConversationStore: Sendable {
     /// Stores a new token.
     /// - Throws: `StoreError.duplicate` when the name or id is taken.
@@ -49,4 +54,21 @@ public protocol ConversationStore: Sendable {
     /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
     /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
     func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T
+
+    /// Whether the store can serve now: the readiness check.
+    /// - Throws: `StoreError.unavailable` when it cannot.
+    func checkAvailable() throws
+
+    // MARK: Moving stores
+
+    /// Every conversation of every owner, oldest first.
+    func allConversations() throws -> [Conversation]
+
+    /// Stores `token` exactly as it is, replacing the token with the same id.
+    /// - Throws: `StoreError.duplicate` when another token has its name or hash.
+    func importToken(_ token: TokenRecord) throws
+
+    /// Stores the conversation with exactly these messages, replacing any conversation with the
+    /// same id and its messages, all or nothing.
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws
 }

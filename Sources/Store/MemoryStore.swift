@@ -108,6 +108,32 @@ public final class MemoryStore: ConversationStore {
         return try body()
     }
 
+    public func checkAvailable() throws {}
+
+    public func allConversations() throws -> [Conversation] {
+        state.withLock { state in state.conversations.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
+    }
+
+    public func importToken(_ token: TokenRecord) throws {
+        try state.withLock { state in
+            if state.tokens.contains(where: { $0.id != token.id && ($0.name == token.name || $0.hash == token.hash) }) {
+                throw StoreError.duplicate("token \(token.name)")
+            }
+            if let index = state.tokens.firstIndex(where: { $0.id == token.id }) {
+                state.tokens[index] = token
+            } else {
+                state.tokens.append(token)
+            }
+        }
+    }
+
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        state.withLock { state in
+            state.conversations[conversation.id] = conversation
+            state.messages[conversation.id] = messages.sorted { $0.sequence < $1.sequence }
+        }
+    }
+
     private static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
