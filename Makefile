@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PORT ?= 8080
 
 # Debian packages the build, the dev stack, the tests and the benchmark need.
-APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
+APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev postgresql libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

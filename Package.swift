@@ -28,6 +28,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // libpq from Debian's libpq-dev. Only the PostgresStore target imports it.
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // OpenSSL's libcrypto from Debian's libssl-dev (SHA-256, CSPRNG). Only Auth imports it.
         .systemLibrary(
             name: "CCrypto",
@@ -63,6 +69,8 @@ let package = Package(
         .target(name: "Store", swiftSettings: swiftSettings),
         // The SQLite backend of ConversationStore.
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "Store"], swiftSettings: swiftSettings),
+        // The PostgreSQL backend of ConversationStore.
+        .target(name: "PostgresStore", dependencies: ["CPostgres", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
@@ -81,6 +89,7 @@ let package = Package(
                 "Auth",
                 "FastCGI",
                 "HTTP",
+                "PostgresStore",
                 "SQLiteStore",
                 "Store",
                 "Upstream",
@@ -106,7 +115,7 @@ let package = Package(
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]

@@ -244,6 +244,7 @@ TARGETS = {
     "askd": "askd (/healthz)",
     "reference": "C libfcgi reference (/reference-healthz)",
     "ask": "askd POST /ask (echo, new conversation, SQLite)",
+    "ask-pg": "askd POST /ask (echo, new conversation, PostgreSQL)",
     "ask-openai": "askd POST /ask (openai provider, canned upstream in nginx)",
     "proxy": "nginx proxy_pass to the canned upstream (/proxy-canned)",
 }
@@ -484,8 +485,11 @@ def report(run_dir, md_out):
     first_ms = [r["first_200_ms"] for r in startup_runs]
     startup_median = statistics.median(first_ms)
 
+    # ask-pg is skipped with BENCH_PG=0: its column, ratio and bars go with it.
+    pg_on = measures.get("pg", "1") != "0"
+    active = {name: label for name, label in TARGETS.items() if pg_on or name != "ask-pg"}
     targets = {}
-    for name in TARGETS:
+    for name in active:
         rounds = [parse_wrk(p) for p in sorted(glob.glob(os.path.join(run_dir, f"wrk-round*-{name}.txt")))]
         ok = [r for r in rounds if r["parsed"]]
         errors = sum(r["non2xx"] + sum(r["socket_errors"].values()) for r in rounds)
@@ -529,6 +533,9 @@ def report(run_dir, md_out):
     ]
     ask_ratio = ratio_list[3][1]
     openai_ratio = ratio_list[4][1]
+    if pg_on:
+        ratio_list.append(("ask-pg / ask (askd /ask on PostgreSQL / on SQLite)", *ratios("ask-pg", "ask")))
+        pg_ratio = ratio_list[5][1]
 
     samples = []
     rss_file = os.path.join(run_dir, "rss-under-load.txt")
@@ -550,6 +557,24 @@ def report(run_dir, md_out):
     survived = measures.get("askd_alive_after_load") == "yes"
     nginx_err_lines = int(measures.get("nginx_error_lines_load", 0))
 
+    # The fifth askd: /ask on PostgreSQL (target ask-pg), and the cluster's CPU during its rounds.
+    pg_log = None
+    pg_samples = []
+    pg_cpu_us = None
+    if pg_on:
+        pg_log_path = os.path.join(run_dir, "askd-pg.log")
+        if os.path.exists(pg_log_path):
+            pg_log = scan_askd_log(pg_log_path, int(measures.get("pg_log_offset_load", 0)))
+        rss_file = os.path.join(run_dir, "rss-pg-under-load.txt")
+        if os.path.exists(rss_file):
+            pg_samples = [int(l.split()[1]) for l in open(rss_file) if l.strip()]
+        pg_ticks = 0
+        for path in glob.glob(os.path.join(run_dir, "pgcpu-round*.txt")):
+            t0, t1 = map(int, open(path).read().split())
+            pg_ticks += t1 - t0
+        reqs = targets["ask-pg"]["requests"]
+        pg_cpu_us = pg_ticks * 1e6 / int(measures.get("clk_tck", 100)) / reqs if reqs else None
+
     bars = [
         ("/healthz req/s >= 0.25 x nginx static", ratio >= 0.25, f"ratio {ratio:.3f}"),
         ("askd idle RSS <= 20 MB", idle_rss_mb <= 20, f"{idle_rss_mb:.1f} MB"),
@@ -558,6 +583,10 @@ def report(run_dir, md_out):
         ("/ask (openai provider, canned upstream) req/s >= 0.5 x nginx proxy_pass to it", openai_ratio >= 0.5,
          f"ratio {openai_ratio:.3f}"),
     ]
+    if pg_on:
+        pg_rounds = ratio_list[5][2]
+        bars.append(("/ask (echo, new conversation) on PostgreSQL req/s >= 0.5 x the same on SQLite", pg_ratio >= 0.5,
+                     f"ratio {pg_ratio:.3f}; per round {', '.join(f'{r:.3f}' for r in pg_rounds) or 'n/a'}"))
     total_errors = sum(t["errors"] for t in targets.values())
 
     wrk_args = measures.get("wrk_args", "")
@@ -571,9 +600,9 @@ def report(run_dir, md_out):
     L.append(f"- Load average before / after the rounds: {measures.get('loadavg_before')} / {measures.get('loadavg_after')}")
     L.append(f"- Load: `wrk {wrk_args}`, {measures.get('rounds')} interleaved rounds per target of {measures.get('seconds')} s each, after a {measures.get('warmup')} s warm-up of each")
     L.append("")
-    L.append("| figure | " + " | ".join(TARGETS.values()) + " |")
-    L.append("| --- |" + " ---: |" * len(TARGETS))
-    ts = [targets[name] for name in TARGETS]
+    L.append("| figure | " + " | ".join(active.values()) + " |")
+    L.append("| --- |" + " ---: |" * len(active))
+    ts = [targets[name] for name in active]
     def row(label, fmt):
         L.append(f"| {label} | " + " | ".join(fmt(t) for t in ts) + " |")
     row("req/s, mean of rounds", lambda t: f"{t['rps_mean']:,.0f}")
@@ -637,6 +666,33 @@ def report(run_dir, md_out):
         L.append(f"| its log during load: requests logged client=gone | {openai_log['client_gone']} |")
     L.append(f"| still running after the load | {measures.get('openai_alive_after_load', '?')} |")
     L.append("")
+    if pg_on:
+        t = targets["ask-pg"]
+        def per_req(v):
+            return "n/a" if v is None else f"{v:.0f} µs"
+        L.append("| fifth askd (echo provider, PostgreSQL store; target ask-pg) | value |")
+        L.append("| --- | ---: |")
+        L.append(f"| PostgreSQL | {facts.get('postgresql', '?')}, a throwaway cluster from Tests/Support/pg-cluster (fsync off, synchronous_commit off), "
+                 f"over TCP on 127.0.0.1; {measures.get('pg_server_processes', '?')} server processes after the warm-up |")
+        L.append(f"| askd's connections to it (ASKD_PG_MAX_CONNECTIONS) | {os.environ.get('ASKD_PG_MAX_CONNECTIONS', 'default')} |")
+        L.append(f"| RSS after start / after the warm-up / after the load | {mb('pg_rss_after_start_kb')} / {mb('pg_rss_after_warmup_kb')} / {mb('pg_rss_after_load_kb')} |")
+        L.append(f"| RSS under load, peak of {len(pg_samples)} samples | {f'{max(pg_samples) / 1024:.1f} MB' if pg_samples else 'n/a'} |")
+        L.append(f"| CPU per request: nginx worker / askd / PostgreSQL server (all its processes) | "
+                 f"{per_req(t['nginx_cpu_us'])} / {per_req(t['app_cpu_us'])} / {per_req(pg_cpu_us)} |")
+        sq = targets["ask"]
+        if t["app_cpu_us"] is not None and pg_cpu_us is not None:
+            L.append(f"| CPU per request, askd + PostgreSQL / askd on SQLite (target ask) | "
+                     f"{per_req(t['app_cpu_us'] + pg_cpu_us)} / {per_req(sq['app_cpu_us'])} |")
+        if pg_log is not None:
+            per = pg_log["by_path"].get("/ask", {"lines": 0, "statuses": {}, "handler_p50_ms": None, "handler_p99_ms": None, "handler_max_ms": None})
+            L.append(f"| its log during load, /ask: request lines / statuses | {per['lines']:,} / {', '.join(f'{k}: {v:,}' for k, v in sorted(per['statuses'].items())) or 'none'} |")
+            L.append(f"| its handler time, /ask: p50 / p99 / max | {_fmt_ms(per['handler_p50_ms'])} / {_fmt_ms(per['handler_p99_ms'])} / {_fmt_ms(per['handler_max_ms'])} |")
+            L.append(f"| its log during load: requests logged client=gone | {pg_log['client_gone']} |")
+        L.append(f"| still running after the load | {measures.get('pg_alive_after_load', '?')} |")
+        L.append("")
+    else:
+        L.append("/ask on PostgreSQL (target ask-pg): skipped (BENCH_PG=0).")
+        L.append("")
     c1k = _c1k_section(run_dir, measures)
     L.extend(c1k["lines"])
     streamed = _stream_section(run_dir, measures)
@@ -647,12 +703,15 @@ def report(run_dir, md_out):
         L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
     ask = targets["ask"]
     L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
+    if pg_on:
+        ask = targets["ask-pg"]
+        L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask on PostgreSQL answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
     ask = targets["ask-openai"]
     L.append(f"- {'PASS' if ask['non2xx'] == 0 else 'FAIL'}: /ask with the openai provider answered 2xx only ({ask['non2xx']:,} non-2xx of {ask['requests']:,} requests)")
     for label, ok, detail in c1k["bars"] + streamed["bars"]:
         L.append(f"- {'PASS' if ok else 'FAIL'}: {label} ({detail})")
     L.append(f"- {'PASS' if total_errors == 0 else 'FAIL'}: no non-2xx responses or socket errors ({total_errors} in all)")
-    for who, scanned in (("askd", log), ("The second askd's (openai)", openai_log), ("The c1k askd's", c1k["log"]),
+    for who, scanned in (("askd", log), ("The second askd's (openai)", openai_log), ("The PostgreSQL askd's", pg_log), ("The c1k askd's", c1k["log"]),
                          *streamed["logs"]):
         if scanned and scanned["problems"]:
             L.append("")

@@ -12,6 +12,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// Debug builds only: register the `/_test/...` routes the integration tests use.
     public var testRoutes: Bool
     public var database: DatabaseLocation
+    /// Whether `serve` migrates the store's schema at start-up (`ASKD_MIGRATE`, default true).
+    public var migrate: Bool
     public var provider: ProviderConfiguration
     public var ask: AskSettings
 
@@ -85,6 +87,13 @@ public struct ServeConfiguration: Sendable, Equatable {
         } ?? .info
         testRoutes = env.string("ASKD_TEST_ROUTES") == "1"
         database = try DatabaseLocation(environment: environment)
+        migrate = try env.value("ASKD_MIGRATE", expecting: "1 or 0") {
+            switch $0.lowercased() {
+            case "1", "true", "yes": true
+            case "0", "false", "no": false
+            default: nil
+            }
+        } ?? true
         provider = try ProviderConfiguration(environment: environment)
 
         var ask = AskSettings()

@@ -1,18 +1,29 @@
+import PostgresStore
 import SQLiteStore
 import Store
 
 /// Opens the store that `ASKD_DATABASE` selects.
 public enum StoreFactory {
-    /// - Parameter turnLeaseSeconds: how long a turn lock outlives a process that died holding it;
-    ///   it must be longer than any turn.
-    public static func open(_ location: DatabaseLocation, turnLeaseSeconds: Double = 300) throws -> any ConversationStore {
-        switch location {
-        case .sqlite(let path, let busyTimeoutMilliseconds):
-            do {
+    /// - Parameters:
+    ///   - turnLeaseSeconds: how long a turn lock outlives a process that died holding it; it
+    ///     must be longer than any turn.
+    ///   - migrate: whether to bring a PostgreSQL schema up to date first (SQLite always is).
+    ///   - naming: where the location came from, for the error message.
+    public static func open(
+        _ location: DatabaseLocation, turnLeaseSeconds: Double = 300, migrate: Bool = true, naming: String = "ASKD_DATABASE"
+    ) throws -> any ConversationStore {
+        do {
+            switch location {
+            case .sqlite(let path, let busyTimeoutMilliseconds):
                 return try SQLiteStore(path: path, leaseSeconds: turnLeaseSeconds, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-            } catch {
-                throw ConfigurationError("ASKD_DATABASE: cannot open \(path): \(error)")
+            case .postgres(let settings):
+                return try PostgresStore(
+                    url: settings.url, maxConnections: settings.maxConnections,
+                    statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds, migrate: migrate, leaseSeconds: turnLeaseSeconds
+                )
             }
+        } catch {
+            throw ConfigurationError("\(naming): cannot open \(location.description): \(error)")
         }
     }
 }

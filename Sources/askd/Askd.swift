@@ -10,7 +10,7 @@ struct Askd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "askd",
         abstract: "A ChatGPT REST API served over FastCGI behind nginx.",
-        subcommands: [Serve.self, TokenCommand.self]
+        subcommands: [Serve.self, TokenCommand.self, MigrateCommand.self, StoreCommand.self]
     )
 
     /// Parses and runs the command. A usage or configuration error is one line on stderr and

@@ -36,6 +36,9 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a stop waits for in-flight requests (ASKD_DRAIN_SECONDS; default 30).", valueName: "seconds"))
     var drainSeconds: Double?
 
+    @Flag(help: "Do not bring the store's schema up to date at start-up; run askd migrate instead (ASKD_MIGRATE=0).")
+    var noMigrate = false
+
     func run() throws {
         FastCGIServer.holdSignals()
         let environment = ProcessEnvironment.current()
@@ -49,7 +52,8 @@ struct Serve: ParsableCommand {
 
         // Everything that can be misconfigured is checked before the socket exists.
         let upstream = UpstreamFactory.make(configuration.provider)
-        let store = try StoreFactory.open(configuration.database, turnLeaseSeconds: configuration.turnLeaseSeconds)
+        let migrate = !noMigrate && configuration.migrate
+        let store = try StoreFactory.open(configuration.database, turnLeaseSeconds: configuration.turnLeaseSeconds, migrate: migrate)
         let listeningSocket: ListeningSocket
         do {
             listeningSocket = try ListeningSocket.open(configuration.listen, environment: environment)

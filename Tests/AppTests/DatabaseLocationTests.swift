@@ -10,7 +10,23 @@ struct DatabaseLocationTests {
         #expect(try DatabaseLocation(environment: ["STATE_DIRECTORY": "/var/lib/askd:/var/lib/other"]) == .sqlite(path: "/var/lib/askd/askd.sqlite"))
     }
 
-    @Test(arguments: [[:], ["ASKD_DATABASE": "postgres://u:p@h/db"], ["ASKD_DATABASE": "mysql://h/db"], ["ASKD_DATABASE": "sqlite:"]])
+    @Test func postgresURLs() throws {
+        let url = "postgres://askd:s3cret@db.internal:5432/askd?sslmode=verify-full"
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": url]) == .postgres(.init(url: url)))
+        let tuned = try DatabaseLocation(environment: [
+            "ASKD_DATABASE": "postgresql://h/db", "ASKD_PG_MAX_CONNECTIONS": "4", "ASKD_PG_STATEMENT_TIMEOUT_MS": "2500",
+        ])
+        #expect(tuned == .postgres(.init(url: "postgresql://h/db", maxConnections: 4, statementTimeoutMilliseconds: 2_500)))
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": url]).description == "postgres://askd:***@db.internal:5432/askd?sslmode=verify-full")
+        #expect(try DatabaseLocation(environment: ["ASKD_DATABASE": "postgresql://u@h/db"]).description == "postgresql://u@h/db")
+        for (name, value) in [("ASKD_PG_MAX_CONNECTIONS", "0"), ("ASKD_PG_STATEMENT_TIMEOUT_MS", "fast")] {
+            let error = #expect(throws: ConfigurationError.self) { try DatabaseLocation(environment: ["ASKD_DATABASE": url, name: value]) }
+            #expect(error?.description.contains(name) == true)
+            #expect(error?.description.contains("s3cret") == false)
+        }
+    }
+
+    @Test(arguments: [[:], ["ASKD_DATABASE": "mysql://u:p@h/db"], ["ASKD_DATABASE": "sqlite:"]])
     func unusableValuesNameTheVariable(environment: [String: String]) {
         let error = #expect(throws: ConfigurationError.self) { try DatabaseLocation(environment: environment) }
         #expect(error?.description.contains("ASKD_DATABASE") == true)

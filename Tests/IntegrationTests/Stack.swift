@@ -20,16 +20,21 @@ final class Stack {
     let port: UInt16
     let socketPath: String
     let askdLogPath: String
-    /// The SQLite file this stack's askd uses.
+    /// The SQLite file this stack's askd uses, unless the environment names another store.
     let databasePath: String
+    /// `ASKD_DATABASE` of this stack's askd processes.
+    let database: String
     let askd: ChildProcess
+    /// More askd processes behind the same nginx upstream, standing in for other hosts.
+    private(set) var replicas: [(process: ChildProcess, socket: String, log: String)] = []
     private var nginx: ChildProcess?
 
     var client: HTTPClient { HTTPClient(port: port) }
 
     /// Starts askd with `arguments` after `serve --socket ...`, then nginx, and waits until
-    /// `/healthz` answers through nginx.
-    init(askdArguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `/healthz` answers through nginx. With `hosts` above 1, as many askd processes share the
+    /// store, each on its own socket, all in nginx's `askd` upstream.
+    init(askdArguments: [String] = [], environment: [String: String] = [:], hosts: Int = 1) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("askd-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         port = try FreePort.find()
@@ -37,11 +42,17 @@ final class Stack {
         askdLogPath = directory.appendingPathComponent("askd.log").path
 
         databasePath = directory.appendingPathComponent("askd.sqlite").path
-        askd = try Self.launch(
-            Self.askdBinary, ["serve", "--socket", socketPath] + askdArguments,
-            environment: ["ASKD_TEST_ROUTES": "1", "ASKD_DATABASE": databasePath].merging(environment) { $1 }, log: askdLogPath
-        )
+        database = environment["ASKD_DATABASE"] ?? databasePath
+        let askdEnvironment = ["ASKD_TEST_ROUTES": "1", "ASKD_DATABASE": databasePath].merging(environment) { $1 }
+        askd = try Self.launch(Self.askdBinary, ["serve", "--socket", socketPath] + askdArguments, environment: askdEnvironment, log: askdLogPath)
         try waitUntil("askd creates its socket") { FileManager.default.fileExists(atPath: socketPath) }
+        for host in (2...max(2, hosts)).prefix(max(0, hosts - 1)) {
+            let socket = directory.appendingPathComponent("askd-\(host).sock").path
+            let log = directory.appendingPathComponent("askd-\(host).log").path
+            let process = try Self.launch(Self.askdBinary, ["serve", "--socket", socket] + askdArguments, environment: askdEnvironment, log: log)
+            replicas.append((process, socket, log))
+            try waitUntil("askd \(host) creates its socket") { FileManager.default.fileExists(atPath: socket) }
+        }
 
         let extra = directory.appendingPathComponent("extra-locations.conf")
         try "        location /_test/ { include \(Self.repository.path)/dev/askd_fastcgi.conf; }\n"
@@ -52,7 +63,9 @@ final class Stack {
             [directory.path, String(port), socketPath, extra.path], environment: environment
         )
         try #require(render.status == 0, "rendering the nginx config failed: \(render.stderr)")
-        try render.stdout.write(to: config, atomically: true, encoding: .utf8)
+        let servers = ([socketPath] + replicas.map(\.socket)).map { "server unix:\($0);" }.joined(separator: "\n        ")
+        try render.stdout.replacingOccurrences(of: "server unix:\(socketPath);", with: servers)
+            .write(to: config, atomically: true, encoding: .utf8)
 
         nginx = try Self.launch(
             Self.nginxBinary,
@@ -64,6 +77,10 @@ final class Stack {
     }
 
     deinit {
+        for replica in replicas {
+            replica.process.signal(SIGKILL)
+            _ = replica.process.waitForExit(within: 5)
+        }
         askd.signal(SIGKILL)
         nginx?.signal(SIGQUIT)
         _ = askd.waitForExit(within: 5)
@@ -73,6 +90,14 @@ final class Stack {
 
     /// Everything askd has logged so far.
     var askdLog: String { (try? String(contentsOfFile: askdLogPath, encoding: .utf8)) ?? "" }
+
+    /// Everything each askd process has logged so far, the first one first.
+    var hostLogs: [String] {
+        [askdLog] + replicas.map { (try? String(contentsOfFile: $0.log, encoding: .utf8)) ?? "" }
+    }
+
+    /// The Unix socket of each askd process, the first one first.
+    var hostSockets: [String] { [socketPath] + replicas.map(\.socket) }
 
     func signalAskd(_ signal: Int32) {
         askd.signal(signal)
@@ -103,7 +128,7 @@ final class Stack {
 
     /// Creates an access token in the SQLite file at `database` and returns it.
     func createToken(name: String) throws -> String {
-        let result = try Self.run(Self.askdBinary, ["token", "create", "--name", name], environment: ["ASKD_DATABASE": databasePath])
+        let result = try Self.run(Self.askdBinary, ["token", "create", "--name", name], environment: ["ASKD_DATABASE": database])
         try #require(result.status == 0, "token create failed: \(result.stderr)")
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

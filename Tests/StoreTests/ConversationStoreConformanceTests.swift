@@ -238,6 +238,86 @@ import Testing
         // Released: the lock can be taken again.
         try waitFor { (try? other.withTurnLock(conversationID: "c1", timeout: 0.1) { true }) == true }
     }
+
+    // MARK: Availability and moving stores
+
+    @Test(arguments: StoreBackend.allCases)
+    func aWorkingStoreIsAvailable(backend: StoreBackend) throws {
+        try backend.make().store.checkAvailable()
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func allConversationsListsEveryOwnersOldestFirst(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        try store.commitTurn(turn("c3", owner: alice.id, starts: true, "third", at: 2_000))
+        try store.commitTurn(turn("c2", owner: bob.id, starts: true, "second", at: 2_000))
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "first", at: 1_000))
+        try store.commitTurn(turn("c1", owner: alice.id, starts: false, "later", at: 3_000))
+        let all = try store.allConversations()
+        #expect(all.map(\.id) == ["c1", "c2", "c3"])
+        #expect(all.map(\.owner) == [alice.id, bob.id, alice.id])
+        #expect(all[0].updatedAt == .at(3_000))
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func importedTokensKeepEverythingAndReplaceTheSameID(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        var alice = makeToken("alice", created: 1_000)
+        alice.lastUsedAt = .at(2_000)
+        alice.expiresAt = .at(9_000)
+        alice.revokedAt = .at(3_000)
+        try store.importToken(alice)
+        try store.importToken(alice)
+        #expect(try store.allTokens() == [alice])
+        alice.name = "alice-renamed"
+        alice.revokedAt = nil
+        try store.importToken(alice)
+        #expect(try store.token(hash: alice.hash) == alice)
+        #expect(try store.allTokens() == [alice])
+
+        var sameName = makeToken("bob")
+        sameName.name = alice.name
+        #expect(throws: StoreError.self) { try store.importToken(sameName) }
+        var sameHash = makeToken("carol")
+        sameHash.hash = alice.hash
+        #expect(throws: StoreError.self) { try store.importToken(sameHash) }
+        #expect(try store.allTokens() == [alice])
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func importedConversationsKeepEverythingAndReplaceTheSameID(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        try store.importToken(alice)
+        let conversation = Conversation(id: "c1", owner: alice.id, createdAt: .at(5_000), updatedAt: .at(6_000))
+        let messages = [
+            StoredMessage(sequence: 1, role: .system, content: "be brief", createdAt: .at(5_000)),
+            StoredMessage(sequence: 2, role: .user, content: "hi \u{0} there", createdAt: .at(5_000)),
+            StoredMessage(
+                sequence: 3, role: .assistant, content: "hello", model: "m",
+                usage: TokenUsage(promptTokens: 1, completionTokens: 2, totalTokens: 3), createdAt: .at(6_000)
+            ),
+        ]
+        // Copying twice gives the same result.
+        try store.importConversation(conversation, messages: messages)
+        try store.importConversation(conversation, messages: messages)
+        #expect(try store.conversation(id: "c1", owner: alice.id) == conversation)
+        #expect(try store.messages(conversationID: "c1") == messages)
+        #expect(try store.allConversations() == [conversation])
+
+        var replaced = conversation
+        replaced.updatedAt = .at(7_000)
+        try store.importConversation(replaced, messages: Array(messages.prefix(1)))
+        #expect(try store.conversation(id: "c1", owner: alice.id) == replaced)
+        #expect(try store.messages(conversationID: "c1") == Array(messages.prefix(1)))
+        // Turns go on after the imported messages.
+        try store.commitTurn(turn("c1", owner: alice.id, starts: false, "more", at: 8_000))
+        #expect(try store.messages(conversationID: "c1").map(\.sequence) == [1, 2, 3])
+    }
 }
 
 final class LockedCounts: @unchecked Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresStore
 import SQLiteStore
 import Store
 
@@ -6,11 +7,12 @@ import Store
 enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case memory
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
     /// A new, empty store, and a way to open a second handle on the same data (another
-    /// process's view, for SQLite).
+    /// process's view, for SQLite; another host's, for PostgreSQL).
     func make() throws -> (store: any ConversationStore, reopen: () throws -> any ConversationStore) {
         switch self {
         case .memory:
@@ -21,6 +23,10 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let path = directory.appendingPathComponent("askd.sqlite").path
             return (try SQLiteStore(path: path), { try SQLiteStore(path: path) })
+        case .postgres:
+            // A database of its own on the cluster this process shares.
+            let url = try PostgresTestCluster.shared.get().createDatabase()
+            return (try PostgresStore(url: url), { try PostgresStore(url: url) })
         }
     }
 }

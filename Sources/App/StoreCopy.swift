@@ -1,0 +1,62 @@
+import Store
+
+/// `askd store copy`: everything in one store (tokens, conversations, messages) into another,
+/// such as a single host's SQLite file into the PostgreSQL database of several hosts.
+///
+/// Ids, owners, dates and sequence numbers are kept, and whatever the target already has under
+/// the same id is replaced, so running it twice gives the same result. A target that already
+/// holds anything is refused unless `force` is given. Afterwards every token and every
+/// conversation, with its number of messages, is read back from the target and compared.
+public enum StoreCopy {
+    public struct Summary: Sendable, Equatable, CustomStringConvertible {
+        public var tokens: Int
+        public var conversations: Int
+        public var messages: Int
+
+        public var description: String {
+            "copied and verified \(tokens) tokens, \(conversations) conversations and \(messages) messages"
+        }
+    }
+
+    public struct Refusal: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func copy(from source: any ConversationStore, to target: any ConversationStore, force: Bool) throws -> Summary {
+        if !force {
+            let tokens = try target.allTokens().count
+            let conversations = try target.allConversations().count
+            guard tokens == 0 && conversations == 0 else {
+                throw Refusal(description: "the target already holds \(tokens) tokens and \(conversations) conversations; "
+                    + "give --force to copy over them (what has the same id is replaced)")
+            }
+        }
+        let tokens = try source.allTokens()
+        for token in tokens { try target.importToken(token) }
+        let conversations = try source.allConversations()
+        var messages = 0
+        for conversation in conversations {
+            let history = try source.messages(conversationID: conversation.id)
+            try target.importConversation(conversation, messages: history)
+            messages += history.count
+        }
+        try verify(tokens: tokens, conversations: conversations, from: source, in: target)
+        return Summary(tokens: tokens.count, conversations: conversations.count, messages: messages)
+    }
+
+    private static func verify(tokens: [TokenRecord], conversations: [Conversation], from source: any ConversationStore, in target: any ConversationStore) throws {
+        let copiedTokens = Dictionary(try target.allTokens().map { ($0.id, $0) }) { first, _ in first }
+        for token in tokens where copiedTokens[token.id] != token {
+            throw Refusal(description: "verification failed: token \(token.id) differs in the target")
+        }
+        for conversation in conversations {
+            guard try target.conversation(id: conversation.id, owner: conversation.owner) == conversation else {
+                throw Refusal(description: "verification failed: conversation \(conversation.id) differs in the target")
+            }
+            let expected = try source.messages(conversationID: conversation.id)
+            guard try target.messages(conversationID: conversation.id) == expected else {
+                throw Refusal(description: "verification failed: the messages of conversation \(conversation.id) differ in the target")
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPostgres
+import FoundationEssentials
+
+/// One libpq connection, used by one thread at a time.
+///
+/// Every statement goes through `PQexecParams` with its values as parameters, never in the SQL.
+/// Parameters are typed and sent in binary form, and results come back in binary form: text
+/// as its UTF-8 bytes, integers in network order.
+final class PostgresConnection {
+    /// A value for a `$n` parameter.
+    enum Value {
+        case text(String)
+        /// A string for a BYTEA column, as its UTF-8 bytes: PostgreSQL's TEXT cannot hold NUL.
+        case bytes(String)
+        case integer(Int64)
+        case null
+    }
+
+    private let connection: OpaquePointer
+    private let settings: ConnectionSettings
+    /// Set once a statement failed in a way that leaves the connection useless.
+    private var ended = false
+
+    /// Connects and sets the statement timeout.
+    init(settings: ConnectionSettings) throws {
+        self.settings = settings
+        let context = "connect to \(settings.redactedURL)"
+        guard let handle = settings.connect() else {
+            throw PostgresError(sqlState: nil, message: "out of memory", context: context, closedConnection: true)
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = settings.scrub(String(cString: PQerrorMessage(handle)))
+            PQfinish(handle)
+            throw PostgresError(sqlState: nil, message: message, context: context, closedConnection: true)
+        }
+        connection = handle
+        askd_pg_silence_notices(handle)
+        try execute("SELECT set_config('statement_timeout', $1, false)", [.text(String(settings.statementTimeoutMilliseconds))])
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ values: [Value] = []) throws -> Int {
+        let result = try run(sql, values)
+        defer { PQclear(result) }
+        return Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    /// Runs a query and maps each row.
+    func query<T>(_ sql: String, _ values: [Value] = [], _ row: (Row) throws -> T) throws -> [T] {
+        let result = try run(sql, values)
+        defer { PQclear(result) }
+        return try (0..<PQntuples(result)).map { try row(Row(result: result, index: $0)) }
+    }
+
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if PQtransactionStatus(connection) != PQTRANS_IDLE { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Whether the connection can serve another caller: open, and outside any transaction.
+    var isReusable: Bool {
+        !ended && PQstatus(connection) == CONNECTION_OK && PQtransactionStatus(connection) == PQTRANS_IDLE
+    }
+
+    /// Whether an idle connection is still open. A server that shuts down, restarts or ends
+    /// the session sends a last message and closes the socket, and askd listens for nothing
+    /// else, so anything to read on an idle connection means it is gone. Costs one `poll`.
+    var isStillOpen: Bool {
+        guard isReusable else { return false }
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) == 0
+    }
+
+    private func run(_ sql: String, _ values: [Value]) throws -> OpaquePointer {
+        // All parameters in one buffer, each with its type, its offset and its length.
+        var bytes: [UInt8] = []
+        var types: [Oid] = []
+        var offsets: [Int?] = []
+        var lengths: [Int32] = []
+        for value in values {
+            let start = bytes.count
+            switch value {
+            case .text(let text):
+                types.append(25)
+                bytes += text.utf8
+            case .bytes(let text):
+                types.append(17)
+                bytes += text.utf8
+            case .integer(let number):
+                types.append(20)
+                withUnsafeBytes(of: number.bigEndian) { bytes += $0 }
+            case .null:
+                types.append(0)
+            }
+            if case .null = value { offsets.append(nil) } else { offsets.append(start) }
+            lengths.append(Int32(bytes.count - start))
+        }
+        bytes.append(0)  // Never empty, so that every offset, even of an empty value, has an address.
+        let formats = [Int32](repeating: 1, count: values.count)
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
+            return PQexecParams(connection, sql, Int32(values.count), types, pointers, lengths, formats, 1)
+        }
+        if let result, [PGRES_COMMAND_OK, PGRES_TUPLES_OK].contains(PQresultStatus(result)) { return result }
+        let error = PostgresError(
+            sqlState: result.flatMap { PQresultErrorField($0, askd_pg_diag_sqlstate()) }.map { String(cString: $0) },
+            message: settings.scrub(
+                result.flatMap { PQresultErrorField($0, askd_pg_diag_message_primary()) }.map { String(cString: $0) }
+                    ?? result.map { String(cString: PQresultErrorMessage($0)) }
+                    ?? String(cString: PQerrorMessage(connection))
+            ),
+            context: String(sql.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(60)),
+            closedConnection: PQstatus(connection) != CONNECTION_OK
+        )
+        PQclear(result)
+        if error.endsConnection { ended = true }
+        throw error
+    }
+
+    /// A row of a result.
+    struct Row {
+        let result: OpaquePointer
+        let index: Int32
+
+        func text(_ column: Int32) -> String? {
+            guard PQgetisnull(result, index, column) == 0, let value = PQgetvalue(result, index, column) else { return nil }
+            let count = Int(PQgetlength(result, index, column))
+            return value.withMemoryRebound(to: UInt8.self, capacity: count) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+            }
+        }
+
+        /// A SMALLINT, INTEGER or BIGINT.
+        func integer(_ column: Int32) -> Int64? {
+            guard PQgetisnull(result, index, column) == 0, let value = PQgetvalue(result, index, column) else { return nil }
+            let count = Int(PQgetlength(result, index, column))
+            var number: Int64 = 0
+            for offset in 0..<count { number = number << 8 | Int64(UInt8(bitPattern: value[offset])) }
+            // Extends the sign of a shorter integer.
+            let unused = Int64(64 - 8 * count)
+            return (number << unused) >> unused
+        }
+    }
+}
+
+extension PostgresConnection.Value {
+    static func date(_ date: Date?) -> Self {
+        date.map { .integer($0.milliseconds) } ?? .null
+    }
+
+    static func integer(_ value: Int?) -> Self {
+        value.map { .integer(Int64($0)) } ?? .null
+    }
+
+    static func text(_ value: String?) -> Self {
+        value.map { .text($0) } ?? .null
+    }
+}

@@ -1,0 +1,91 @@
+/// The schema, as forward-only steps; the same tables as SQLite's, with times in milliseconds
+/// since 1970. Step N takes the version in `askd_schema` from N-1 to N.
+/// Never edit a step that has shipped: add one.
+enum PostgresMigrations {
+    static let steps: [[String]] = [
+        // 1: tokens, conversations, messages, turn locks.
+        [
+            """
+            CREATE TABLE tokens (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                hash TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                last_used_at BIGINT,
+                expires_at BIGINT,
+                revoked_at BIGINT,
+                -- Insertion order, which lists tokens made in the same millisecond (SQLite's rowid).
+                position BIGINT GENERATED ALWAYS AS IDENTITY
+            )
+            """,
+            """
+            CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                token_id TEXT NOT NULL REFERENCES tokens(id),
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX conversations_by_token ON conversations(token_id, updated_at)",
+            """
+            CREATE TABLE messages (
+                conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+                -- UTF-8, as BYTEA because TEXT cannot hold NUL.
+                content BYTEA NOT NULL,
+                model TEXT,
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                total_tokens INTEGER,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (conversation_id, seq)
+            )
+            """,
+            """
+            CREATE TABLE turn_locks (
+                conversation_id TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+        ],
+    ]
+
+    /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.
+    static let lockKey: Int64 = 0x6173_6B64
+
+    /// Applies the steps the database lacks, each in its own transaction. Safe when several
+    /// hosts start at once: each transaction first takes the advisory lock, then reads the
+    /// version, so one host migrates and the others find the work done. A database that is up
+    /// to date is only read, so a role without the right to create tables can use it.
+    static func migrate(_ connection: PostgresConnection) throws {
+        guard try currentVersion(connection) < latestVersion else { return }
+        for (index, step) in steps.enumerated() {
+            let version = index + 1
+            try connection.transaction {
+                try connection.execute("SELECT pg_advisory_xact_lock($1)", [.integer(lockKey)])
+                // Not `currentVersion`: its `to_regclass` may still miss a table that another
+                // host created while this one waited for the lock (a stale catalog cache).
+                // Naming the table in a statement reads the catalog afresh.
+                try connection.execute("CREATE TABLE IF NOT EXISTS askd_schema (version INTEGER PRIMARY KEY)")
+                let current = try connection.query("SELECT COALESCE(MAX(version), 0) FROM askd_schema", []) {
+                    Int($0.integer(0) ?? 0)
+                }.first ?? 0
+                guard current < version else { return }
+                for statement in step { try connection.execute(statement) }
+                try connection.execute("INSERT INTO askd_schema (version) VALUES ($1)", [.integer(Int64(version))])
+            }
+        }
+    }
+
+    /// The version of the database's schema: 0 before the first migration (or, in a transaction
+    /// that began before another session created the schema, possibly still 0).
+    static func currentVersion(_ connection: PostgresConnection) throws -> Int {
+        let exists = try connection.query("SELECT to_regclass('askd_schema') IS NOT NULL", []) { $0.integer(0) == 1 }
+        guard exists.first == true else { return 0 }
+        return try connection.query("SELECT COALESCE(MAX(version), 0) FROM askd_schema", []) { Int($0.integer(0) ?? 0) }.first ?? 0
+    }
+
+    static var latestVersion: Int { steps.count }
+}

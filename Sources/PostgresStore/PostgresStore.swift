@@ -1,0 +1,314 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import Store
+
+/// The shared `ConversationStore`: one PostgreSQL database, reached through the system libpq,
+/// for any number of askd processes on any number of hosts.
+///
+/// Threads borrow connections from a bounded pool, opened on first need. Each operation is one
+/// statement or one transaction, with every value passed as a parameter. A failure of the
+/// database itself (cannot connect, connection lost, server shutting down, statement timeout)
+/// throws `StoreError.unavailable` and drops the connection when it is no use any more, so the
+/// store recovers by itself once the server is back. Turn locks are leases in the `turn_locks`
+/// table, timed by the server's clock, so they hold across hosts; a lease left by a crashed
+/// process expires after `leaseSeconds`. The schema is migrated when the store opens.
+public final class PostgresStore: ConversationStore, @unchecked Sendable {
+    private let pool: ConnectionPool
+    private let leaseMilliseconds: Int64
+
+    /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
+    /// - Parameters:
+    ///   - url: `postgres://` or `postgresql://`, as libpq reads it (`sslmode` and the other
+    ///     parameters pass through; `PGPASSWORD` and `~/.pgpass` work as usual).
+    ///   - maxConnections: how many connections the store's threads share at most.
+    ///   - statementTimeoutMilliseconds: how long a statement may run; a connection attempt
+    ///     waits as long, unless the URL or `PGCONNECT_TIMEOUT` says otherwise.
+    ///   - leaseSeconds: how long a turn lock outlives a process that died holding it.
+    /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
+    ///   when `url` is not a PostgreSQL URL or the migration fails.
+    public init(
+        url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000, migrate: Bool = true,
+        leaseSeconds: Double = 300
+    ) throws {
+        let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
+        pool = ConnectionPool(capacity: max(1, maxConnections)) { try PostgresConnection(settings: settings) }
+        leaseMilliseconds = Int64(leaseSeconds * 1000)
+        if migrate { try self.migrate() }
+    }
+
+    /// Brings the schema to the latest version; several hosts may do it at once.
+    /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
+    ///   when a migration fails.
+    public func migrate() throws {
+        try withConnection { try PostgresMigrations.migrate($0) }
+    }
+
+    /// The schema version of the database: 0 before the first migration.
+    public func schemaVersion() throws -> Int {
+        try withConnection { try PostgresMigrations.currentVersion($0) }
+    }
+
+    // MARK: Tokens
+
+    public func insertToken(_ token: TokenRecord) throws {
+        try withConnection { db in
+            try Self.unique("token \(token.name)") {
+                _ = try db.execute(
+                    """
+                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    """,
+                    Self.values(token)
+                )
+            }
+        }
+    }
+
+    public func token(hash: String) throws -> TokenRecord? {
+        try withConnection { db in
+            try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = $1", [.text(hash)], Self.token).first
+        }
+    }
+
+    public func allTokens() throws -> [TokenRecord] {
+        try withConnection { db in
+            try db.query("SELECT \(Self.tokenColumns) FROM tokens ORDER BY created_at, position", [], Self.token)
+        }
+    }
+
+    public func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? {
+        try withConnection { db in
+            try db.query(
+                """
+                UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2)
+                WHERE id = (SELECT id FROM tokens WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1)
+                RETURNING \(Self.tokenColumns)
+                """,
+                [.text(idOrName), .date(date)], Self.token
+            ).first
+        }
+    }
+
+    public func markTokenUsed(id: String, at date: Date) throws {
+        try withConnection { db in
+            _ = try db.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", [.date(date), .text(id)])
+        }
+    }
+
+    // MARK: Conversations
+
+    public func conversation(id: String, owner: String) throws -> Conversation? {
+        try withConnection { db in
+            try db.query(
+                "SELECT id, token_id, created_at, updated_at FROM conversations WHERE id = $1 AND token_id = $2",
+                [.text(id), .text(owner)], Self.conversation
+            ).first
+        }
+    }
+
+    public func messages(conversationID: String) throws -> [StoredMessage] {
+        try withConnection { db in
+            try db.query(
+                """
+                SELECT seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at
+                FROM messages WHERE conversation_id = $1 ORDER BY seq
+                """,
+                [.text(conversationID)]
+            ) { row in
+                let usage = row.integer(4).map { prompt in
+                    TokenUsage(
+                        promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0)
+                    )
+                }
+                return StoredMessage(
+                    sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
+                    content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
+                )
+            }
+        }
+    }
+
+    public func commitTurn(_ turn: Turn) throws {
+        try withConnection { db in
+            try db.transaction {
+                if turn.startsConversation {
+                    let created = try db.execute(
+                        """
+                        INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+                        ON CONFLICT (id) DO NOTHING
+                        """,
+                        [.text(turn.conversationID), .text(turn.owner), .date(turn.date)]
+                    )
+                    guard created == 1 else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+                } else {
+                    // Locks the conversation's row until the commit: turns on one conversation
+                    // wait here for each other, so each reads the sequence number the last one wrote.
+                    let updated = try db.execute(
+                        "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND token_id = $3",
+                        [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
+                    )
+                    guard updated == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+                }
+                let last = try db.query(
+                    "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = $1", [.text(turn.conversationID)]
+                ) { $0.integer(0) ?? 0 }.first ?? 0
+                try db.execute(
+                    """
+                    INSERT INTO messages
+                        (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+                    VALUES ($1, $2, $3, $4, NULL, NULL, NULL, NULL, $5), ($1, $6, $7, $8, $9, $10, $11, $12, $5)
+                    """,
+                    [
+                        .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .bytes(turn.prompt),
+                        .date(turn.date), .integer(last + 2), .text(MessageRole.assistant.rawValue), .bytes(turn.answer),
+                        .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
+                        .integer(turn.usage?.totalTokens),
+                    ]
+                )
+            }
+        }
+    }
+
+    public func deleteConversation(id: String, owner: String) throws -> Bool {
+        try withConnection { db in
+            try db.execute("DELETE FROM conversations WHERE id = $1 AND token_id = $2", [.text(id), .text(owner)]) == 1
+        }
+    }
+
+    /// The lock is a lease row: taken when no row exists or the one there has expired, in one
+    /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
+    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        let holder = UUID().uuidString
+        let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
+        var pause: useconds_t = 1_000
+        while true {
+            let acquired = try withConnection { db in
+                try db.execute(
+                    """
+                    INSERT INTO turn_locks (conversation_id, holder, expires_at)
+                    VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3)
+                    ON CONFLICT (conversation_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                    WHERE turn_locks.expires_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                    """,
+                    [.text(conversationID), .text(holder), .integer(leaseMilliseconds)]
+                ) == 1
+            }
+            if acquired { break }
+            guard ContinuousClock.now < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        defer {
+            _ = try? withConnection { db in
+                try db.execute(
+                    "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(conversationID), .text(holder)]
+                )
+            }
+        }
+        return try body()
+    }
+
+    public func checkAvailable() throws {
+        try withConnection { db in _ = try db.query("SELECT 1", []) { _ in true } }
+    }
+
+    // MARK: Moving stores
+
+    public func allConversations() throws -> [Conversation] {
+        try withConnection { db in
+            try db.query(
+                "SELECT id, token_id, created_at, updated_at FROM conversations ORDER BY created_at, id COLLATE \"C\"", [],
+                Self.conversation
+            )
+        }
+    }
+
+    public func importToken(_ token: TokenRecord) throws {
+        try withConnection { db in
+            try Self.unique("token \(token.name)") {
+                _ = try db.execute(
+                    """
+                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
+                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at
+                    """,
+                    Self.values(token)
+                )
+            }
+        }
+    }
+
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        try withConnection { db in
+            try db.transaction {
+                try db.execute("DELETE FROM conversations WHERE id = $1", [.text(conversation.id)])
+                try db.execute(
+                    "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+                    [.text(conversation.id), .text(conversation.owner), .date(conversation.createdAt), .date(conversation.updatedAt)]
+                )
+                for message in messages {
+                    try db.execute(
+                        """
+                        INSERT INTO messages
+                            (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        """,
+                        [
+                            .text(conversation.id), .integer(message.sequence), .text(message.role.rawValue), .bytes(message.content),
+                            .text(message.model), .integer(message.usage?.promptTokens), .integer(message.usage?.completionTokens),
+                            .integer(message.usage?.totalTokens), .date(message.createdAt),
+                        ]
+                    )
+                }
+            }
+        }
+    }
+
+    // MARK: Plumbing
+
+    private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
+
+    private static func values(_ token: TokenRecord) -> [PostgresConnection.Value] {
+        [
+            .text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
+            .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt),
+        ]
+    }
+
+    private static func token(_ row: PostgresConnection.Row) -> TokenRecord {
+        TokenRecord(
+            id: row.text(0) ?? "", name: row.text(1) ?? "", hash: row.text(2) ?? "",
+            createdAt: Date(milliseconds: row.integer(3) ?? 0), lastUsedAt: row.integer(4).map(Date.init(milliseconds:)),
+            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:))
+        )
+    }
+
+    private static func conversation(_ row: PostgresConnection.Row) -> Conversation {
+        Conversation(
+            id: row.text(0) ?? "", owner: row.text(1) ?? "",
+            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
+        )
+    }
+
+    /// Runs `body`, turning a unique violation (SQLSTATE 23505) into `StoreError.duplicate`.
+    private static func unique<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PostgresError where error.sqlState == "23505" {
+            throw StoreError.duplicate(what)
+        }
+    }
+
+    /// Runs `body` with a connection from the pool, turning failures of the database itself
+    /// into `StoreError.unavailable`.
+    private func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        do {
+            return try pool.withConnection(body)
+        } catch let error as PostgresError where error.isUnavailability {
+            throw StoreError.unavailable("\(error)")
+        }
+    }
+}

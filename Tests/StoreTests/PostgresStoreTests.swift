@@ -1,0 +1,145 @@
+import Foundation
+import PostgresStore
+import Store
+import Testing
+
+/// What only the PostgreSQL backend promises: its schema, its URL handling, and recovery.
+struct PostgresStoreTests {
+    private func newDatabase() throws -> String {
+        try PostgresTestCluster.shared.get().createDatabase()
+    }
+
+    @Test func aNewDatabaseIsMigratedToTheLatestSchema() throws {
+        let url = try newDatabase()
+        let store = try PostgresStore(url: url)
+        #expect(try store.schemaVersion() == 1)
+        try store.insertToken(makeToken("alice"))
+        // Another host starting migrates nothing and keeps the data.
+        let again = try PostgresStore(url: url)
+        try again.migrate()
+        #expect(try again.schemaVersion() == 1)
+        #expect(try again.allTokens().count == 1)
+        // Without migrating, a store only connects when first used.
+        #expect(try PostgresStore(url: try newDatabase(), migrate: false).schemaVersion() == 0)
+    }
+
+    @Test func manyStoresStartingAtOnceMigrateOnce() throws {
+        let url = try newDatabase()
+        let errors = LockedCounts()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            do {
+                let store = try PostgresStore(url: url, maxConnections: 2)
+                _ = try store.allTokens()
+            } catch {
+                errors.fail("\(error)")
+            }
+        }
+        #expect(errors.failures.isEmpty, "\(errors.failures)")
+        #expect(try PostgresStore(url: url).schemaVersion() == 1)
+    }
+
+    @Test(arguments: [
+        "postgresql://u:s3cret@127.0.0.1:1/db",
+        "postgres://u:s3cret@127.0.0.1:1/db?sslmode=disable",
+        "postgresql://u@127.0.0.1:1/db?password=s3cret",
+    ])
+    func aPasswordNeverAppearsInAnError(url: String) {
+        let error = #expect(throws: StoreError.self) { try PostgresStore(url: url, statementTimeoutMilliseconds: 2_000) }
+        guard case .unavailable = error else {
+            Issue.record("not unavailable: \(String(describing: error))")
+            return
+        }
+        let description = error?.description ?? ""
+        #expect(!description.contains("s3cret"), "\(description)")
+        #expect(description.contains("127.0.0.1"), "\(description)")
+    }
+
+    @Test func aURLLibpqCannotReadIsRefusedWithoutItsPassword() {
+        for url in ["postgresql://u:s3cret@[::1/db", "mysql://u:s3cret@127.0.0.1/db", "postgresql://u:s3cret@h/db?nonsense=1"] {
+            let error = #expect(throws: PostgresError.self) { try PostgresStore(url: url) }
+            #expect(error.map { !$0.description.contains("s3cret") } == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test func redactedURLsHideOnlyThePassword() {
+        #expect(PostgresStore.redacted("postgresql://askd:s3cret@db.example:5432/askd?sslmode=require")
+            == "postgresql://askd:***@db.example:5432/askd?sslmode=require")
+        #expect(PostgresStore.redacted("postgres://askd@db/askd?password=s3cret&sslmode=verify-full")
+            == "postgres://askd@db/askd?password=***&sslmode=verify-full")
+        #expect(PostgresStore.redacted("postgresql://a:p@ss:w@rd@db/askd") == "postgresql://a:***@db/askd")
+        #expect(PostgresStore.redacted("postgresql://askd@db/askd") == "postgresql://askd@db/askd")
+        #expect(PostgresStore.redacted("postgresql:///askd?host=/run/postgresql") == "postgresql:///askd?host=/run/postgresql")
+        #expect(PostgresStore.redacted("host=db password = 's3 cret' user=askd") == "host=db password = *** user=askd")
+    }
+
+    /// The same store instance, across a server restart: unavailable while the server is down,
+    /// working again once it is back, with no new store.
+    @Test func aStoreRecoversByItselfAfterTheServerRestarts() throws {
+        // A cluster of its own: stopping the shared one would fail the tests running beside this.
+        let cluster = try PostgresTestCluster.start()
+        defer { cluster.stop() }
+        let store = try PostgresStore(url: try cluster.createDatabase(), maxConnections: 4, statementTimeoutMilliseconds: 2_000)
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "before"))
+        // Several idle connections in the pool, all of which the restart ends.
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in _ = try? store.messages(conversationID: "c1") }
+
+        try cluster.pause()
+        for operation in [
+            { try store.checkAvailable() },
+            { _ = try store.allTokens() },
+            { try store.commitTurn(turn("c1", owner: alice.id, starts: false, "while down")) },
+            { try store.withTurnLock(conversationID: "c1", timeout: 1) {} },
+        ] {
+            let error = #expect(throws: StoreError.self) { try operation() }
+            guard case .unavailable = error else { Issue.record("not unavailable: \(String(describing: error))"); continue }
+        }
+
+        try cluster.resume()
+        try store.checkAvailable()
+        #expect(try store.allTokens() == [alice])
+        try store.withTurnLock(conversationID: "c1", timeout: 5) {
+            try store.commitTurn(turn("c1", owner: alice.id, starts: false, "after"))
+        }
+        #expect(try store.messages(conversationID: "c1").map(\.content) == ["before", "echo: before", "after", "echo: after"])
+
+        // A restart while the store is idle ends every pooled connection; the store notices
+        // before using one, so not a single operation fails.
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in _ = try? store.messages(conversationID: "c1") }
+        try cluster.pause()
+        try cluster.resume()
+        try store.checkAvailable()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            #expect(throws: Never.self) { try store.messages(conversationID: "c1") }
+        }
+    }
+
+    @Test func aStatementPastTheTimeoutIsUnavailableAndTheStoreGoesOn() throws {
+        let url = try newDatabase()
+        let store = try PostgresStore(url: url, maxConnections: 2, statementTimeoutMilliseconds: 100)
+        try store.insertToken(makeToken("alice"))
+        // Connections say who they are.
+        #expect(try PostgresTestCluster.psql(url, "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'askd'") == "t")
+
+        let holder = try #require(PostgresTestCluster.psqlInBackground(url, "BEGIN; LOCK TABLE tokens; SELECT pg_sleep(0.8)"))
+        // Once psql holds the lock, reading tokens waits past the timeout.
+        var failure: StoreError?
+        let deadline = Date().addingTimeInterval(0.6)
+        while failure == nil && Date() < deadline {
+            do {
+                _ = try store.allTokens()
+                usleep(10_000)
+            } catch let error as StoreError {
+                failure = error
+            }
+        }
+        #expect(pclose(holder) == 0)
+        guard case .unavailable(let why) = failure else {
+            Issue.record("not unavailable: \(String(describing: failure))")
+            return
+        }
+        #expect(why.contains("57014"), "\(why)")
+        #expect(try store.allTokens().count == 1)
+    }
+}
