@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 PORT ?= 8080
 
-# Debian packages the build, the dev stack, the tests and the benchmark need.
-APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev postgresql libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
+# Debian packages the build and the dev stack need; the tests and the benchmark also need a
+# PostgreSQL server, for throwaway clusters (Tests/Support/pg-cluster), and the benchmark wrk.
+APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
+TEST_APT_PACKAGES := postgresql
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps bench-deps build build-debug run test bench clean
+.PHONY: all deps test-deps bench-deps build build-debug run test bench clean
 
 all: build
 
@@ -16,7 +18,10 @@ deps:
 	@./dev/apt-install $(APT_PACKAGES)
 	@command -v swift >/dev/null || { echo "Swift 6 is needed: see https://www.swift.org/install/linux/"; exit 1; }
 
-bench-deps: deps
+test-deps: deps
+	@./dev/apt-install $(TEST_APT_PACKAGES)
+
+bench-deps: test-deps
 	@./dev/apt-install $(BENCH_APT_PACKAGES)
 
 build: deps
@@ -30,7 +35,7 @@ run: build
 
 # Unit tests and the integration tests through a real nginx. The integration tests run the
 # debug askd binary, which is the only build that can serve the test-only routes.
-test: build-debug
+test: test-deps build-debug
 	ASKD_BIN=$(CURDIR)/.build/debug/askd swift test
 
 bench: bench-deps build

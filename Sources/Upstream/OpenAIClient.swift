@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CCurl
-import FoundationEssentials
 import HTTP
 import Store
 import Synchronization
@@ -46,17 +45,17 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     }
 
     public func complete(_ request: ChatRequest) throws -> ChatResponse {
-        try withRetry(WireRequest(request, streaming: false), sink: nil)
+        try withRetry(request, streaming: false, sink: nil)
     }
 
     /// Asks with `"stream": true` (and usage in the last chunk) and hands each piece of text
     /// to `sink` as it arrives. A sink that throws, for a client that left, cuts the transfer.
     public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
-        try withRetry(WireRequest(request, streaming: true), sink: sink)
+        try withRetry(request, streaming: true, sink: sink)
     }
 
-    private func withRetry(_ request: WireRequest, sink: (any ChatStreamSink)?) throws -> ChatResponse {
-        let body = try JSONEncoder().encode(request)
+    private func withRetry(_ request: ChatRequest, streaming: Bool, sink: (any ChatStreamSink)?) throws -> ChatResponse {
+        let body = Self.body(of: request, streaming: streaming)
         var attempt = 0
         while true {
             attempt += 1
@@ -76,7 +75,20 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         let error: UpstreamError
     }
 
-    private func send(_ body: Data, model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
+    /// The request's JSON: the model and the messages, and for a stream, usage in its last chunk.
+    static func body(of request: ChatRequest, streaming: Bool) -> [UInt8] {
+        var fields: [String: JSONValue] = [
+            "model": .string(request.model),
+            "messages": .array(request.messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) }),
+        ]
+        if streaming {
+            fields["stream"] = .bool(true)
+            fields["stream_options"] = .object(["include_usage": .bool(true)])
+        }
+        return JSONValue.object(fields).serialized
+    }
+
+    private func send(_ body: [UInt8], model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
         let handle = try threadHandle()
         curl_easy_reset(handle)
         let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink)
@@ -170,20 +182,25 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
     }
 
+    /// A chat.completion: the first choice's message, its finish reason, the model and usage.
     static func parse(_ body: [UInt8], endpoint: String) throws -> ChatResponse {
-        let wire: WireResponse
-        do {
-            wire = try JSONDecoder().decode(WireResponse.self, from: Data(body))
-        } catch {
-            throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
-        }
-        guard let choice = wire.choices.first, let content = choice.message.content else {
+        let unreadable = UpstreamError.failed(
+            detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))"
+        )
+        guard String(validating: body, as: UTF8.self) != nil, let answer = try? JSONParser.parse(body, maxDepth: 64), answer.object != nil
+        else { throw unreadable }
+        guard let choice = answer["choices"]?.array?.first, let content = choice["message"]?["content"]?.string else {
             throw UpstreamError.failed(detail: "\(endpoint) answered without a message")
         }
-        let usage = wire.usage.map {
-            TokenUsage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens, totalTokens: $0.totalTokens)
+        var usage: TokenUsage?
+        if let prompt = answer["usage"]?["prompt_tokens"]?.integer, let completion = answer["usage"]?["completion_tokens"]?.integer {
+            usage = TokenUsage(
+                promptTokens: prompt, completionTokens: completion, totalTokens: answer["usage"]?["total_tokens"]?.integer ?? prompt + completion
+            )
         }
-        return ChatResponse(text: content, model: wire.model ?? "", finishReason: choice.finishReason ?? "stop", usage: usage)
+        return ChatResponse(
+            text: content, model: answer["model"]?.string ?? "", finishReason: choice["finish_reason"]?.string ?? "stop", usage: usage
+        )
     }
 
     private func threadHandle() throws -> UnsafeMutableRawPointer {
@@ -192,53 +209,5 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         pthread_setspecific(key, handle)
         handles.withLock { $0.append(UInt(bitPattern: handle)) }
         return handle
-    }
-
-    private struct WireRequest: Encodable {
-        struct StreamOptions: Encodable {
-            let includeUsage = true
-            enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
-        }
-        let model: String
-        let messages: [ChatMessage]
-        let stream: Bool?
-        let streamOptions: StreamOptions?
-
-        init(_ request: ChatRequest, streaming: Bool) {
-            model = request.model
-            messages = request.messages
-            stream = streaming ? true : nil
-            streamOptions = streaming ? StreamOptions() : nil
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case model, messages, stream
-            case streamOptions = "stream_options"
-        }
-    }
-
-    private struct WireResponse: Decodable {
-        struct Choice: Decodable {
-            struct Message: Decodable { let content: String? }
-            let message: Message
-            let finishReason: String?
-            enum CodingKeys: String, CodingKey {
-                case message
-                case finishReason = "finish_reason"
-            }
-        }
-        struct Usage: Decodable {
-            let promptTokens: Int
-            let completionTokens: Int
-            let totalTokens: Int
-            enum CodingKeys: String, CodingKey {
-                case promptTokens = "prompt_tokens"
-                case completionTokens = "completion_tokens"
-                case totalTokens = "total_tokens"
-            }
-        }
-        let model: String?
-        let choices: [Choice]
-        let usage: Usage?
     }
 }

@@ -1,4 +1,4 @@
-@testable import API
+@testable import HTTP
 import Testing
 
 @Suite struct JSONParserTests {

@@ -4,8 +4,8 @@
 /// checked one by one for the right error message anyway, and this is several times cheaper
 /// than probing each value's type with a decoder. Nesting is bounded, because parsing recurses
 /// and a worker's stack is small.
-struct JSONParser {
-    enum Failure: Error, Equatable {
+public struct JSONParser {
+    public enum Failure: Error, Equatable, Sendable {
         /// Not JSON; `offset` is the byte where reading stopped.
         case invalid(offset: Int)
         /// Arrays and objects nest deeper than allowed.
@@ -19,7 +19,7 @@ struct JSONParser {
 
     /// The value in `bytes`, which must be valid UTF-8 holding one JSON value and nothing else
     /// but whitespace.
-    static func parse(_ bytes: [UInt8], maxDepth: Int) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int) throws(Failure) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         let value = try parser.value()
         parser.skipWhitespace()

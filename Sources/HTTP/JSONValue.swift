@@ -1,8 +1,6 @@
-import HTTP
-
-/// Any JSON value: what `JSONParser` reads from a body, checked field by field before its types
-/// are trusted, and what the handlers write back.
-enum JSONValue: Equatable, Sendable {
+/// Any JSON value: what `JSONParser` reads from a body (or an upstream's answer), checked field
+/// by field before its types are trusted, and what askd writes back.
+public enum JSONValue: Equatable, Sendable {
     case string(String)
     case number(Double)
     case bool(Bool)
@@ -10,8 +8,36 @@ enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// The members of an object; nil for anything else.
+    public var object: [String: JSONValue]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
+
+    /// The elements of an array; nil for anything else.
+    public var array: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// The text of a string; nil for anything else.
+    public var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// A number that is a whole number; nil for anything else.
+    public var integer: Int? {
+        if case .number(let number) = self, number.rounded() == number, abs(number) < 1e15 { return Int(number) }
+        return nil
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        object?[key]
+    }
+
     /// What a client would call this kind of value, for error messages.
-    var kind: String {
+    public var kind: String {
         switch self {
         case .string: "a string"
         case .number: "a number"
@@ -23,12 +49,12 @@ enum JSONValue: Equatable, Sendable {
     }
 
     /// An integer as a JSON number, or `null`.
-    static func integer(_ value: Int?) -> JSONValue {
+    public static func integer(_ value: Int?) -> JSONValue {
         value.map { .number(Double($0)) } ?? .null
     }
 
     /// The value as compact JSON, object keys sorted so that the same value always reads the same.
-    var serialized: [UInt8] {
+    public var serialized: [UInt8] {
         var out = ""
         write(to: &out)
         return Array(out.utf8)
