@@ -48,23 +48,43 @@ public struct AskHandler: Sendable {
         let headers: HTTPHeaders = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"]
         return Response(status: .ok, headers: headers, body: .stream { writer in
             let events = EventStream(writer: writer, keepAliveSeconds: settings.streamKeepAliveSeconds)
+            let conversationID: String
+            let answer: ChatResponse
             do {
-                let (conversationID, answer) = try mappingErrors(requestID: requestID) {
+                (conversationID, answer) = try mappingErrors(requestID: requestID) {
                     try turn(input, owner: owner) { try upstream.stream($0, to: events) }
                 }
-                try events.send(event: "done", data: AskResponse.body(conversationID: conversationID, answer: answer).serialized)
             } catch let error as ClientDisconnected {
                 logger.info("the client left during a streamed answer; the upstream transfer was cut and nothing stored",
                             metadata: ["request_id": "\(requestID)"])
                 throw error
             } catch let error as HTTPError where events.started {
-                try events.send(event: "error", data: Array(JSONString.errorObject(error.message, fields: error.fields).utf8))
+                try events.send(event: "error", data: Self.errorEvent(error))
+                return
             } catch where events.started {
                 logger.error("unexpected error during a streamed answer",
                              metadata: ["request_id": "\(requestID)", "error": "\(String(reflecting: error))"])
-                try events.send(event: "error", data: Array(JSONString.errorObject("internal error", fields: ["request_id": requestID]).utf8))
+                let failure = HTTPError(.internalServerError, "internal error", fields: ["request_id": requestID])
+                try events.send(event: "error", data: Self.errorEvent(failure))
+                return
+            }
+            do {
+                try events.send(event: "done", data: AskResponse.body(conversationID: conversationID, answer: answer).serialized)
+            } catch let error as ClientDisconnected {
+                logger.info("the client left before the last event of a streamed answer; the turn is stored",
+                            metadata: ["request_id": "\(requestID)"])
+                throw error
             }
         })
+    }
+
+    /// `{"error": ..., "status": ...}` and the error's other fields: the status the answer would
+    /// have had, had it not started already (and `retry_after` for a 429).
+    private static func errorEvent(_ error: HTTPError) -> [UInt8] {
+        var fields: [String: JSONValue] = ["error": .string(error.message), "status": .integer(error.status.code)]
+        for (key, value) in error.fields { fields[key] = .string(value) }
+        if let retryAfter = error.headers["Retry-After"] { fields["retry_after"] = .string(retryAfter) }
+        return JSONValue.object(fields).serialized
     }
 
     /// One turn: the conversation's history (under its turn lock, when it continues one), the

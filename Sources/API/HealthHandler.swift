@@ -7,9 +7,9 @@ import Synchronization
 
 /// `GET /healthz`: whether askd can serve, store included.
 ///
-/// The store is asked at most once a second while it answers, so that a load balancer polling
-/// readiness costs the database nothing much; while it does not answer, every check asks again,
-/// and the answer is 503 `{"status": "unavailable", "store": "down"}`.
+/// The store is asked at most once a second, so that a load balancer polling readiness costs the
+/// database nothing much, and a database that hangs holds up one check a second, not all of
+/// them. While it does not answer, the answer is 503 `{"status": "unavailable", "store": "down"}`.
 public final class HealthHandler: Sendable {
     private static let ok = Array(#"{"status":"ok"}"#.utf8)
     private static let down = Array(#"{"status":"unavailable","store":"down"}"#.utf8)
@@ -18,6 +18,8 @@ public final class HealthHandler: Sendable {
     private let store: any ConversationStore
     /// When the store last answered, on the monotonic clock; 0 for never.
     private let lastAnswered = Atomic<Int64>(0)
+    /// When the store last failed to answer; 0 for never.
+    private let lastFailed = Atomic<Int64>(0)
 
     public init(store: any ConversationStore) {
         self.store = store
@@ -32,7 +34,12 @@ public final class HealthHandler: Sendable {
     private func storeAnswers() -> Bool {
         let now = Self.now()
         if now - lastAnswered.load(ordering: .relaxed) < Self.recheckNanoseconds { return true }
-        guard (try? store.checkAvailable()) != nil else { return false }
+        // While the store is down, one check a second too: each may wait for a connection timeout.
+        if now - lastFailed.load(ordering: .relaxed) < Self.recheckNanoseconds { return false }
+        guard (try? store.checkAvailable()) != nil else {
+            lastFailed.store(Self.now(), ordering: .relaxed)
+            return false
+        }
         lastAnswered.store(now, ordering: .relaxed)
         return true
     }

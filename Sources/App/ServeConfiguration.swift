@@ -20,7 +20,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// How long a turn lock outlives a process that died holding it: longer than any turn,
     /// which is at most two upstream attempts.
     public var turnLeaseSeconds: Double {
-        if case .openAI(_, _, _, let timeout) = provider { return Double(2 * timeout + 60) }
+        // Longer than the longest turn: two plain attempts, or a whole stream.
+        if case .openAI(_, _, _, let timeout) = provider { return Double(4 * timeout + 60) }
         return 300
     }
 

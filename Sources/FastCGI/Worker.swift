@@ -138,6 +138,8 @@ final class Worker {
         }
         _ = writer.flush()
         clientGone = clientGone || writer.clientIsGone
+        // nginx closed this connection when its client left: never park it for another request.
+        if clientGone { request.pointee.keepConnection = 0 }
         application.logCompletion(
             of: incoming, status: response.status.code, seconds: MonotonicClock.now() - started, clientGone: clientGone
         )

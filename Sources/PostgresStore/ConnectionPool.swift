@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Store
 
 /// The PostgreSQL connections of one store, shared by all threads: at most `capacity` of them,
 /// opened on first need and lent to one thread at a time.
@@ -11,15 +12,18 @@ import Glibc
 /// recently returned connection goes out first, so the busy few stay warm.
 final class ConnectionPool: @unchecked Sendable {
     private let capacity: Int
+    /// The longest a caller waits for a connection when all are lent out.
+    private let maxWaitSeconds: Int
     private let open: () throws -> PostgresConnection
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let returned = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var idle: [PostgresConnection] = []
     private var opened = 0
 
-    init(capacity: Int, open: @escaping () throws -> PostgresConnection) {
+    init(capacity: Int, maxWaitSeconds: Int = 30, open: @escaping () throws -> PostgresConnection) {
         precondition(capacity > 0, "a pool needs room for a connection")
         self.capacity = capacity
+        self.maxWaitSeconds = maxWaitSeconds
         self.open = open
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(returned, nil)
@@ -43,7 +47,17 @@ final class ConnectionPool: @unchecked Sendable {
     private func checkOut() throws -> PostgresConnection {
         while true {
             pthread_mutex_lock(mutex)
-            while idle.isEmpty && opened == capacity { pthread_cond_wait(returned, mutex) }
+            var deadline = timespec()
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            deadline.tv_sec += maxWaitSeconds
+            while idle.isEmpty && opened == capacity {
+                // Every connection is lent out, to callers that may be stuck on a database that
+                // stopped answering: give up rather than wait with them for ever.
+                guard pthread_cond_timedwait(returned, mutex, &deadline) != ETIMEDOUT || !(idle.isEmpty && opened == capacity) else {
+                    pthread_mutex_unlock(mutex)
+                    throw StoreError.unavailable("no database connection came free within \(maxWaitSeconds) s")
+                }
+            }
             if let connection = idle.popLast() {
                 pthread_mutex_unlock(mutex)
                 if connection.isStillOpen { return connection }

@@ -8,7 +8,8 @@ import CPostgres
 /// The URL goes to libpq as it is, so its parameters (`sslmode`, `options`, ...), `PGPASSWORD`,
 /// `~/.pgpass` and the other `PG*` variables work as libpq documents them. askd only adds
 /// defaults the URL and the environment can override: `application_name=askd`, and a connect
-/// timeout as long as the statement timeout. It sets one thing itself: UTF-8 as the client encoding.
+/// timeout as long as the statement timeout (if there is one). It sets one thing itself: UTF-8
+/// as the client encoding.
 struct ConnectionSettings: Sendable {
     /// The URL with its password replaced, for messages.
     let redactedURL: String
@@ -47,9 +48,18 @@ struct ConnectionSettings: Sendable {
         // order, expanding the URL in `dbname`, and the last value of a keyword wins).
         var keywords: [String] = []
         var values: [String] = []
-        if given["connect_timeout"] == nil && getenv("PGCONNECT_TIMEOUT") == nil {
+        if statementTimeoutMilliseconds > 0 && given["connect_timeout"] == nil && getenv("PGCONNECT_TIMEOUT") == nil {
             keywords.append("connect_timeout")
             values.append(String(max(1, (statementTimeoutMilliseconds + 999) / 1000)))
+        }
+        // A server that vanishes without a reset (a dead host, a dropped NAT entry) must not hold
+        // a connection in recv for the kernel's quarter of an hour: TCP keepalives find the
+        // silence, and tcp_user_timeout bounds unacknowledged sends. The URL may say otherwise.
+        var network = [("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3")]
+        if statementTimeoutMilliseconds > 0 { network.append(("tcp_user_timeout", String(statementTimeoutMilliseconds + 5_000))) }
+        for (keyword, value) in network where given[keyword] == nil {
+            keywords.append(keyword)
+            values.append(value)
         }
         keywords += ["fallback_application_name", "dbname"]
         values += ["askd", url]

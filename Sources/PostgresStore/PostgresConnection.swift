@@ -6,23 +6,26 @@ import FoundationEssentials
 
 /// One libpq connection, used by one thread at a time.
 ///
-/// Every statement goes through `PQexecParams` with its values as parameters, never in the SQL.
-/// Parameters are typed and sent in binary form, and results come back in binary form: text
-/// as its UTF-8 bytes, integers in network order.
+/// Every value goes to the server as a parameter, never in the SQL. Parameters are typed and
+/// sent in binary form, and results come back in binary form: text as its UTF-8 bytes, integers
+/// in network order. A statement with parameters is prepared once per connection, on first use
+/// (`PQprepare`), and then only executed (`PQexecPrepared`): the server parses and plans it once.
 final class PostgresConnection {
-    /// A value for a `$n` parameter.
+    /// A value for a `$n` parameter, typed even when it is NULL, so that a prepared statement
+    /// always sees the same types.
     enum Value {
-        case text(String)
+        case text(String?)
         /// A string for a BYTEA column, as its UTF-8 bytes: PostgreSQL's TEXT cannot hold NUL.
-        case bytes(String)
-        case integer(Int64)
-        case null
+        case bytes(String?)
+        case integer(Int64?)
     }
 
     private let connection: OpaquePointer
     private let settings: ConnectionSettings
     /// Set once a statement failed in a way that leaves the connection useless.
     private var ended = false
+    /// The names of the statements prepared on this connection, by their SQL.
+    private var prepared: [String: String] = [:]
 
     /// Connects and sets the statement timeout.
     init(settings: ConnectionSettings) throws {
@@ -88,36 +91,53 @@ final class PostgresConnection {
     }
 
     private func run(_ sql: String, _ values: [Value]) throws -> OpaquePointer {
-        // All parameters in one buffer, each with its type, its offset and its length.
+        // All parameters in one buffer, each with its type, its offset (none for NULL) and its length.
         var bytes: [UInt8] = []
         var types: [Oid] = []
         var offsets: [Int?] = []
         var lengths: [Int32] = []
         for value in values {
             let start = bytes.count
+            var isNull = false
             switch value {
             case .text(let text):
                 types.append(25)
-                bytes += text.utf8
+                if let text { bytes += text.utf8 } else { isNull = true }
             case .bytes(let text):
                 types.append(17)
-                bytes += text.utf8
+                if let text { bytes += text.utf8 } else { isNull = true }
             case .integer(let number):
                 types.append(20)
-                withUnsafeBytes(of: number.bigEndian) { bytes += $0 }
-            case .null:
-                types.append(0)
+                if let number { withUnsafeBytes(of: number.bigEndian) { bytes += $0 } } else { isNull = true }
             }
-            if case .null = value { offsets.append(nil) } else { offsets.append(start) }
+            offsets.append(isNull ? nil : start)
             lengths.append(Int32(bytes.count - start))
         }
+        let name = values.isEmpty ? nil : try statementName(for: sql, types: types)
         bytes.append(0)  // Never empty, so that every offset, even of an empty value, has an address.
         let formats = [Int32](repeating: 1, count: values.count)
         let result = bytes.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
             let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
-            return PQexecParams(connection, sql, Int32(values.count), types, pointers, lengths, formats, 1)
+            if let name {
+                return PQexecPrepared(connection, name, Int32(values.count), pointers, lengths, formats, 1)
+            }
+            return PQexecParams(connection, sql, 0, nil, nil, nil, nil, 1)
         }
+        return try check(result, sql)
+    }
+
+    /// The name of the statement prepared for `sql`, preparing it first if needed.
+    private func statementName(for sql: String, types: [Oid]) throws -> String {
+        if let name = prepared[sql] { return name }
+        let name = "askd_\(prepared.count + 1)"
+        PQclear(try check(PQprepare(connection, name, sql, Int32(types.count), types), sql))
+        prepared[sql] = name
+        return name
+    }
+
+    /// The result if it succeeded; otherwise the error it carries, after clearing it.
+    private func check(_ result: OpaquePointer?, _ sql: String) throws -> OpaquePointer {
         if let result, [PGRES_COMMAND_OK, PGRES_TUPLES_OK].contains(PQresultStatus(result)) { return result }
         let error = PostgresError(
             sqlState: result.flatMap { PQresultErrorField($0, askd_pg_diag_sqlstate()) }.map { String(cString: $0) },
@@ -162,14 +182,10 @@ final class PostgresConnection {
 
 extension PostgresConnection.Value {
     static func date(_ date: Date?) -> Self {
-        date.map { .integer($0.milliseconds) } ?? .null
+        .integer(date?.milliseconds)
     }
 
     static func integer(_ value: Int?) -> Self {
-        value.map { .integer(Int64($0)) } ?? .null
-    }
-
-    static func text(_ value: String?) -> Self {
-        value.map { .text($0) } ?? .null
+        .integer(value.map(Int64.init))
     }
 }

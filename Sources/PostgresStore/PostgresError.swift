@@ -19,10 +19,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 
     /// Whether the connection that failed is no use any more: lost, refused, or closed by a
     /// server shutting down (class 08, 57P01-57P03), or talking to a server that can no longer
-    /// write (25006: a standby after a failover).
+    /// write (25006: a standby after a failover), or whose prepared statements are gone (26000:
+    /// a pooler in transaction mode, or DISCARD ALL); a new connection prepares them again.
     var endsConnection: Bool {
         guard !closedConnection, let sqlState else { return true }
-        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "25006"].contains(sqlState)
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "25006", "26000"].contains(sqlState)
     }
 
     /// Whether this is a failure of the database rather than of the request: the connection

@@ -12,17 +12,26 @@ extension PostgresStore {
         guard let scheme = url.firstRange(of: "://") else {
             return (redactingPairs(url, into: &secrets), secrets)
         }
-        let queryStart = url[scheme.upperBound...].firstIndex(of: "?") ?? url.endIndex
+        let rest = url[scheme.upperBound...]
         var text = String(url[..<scheme.upperBound])
-        let beforeQuery = url[scheme.upperBound..<queryStart]
-        // The last `@` before the query, so that a password with a stray `@` stays hidden whole.
-        if let at = beforeQuery.lastIndex(of: "@"), let colon = beforeQuery[..<at].firstIndex(of: ":") {
-            let password = beforeQuery[beforeQuery.index(after: colon)..<at]
-            if !password.isEmpty { secrets.append(String(password)) }
-            text += beforeQuery[...colon] + "***" + beforeQuery[at...]
-        } else {
-            text += beforeQuery
+        // As libpq reads it, the user name and password end at an `@` before the first `/`; a
+        // password with an unencoded `/` (libpq then fails on it) ends at the last `@` before
+        // the query. Of the two, the later `@` wins: hiding too much is harmless.
+        let byLibpq = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)].lastIndex(of: "@")
+        let beforeQuery = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)].lastIndex(of: "@")
+        var afterCredentials = rest.startIndex
+        if let at = [byLibpq, beforeQuery].compactMap({ $0 }).max() {
+            if let colon = rest[..<at].firstIndex(of: ":") {
+                let password = rest[rest.index(after: colon)..<at]
+                if !password.isEmpty { secrets.append(String(password)) }
+                text += rest[...colon] + "***"
+            } else {
+                text += rest[..<at]
+            }
+            afterCredentials = at
         }
+        let queryStart = rest[afterCredentials...].firstIndex(of: "?") ?? url.endIndex
+        text += rest[afterCredentials..<queryStart]
         if queryStart < url.endIndex {
             let parameters = url[url.index(after: queryStart)...].split(separator: "&", omittingEmptySubsequences: false)
             text += "?" + parameters.map { parameter in

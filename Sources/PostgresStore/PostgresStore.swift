@@ -33,7 +33,9 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         leaseSeconds: Double = 300
     ) throws {
         let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
-        pool = ConnectionPool(capacity: max(1, maxConnections)) { try PostgresConnection(settings: settings) }
+        // A caller waits for a connection at most about as long as a statement may run.
+        let maxWait = max(1, statementTimeoutMilliseconds / 1000 + 5)
+        pool = ConnectionPool(capacity: max(1, maxConnections), maxWaitSeconds: maxWait) { try PostgresConnection(settings: settings) }
         leaseMilliseconds = Int64(leaseSeconds * 1000)
         if migrate { try self.migrate() }
     }
@@ -130,46 +132,65 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// One statement, so one round trip and its own transaction: it creates the conversation
+    /// (or updates it, locking its row), and inserts the two messages after the last one. If
+    /// another turn on the same conversation commits while this one waits for the row, the
+    /// statement, whose snapshot predates that turn, finds its sequence numbers taken and
+    /// fails whole; it then runs again on a fresh snapshot.
     public func commitTurn(_ turn: Turn) throws {
-        try withConnection { db in
-            try db.transaction {
-                if turn.startsConversation {
-                    let created = try db.execute(
-                        """
-                        INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
-                        ON CONFLICT (id) DO NOTHING
-                        """,
-                        [.text(turn.conversationID), .text(turn.owner), .date(turn.date)]
-                    )
-                    guard created == 1 else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
-                } else {
-                    // Locks the conversation's row until the commit: turns on one conversation
-                    // wait here for each other, so each reads the sequence number the last one wrote.
-                    let updated = try db.execute(
-                        "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND token_id = $3",
-                        [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
-                    )
-                    guard updated == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+        let values: [PostgresConnection.Value] = [
+            .text(turn.conversationID), .text(turn.owner), .date(turn.date), .bytes(turn.prompt), .bytes(turn.answer),
+            .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
+            .integer(turn.usage?.totalTokens),
+        ]
+        let inserted = try withConnection { db in
+            var attempts = 0
+            while true {
+                do {
+                    return try db.execute(turn.startsConversation ? Self.startTurn : Self.continueTurn, values)
+                } catch let error as PostgresError where error.sqlState == "23505" && attempts < 100 {
+                    attempts += 1
                 }
-                let last = try db.query(
-                    "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = $1", [.text(turn.conversationID)]
-                ) { $0.integer(0) ?? 0 }.first ?? 0
-                try db.execute(
-                    """
-                    INSERT INTO messages
-                        (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
-                    VALUES ($1, $2, $3, $4, NULL, NULL, NULL, NULL, $5), ($1, $6, $7, $8, $9, $10, $11, $12, $5)
-                    """,
-                    [
-                        .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .bytes(turn.prompt),
-                        .date(turn.date), .integer(last + 2), .text(MessageRole.assistant.rawValue), .bytes(turn.answer),
-                        .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
-                        .integer(turn.usage?.totalTokens),
-                    ]
-                )
             }
         }
+        guard inserted == 2 else {
+            throw turn.startsConversation
+                ? StoreError.duplicate("conversation \(turn.conversationID)")
+                : StoreError.conversationNotFound(turn.conversationID)
+        }
     }
+
+    /// A turn's two messages, after `last` (the conversation's last sequence number) and for
+    /// `conversation` (empty when the conversation is not there, so nothing is inserted).
+    private static let insertTurnMessages = """
+        INSERT INTO messages
+            (conversation_id, seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at)
+        SELECT conversation.id, last.seq + message.step, message.role, message.content, message.model,
+            message.prompt_tokens, message.completion_tokens, message.total_tokens, $3
+        FROM conversation, last, (VALUES
+            (1, 'user', $4, NULL, NULL, NULL, NULL),
+            (2, 'assistant', $5, $6, $7, $8, $9)
+        ) AS message (step, role, content, model, prompt_tokens, completion_tokens, total_tokens)
+        """
+
+    private static let startTurn = """
+        WITH conversation AS (
+            INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+        ), last AS (
+            SELECT 0 AS seq
+        )
+        """ + "\n" + insertTurnMessages
+
+    private static let continueTurn = """
+        WITH conversation AS (
+            UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2
+            RETURNING id
+        ), last AS (
+            SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
+        )
+        """ + "\n" + insertTurnMessages
 
     public func deleteConversation(id: String, owner: String) throws -> Bool {
         try withConnection { db in

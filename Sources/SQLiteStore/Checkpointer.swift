@@ -21,6 +21,8 @@ final class Checkpointer: @unchecked Sendable {
     private var started = false
     private var requested = false
     private var stopping = false
+    /// No restarting checkpoint before this time (monotonic seconds), after one found readers.
+    private var restartNotBefore = 0.0
     /// How much of the log the last checkpoint copied.
     private var copiedFrames: Int32 = 0
 
@@ -91,7 +93,9 @@ final class Checkpointer: @unchecked Sendable {
             return
         }
         defer { sqlite3_close_v2(db) }
-        sqlite3_busy_timeout(db, 2_000)
+        // A restarting checkpoint waits this long for readers, holding back this process's
+        // writers meanwhile; a reader that stays longer (a backup) just means a later try.
+        sqlite3_busy_timeout(db, 200)
         // A connection finds the log only once it has read the database.
         sqlite3_exec(db, "PRAGMA journal_mode", nil, nil, nil)
         pthread_mutex_lock(mutex)
@@ -103,13 +107,15 @@ final class Checkpointer: @unchecked Sendable {
                 var logged: Int32 = 0
                 var copied: Int32 = 0
                 sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied)
-                if logged >= thresholdFrames * 4 {
+                if logged >= thresholdFrames * 4 && MonotonicClock.seconds() >= restartNotBefore {
                     // Readers kept the log from starting over: wait for them, holding back this
                     // process's writers (which would otherwise starve the wait), so the log does
                     // not grow without end.
                     writerLock.lock()
-                    sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, &logged, &copied)
+                    let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, &logged, &copied)
                     writerLock.unlock()
+                    // Readers that outlast the wait: do not stall writers again for a while.
+                    if rc == SQLITE_BUSY { restartNotBefore = MonotonicClock.seconds() + 10 }
                 }
                 pthread_mutex_lock(mutex)
                 copiedFrames = max(copied, 0)
@@ -118,5 +124,14 @@ final class Checkpointer: @unchecked Sendable {
             }
         }
         pthread_mutex_unlock(mutex)
+    }
+}
+
+/// Seconds on the monotonic clock.
+enum MonotonicClock {
+    static func seconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }

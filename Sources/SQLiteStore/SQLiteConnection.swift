@@ -125,10 +125,20 @@ final class SQLiteConnection {
             try execute("RELEASE step")
             return result
         } catch {
-            try? execute("ROLLBACK TO step")
-            try? execute("RELEASE step")
+            do {
+                try execute("ROLLBACK TO step")
+                try execute("RELEASE step")
+            } catch let undo {
+                // What `body` wrote may still be there: the whole transaction must go.
+                throw SavepointUndoFailed(error: undo)
+            }
             throw error
         }
+    }
+
+    /// A savepoint could not be rolled back; only a rollback of the transaction is safe.
+    struct SavepointUndoFailed: Error {
+        let error: any Error
     }
 
     /// Whether a transaction is open. Some errors (a full disk, an I/O error) make SQLite roll

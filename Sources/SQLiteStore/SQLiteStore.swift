@@ -152,6 +152,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                             do {
                                 try turnWriter.savepoint { try Self.insert(turn, into: turnWriter) }
                                 results.append(.success(()))
+                            } catch let failure as SQLiteConnection.SavepointUndoFailed {
+                                throw failure.error
                             } catch {
                                 // If SQLite gave up the whole transaction, no turn of it stands.
                                 guard turnWriter.inTransaction else { throw error }
@@ -229,10 +231,18 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             pause = min(pause * 2, 20_000)
         }
         defer {
-            _ = try? withConnection { db in
-                try db.execute(
-                    "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(conversationID), .text(holder)]
-                )
+            // Left behind, the lease would block the conversation until it expires: try again
+            // before giving up.
+            for attempt in 1...3 {
+                let released = (try? withConnection { db in
+                    try db.writeTransaction {
+                        try db.execute(
+                            "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(conversationID), .text(holder)]
+                        )
+                    }
+                }) != nil
+                if released { break }
+                usleep(useconds_t(attempt * 50_000))
             }
         }
         return try body()

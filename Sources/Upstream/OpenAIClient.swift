@@ -20,6 +20,8 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     private let connectTimeoutSeconds: Int
     private let key: pthread_key_t
     private let handles = Mutex<[UInt]>([])
+    /// How many times the timeout a whole streamed answer may take.
+    public static let streamTimeoutFactor = 4
     /// The largest answer read from the upstream.
     private static let maxResponseBytes = 16 << 20
 
@@ -109,7 +111,15 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         askd_curl_set_long(handle, CURLOPT_BUFFERSIZE, 4_096)
         askd_curl_set_long(handle, CURLOPT_POST, 1)
         askd_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeoutSeconds)
-        askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
+        if sink == nil {
+            askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
+        } else {
+            // A streamed answer may rightly take longer than a plain one: the timeout bounds its
+            // silences (less than a byte a second for that long), and four times it the whole.
+            askd_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+            askd_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, timeoutSeconds)
+            askd_curl_set_long(handle, CURLOPT_TIMEOUT, Self.streamTimeoutFactor * timeoutSeconds)
+        }
         askd_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
         askd_curl_set_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
         askd_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
@@ -167,8 +177,10 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
                 return answer
             }
             try transfer.finish()
-            guard transfer.delivered || transfer.accumulator.finishReason != nil else {
-                throw UpstreamError.failed(detail: "\(endpoint) ended its stream without an answer")
+            // Without a finish reason or [DONE], the stream was cut short: never store a part
+            // of an answer as if it were the whole.
+            guard transfer.sawDone || transfer.accumulator.finishReason != nil else {
+                throw UpstreamError.failed(detail: "\(endpoint) ended its stream before the answer was complete")
             }
             return transfer.accumulator.response(defaultModel: model)
         case 429:

@@ -19,6 +19,8 @@ final class Transfer {
     private(set) var accumulator = ChatStreamAccumulator()
     /// Whether any text reached the sink; after that, nothing may be retried.
     private(set) var delivered = false
+    /// Whether the stream's `[DONE]` arrived.
+    private(set) var sawDone = false
     private var parser: ServerSentEventParser?
     private var decided = false
     private var received = 0
@@ -93,6 +95,7 @@ final class Transfer {
     }
 
     private func take(_ event: ServerSentEvent) throws {
+        if ChatCompletionChunk.isDone(event.data) { sawDone = true }
         guard let chunk = try ChatCompletionChunk.decode(event.data, with: decoder) else { return }
         if let text = accumulator.add(chunk) {
             delivered = true

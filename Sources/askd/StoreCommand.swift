@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import App
 import ArgumentParser
 
@@ -51,6 +54,10 @@ struct StoreCommand: ParsableCommand {
             let source = try DatabaseLocation(from, environment: environment, naming: "--from")
             let target = try DatabaseLocation(to, environment: environment, naming: "--to")
             guard source != target else { throw ConfigurationError("--from and --to name the same store") }
+            // Opening a SQLite file creates it: a mistyped source would copy nothing, and say so.
+            if case .sqlite(let path, _) = source, access(path, F_OK) != 0 {
+                throw ConfigurationError("--from \(path): no such file")
+            }
             let summary: StoreCopy.Summary
             do {
                 summary = try StoreCopy.copy(

@@ -282,8 +282,9 @@ extension IntegrationTests {
             )
 
             // The example environment file names only settings askd reads (as found in
-            // Sources/), and never the ones that would make askd open a socket of its own.
-            var read: Set<String> = []
+            // Sources/), or libpq reads for it, and never the ones that would make askd open a
+            // socket of its own.
+            var read: Set<String> = ["PGPASSFILE", "PGPASSWORD", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT"]
             let sources = Stack.repository.appendingPathComponent("Sources")
             for case let file as URL in FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)!
             where file.pathExtension == "swift" {

@@ -105,11 +105,13 @@ extension IntegrationTests {
             #expect(elapsed < 1.9, "4 concurrent 1 s asks took \(elapsed) s: some worker was still busy")
         }
 
-        @Test func aFailureMidwayIsAnErrorEventAndStoresNothing() throws {
+        /// An error object midway, or a stream cut off without its finish or `[DONE]`.
+        @Test(arguments: ["#dripfail 6 20 3", "#dripcut 6 20 3"])
+        func aFailureMidwayIsAnErrorEventAndStoresNothing(prompt: String) throws {
             let upstream = try FakeOpenAI()
             let stack = try stack(upstream)
             let token = try stack.createToken(name: "app")
-            let events = try EventStreamClient(port: stack.port, token: token, body: ##"{"prompt":"#dripfail 6 20 3","stream":true}"##).readAll()
+            let events = try EventStreamClient(port: stack.port, token: token, body: #"{"prompt":"\#(prompt)","stream":true}"#).readAll()
             #expect(events.filter { $0.event == nil }.count == 3)
             let last = try #require(events.last)
             #expect(last.event == "error")
@@ -117,7 +119,7 @@ extension IntegrationTests {
             #expect(!events.contains { $0.event == "done" })
             #expect(try stack.count("SELECT COUNT(*) FROM messages") == 0)
             #expect(!last.data.contains("secret"))
-            #expect(stack.askdLog.contains("broke midway"), "the upstream's words go to the log")
+            #expect(stack.askdLog.contains(prompt.hasPrefix("#dripfail") ? "broke midway" : "before the answer was complete"), "the cause goes to the log")
         }
 
         @Test func errorsBeforeTheFirstByteKeepTheirStatus() throws {

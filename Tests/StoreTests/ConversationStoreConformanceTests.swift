@@ -186,6 +186,32 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func concurrentTurnsWithoutTheLockStillTakeTheNextNumbers(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "start"))
+        let handles = [store, try reopen()]
+        let turns = 40
+        let outcomes = LockedCounts()
+        DispatchQueue.concurrentPerform(iterations: turns) { index in
+            do {
+                try handles[index % 2].commitTurn(turn("c1", owner: alice.id, starts: false, "turn \(index)"))
+            } catch {
+                outcomes.fail("\(index): \(error)")
+            }
+        }
+        #expect(outcomes.failures.isEmpty, "\(outcomes.failures)")
+        let messages = try store.messages(conversationID: "c1")
+        #expect(messages.map(\.sequence) == Array(1...(2 + 2 * turns)))
+        // Each prompt is followed by its own answer.
+        for pair in stride(from: 0, to: messages.count, by: 2) {
+            #expect(messages[pair + 1].content == "echo: \(messages[pair].content)")
+        }
+        #expect(Set(messages.map(\.content)).count == messages.count)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func turnsCommittedAtOnceStandOrFallAlone(backend: StoreBackend) throws {
         let (store, _) = try backend.make()
         let alice = makeToken("alice")

@@ -18,6 +18,7 @@ With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI
 "upstream heard: <prompt>" cut into words, unless the prompt says:
   "#drip N MS"        N content chunks "w0 ", "w1 ", ... the first at once, then one every MS ms
   "#dripfail N MS K"  like #drip, but after K chunks an error object instead of the rest
+  "#dripcut N MS K"   like #drip, but after K chunks the connection just closes (no finish, no [DONE])
 If askd closes the connection during a stream, a line {"event": "closed", "prompt": ..., "at": unix
 time} is appended to RECORD_FILE + ".events" as soon as the server notices (it checks before
 each chunk and every 10 ms while waiting).
@@ -122,13 +123,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def stream(self, request, prompt, words):
         model = request.get("model", "")
-        interval, fail_after = 0.0, None
+        interval, fail_after, cut = 0.0, None, False
         if prompt.startswith("#drip"):
             parts = prompt.split()
             pieces = ["w%d " % i for i in range(int(parts[1]))]
             interval = int(parts[2]) / 1000.0
-            if parts[0] == "#dripfail":
+            if parts[0] in ("#dripfail", "#dripcut"):
                 fail_after = int(parts[3])
+            cut = parts[0] == "#dripcut"
         else:
             text = "upstream heard: " + prompt
             pieces = [piece + " " for piece in text.split(" ")]
@@ -157,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(chunk(role="assistant"))
             for index, piece in enumerate(pieces):
                 if index > 0 and not self.wait(interval, prompt):
+                    return
+                if fail_after is not None and index == fail_after and cut:
+                    self.wfile.flush()
                     return
                 if fail_after is not None and index == fail_after:
                     self.wfile.write(b'data: {"error": {"message": "upstream secret detail: broke midway"}}\n\n')
