@@ -59,6 +59,8 @@ public struct AskHandler: Sendable {
                             metadata: ["request_id": "\(requestID)"])
                 throw error
             } catch let error as HTTPError where events.started {
+                // Application logs the detail of an error that becomes a response; this one is an event.
+                if let detail = error.logDetail { logger.error("\(detail)", metadata: ["request_id": "\(requestID)"]) }
                 try events.send(event: "error", data: Self.errorEvent(error))
                 return
             } catch where events.started {
@@ -124,9 +126,6 @@ public struct AskHandler: Sendable {
             log(error, requestID: requestID)
             throw HTTPError(upstream: error)
         } catch let error as StoreError {
-            if case .unavailable(let why) = error {
-                logger.error("the store is unavailable: \(why)", metadata: ["request_id": "\(requestID)"])
-            }
             throw HTTPError(store: error)
         }
     }
@@ -167,7 +166,10 @@ extension HTTPError {
         switch error {
         case .conversationNotFound: self = .conversationNotFound
         case .turnLockTimedOut: self.init(.serviceUnavailable, "the conversation is busy with another turn; try again", headers: ["Retry-After": "5"])
-        case .duplicate, .unavailable: self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"])
+        case .duplicate(let what):
+            self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"], logDetail: "the store refused a duplicate: \(what)")
+        case .unavailable(let why):
+            self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"], logDetail: "the store is unavailable: \(why)")
         }
     }
 }

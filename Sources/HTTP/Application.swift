@@ -47,6 +47,9 @@ public struct Application: Sendable {
         let httpError: HTTPError
         if let error = error as? HTTPError {
             httpError = error
+            if let detail = error.logDetail {
+                logger.error("\(detail)", metadata: ["request_id": "\(request.id)"])
+            }
         } else {
             logger.error(
                 "unexpected error",

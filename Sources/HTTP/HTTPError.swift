@@ -7,12 +7,18 @@ public struct HTTPError: Error, Sendable, Equatable {
     /// Extra string members of the JSON body, after `error`.
     public var fields: [String: String]
     public var headers: HTTPHeaders
+    /// What the operator should know about the cause, which the client must not see; `Application`
+    /// logs it with the request id.
+    public var logDetail: String?
 
-    public init(_ status: HTTPStatus, _ message: String, fields: [String: String] = [:], headers: HTTPHeaders = [:]) {
+    public init(
+        _ status: HTTPStatus, _ message: String, fields: [String: String] = [:], headers: HTTPHeaders = [:], logDetail: String? = nil
+    ) {
         self.status = status
         self.message = message
         self.fields = fields
         self.headers = headers
+        self.logDetail = logDetail
     }
 
     public static func notFound(_ message: String = "not found") -> HTTPError {

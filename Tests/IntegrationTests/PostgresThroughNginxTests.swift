@@ -76,7 +76,9 @@ extension IntegrationTests {
 
         @Test func aDatabaseOutageIs503AndAskdRecoversByItself() throws {
             let cluster = PostgresCluster.shared
-            let url = try cluster.createDatabase()
+            // The cluster trusts loopback connections, so the password is never checked, but
+            // askd holds it like any other: it must appear in no log line, down or up.
+            let url = try cluster.createDatabase().replacingOccurrences(of: "://askd@", with: "://askd:pg-s3cret@")
             let stack = try Stack(environment: ["ASKD_DATABASE": url, "ASKD_PG_STATEMENT_TIMEOUT_MS": "2000"])
             let token = try stack.createToken(name: "app")
             let body = Array(#"{"prompt":"hi"}"#.utf8)
@@ -106,7 +108,34 @@ extension IntegrationTests {
             // /healthz asks the store at most once a second, down or up.
             try waitUntil("/healthz reports the store up again", seconds: 2) { (try? stack.client.get("/healthz"))?.status == 200 }
             #expect(stack.waitForAskdExit(within: 0) == nil, "askd kept running")
-            #expect(!stack.askdLog.contains(url), "the database URL stays out of the log")
+            #expect(!stack.askdLog.contains("pg-s3cret"), "the database password stays out of the log")
+            #expect(stack.askdLog.contains("the store is unavailable"), "the outage itself is logged")
+        }
+
+        @Test func migrateBringsAFreshDatabaseUpToDateAndServeCanBeToldNotTo() throws {
+            let cluster = PostgresCluster.shared
+            let url = try cluster.createDatabase()
+            // Told not to migrate, serve leaves a fresh database alone, and cannot serve from it.
+            let unmigrated = try Stack(askdArguments: ["--no-migrate"], environment: ["ASKD_DATABASE": url])
+            #expect(try cluster.value("SELECT COUNT(*) FROM pg_tables WHERE tablename = 'conversations'", in: url) == "0")
+            let refused = try unmigrated.client.request(
+                "POST", "/ask", headers: [("Authorization", "Bearer askd_x"), ("Content-Type", "application/json")],
+                body: Array(#"{"prompt":"hi"}"#.utf8)
+            )
+            #expect(refused.status >= 500, "no tables: \(refused.status)")
+
+            let migrated = try Stack.run(Stack.askdBinary, ["migrate"], environment: ["ASKD_DATABASE": url], timeout: 30)
+            #expect(migrated.status == 0, "\(migrated.stderr)")
+            #expect(migrated.stdout.contains("is up to date"))
+            #expect(try cluster.value("SELECT COUNT(*) FROM pg_tables WHERE tablename = 'conversations'", in: url) == "1")
+            // Again: nothing to do, same answer.
+            #expect(try Stack.run(Stack.askdBinary, ["migrate"], environment: ["ASKD_DATABASE": url], timeout: 30).status == 0)
+            let token = try unmigrated.createToken(name: "app")
+            let answered = try unmigrated.client.request(
+                "POST", "/ask", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: Array(#"{"prompt":"hi"}"#.utf8)
+            )
+            #expect(answered.status == 200)
         }
 
         @Test func storeCopyMovesASQLiteDeploymentAsItIs() throws {
