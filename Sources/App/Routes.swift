@@ -15,6 +15,10 @@ public enum Routes {
         router.get("/healthz", use: HealthHandler(store: store).handle)
         router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
+        let conversations = ConversationsHandler(store: store, verifier: verifier)
+        router.get("/conversations", use: conversations.list)
+        router.delete("/conversations", use: conversations.deleteAll)
+        router.get("/conversation/{conversation_id}", use: conversations.read)
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif

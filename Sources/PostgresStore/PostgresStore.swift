@@ -198,6 +198,56 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// One statement per page: the page's conversations by keyset (ids compared bytewise, as
+    /// `COLLATE "C"`, like the other backends), each with its message count, first prompt and
+    /// last model from subqueries on the messages' primary key.
+    public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
+        guard limit > 0 else { return [] }
+        return try withConnection { db in
+            if let cursor {
+                return try db.query(
+                    Self.conversationPageAfter,
+                    [.text(owner), .integer(limit), .date(cursor.createdAt), .text(cursor.id)], Self.summary
+                )
+            }
+            return try db.query(Self.conversationPage, [.text(owner), .integer(limit)], Self.summary)
+        }
+    }
+
+    public func deleteAllConversations(owner: String) throws -> Int {
+        try withConnection { db in
+            try db.execute("DELETE FROM conversations WHERE token_id = $1", [.text(owner)])
+        }
+    }
+
+    /// A page of summaries: `$1` the owner, `$2` the limit, and `keyset` what narrows it.
+    private static func conversationPage(keyset: String) -> String {
+        """
+        SELECT c.id, c.token_id, c.created_at, c.updated_at,
+            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
+            (SELECT m.model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
+                ORDER BY m.seq DESC LIMIT 1)
+        FROM conversations c
+        WHERE c.token_id = $1\(keyset)
+        ORDER BY c.created_at DESC, c.id COLLATE "C" DESC
+        LIMIT $2
+        """
+    }
+
+    private static let conversationPage = conversationPage(keyset: "")
+
+    private static let conversationPageAfter = conversationPage(
+        keyset: " AND (c.created_at, c.id COLLATE \"C\") < ($3, $4)"
+    )
+
+    private static func summary(_ row: PostgresConnection.Row) -> ConversationSummary {
+        ConversationSummary(
+            conversation: conversation(row), messageCount: Int(row.integer(4) ?? 0), firstPrompt: row.text(5),
+            lastModel: row.text(6)
+        )
+    }
+
     /// The lock is a lease row: taken when no row exists or the one there has expired, in one
     /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
     public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {

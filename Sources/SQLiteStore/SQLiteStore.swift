@@ -248,6 +248,39 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         return try body()
     }
 
+    public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
+        try withConnection { db in
+            let after = cursor.map { [SQLiteConnection.Value.date($0.createdAt), .text($0.id)] } ?? [.integer(Int64.max), .text("")]
+            return try db.query(
+                """
+                SELECT c.id, c.token_id, c.created_at, c.updated_at,
+                    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
+                    (SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
+                    (SELECT model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1)
+                FROM conversations c
+                WHERE c.token_id = ? AND (c.created_at < ? OR (c.created_at = ? AND c.id < ?) OR ? = 1)
+                ORDER BY c.created_at DESC, c.id DESC
+                LIMIT ?
+                """,
+                [.text(owner), after[0], after[0], after[1], .integer(cursor == nil ? 1 : 0), .integer(Int64(max(0, limit)))]
+            ) { row in
+                ConversationSummary(
+                    conversation: Self.conversation(row), messageCount: Int(row.integer(4) ?? 0), firstPrompt: row.text(5),
+                    lastModel: row.text(6)
+                )
+            }
+        }
+    }
+
+    public func deleteAllConversations(owner: String) throws -> Int {
+        try withConnection { db in
+            try db.writeTransaction {
+                try db.execute("DELETE FROM conversations WHERE token_id = ?", [.text(owner)])
+                return db.changes
+            }
+        }
+    }
+
     public func checkAvailable() throws {
         try withConnection { db in _ = try db.query("SELECT COUNT(*) FROM tokens WHERE 0", []) { _ in true } }
     }

@@ -55,6 +55,14 @@ public protocol ConversationStore: Sendable {
     /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
     func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T
 
+    /// The owner's conversations, newest first (by creation, then id), at most `limit` of them,
+    /// starting after `cursor`. Stable while conversations are added: a page never repeats or
+    /// skips one that existed when the first page was read.
+    func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary]
+
+    /// Deletes every conversation of `owner`, with its messages; how many there were.
+    func deleteAllConversations(owner: String) throws -> Int
+
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.
     func checkAvailable() throws

@@ -108,6 +108,38 @@ public final class MemoryStore: ConversationStore {
         return try body()
     }
 
+    public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
+        state.withLock { state in
+            state.conversations.values
+                .filter { conversation in
+                    guard conversation.owner == owner else { return false }
+                    guard let cursor else { return true }
+                    return (conversation.createdAt, conversation.id) < (cursor.createdAt, cursor.id)
+                }
+                .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
+                .prefix(max(0, limit))
+                .map { conversation in
+                    let messages = state.messages[conversation.id] ?? []
+                    return ConversationSummary(
+                        conversation: conversation, messageCount: messages.count,
+                        firstPrompt: messages.first.flatMap { $0.role == .user ? $0.content : nil },
+                        lastModel: messages.last(where: { $0.role == .assistant })?.model
+                    )
+                }
+        }
+    }
+
+    public func deleteAllConversations(owner: String) throws -> Int {
+        state.withLock { state in
+            let owned = state.conversations.values.filter { $0.owner == owner }.map(\.id)
+            for id in owned {
+                state.conversations[id] = nil
+                state.messages[id] = nil
+            }
+            return owned.count
+        }
+    }
+
     public func checkAvailable() throws {}
 
     public func allConversations() throws -> [Conversation] {

@@ -17,6 +17,8 @@ struct UnavailableStore: ConversationStore {
     func commitTurn(_ turn: Turn) throws { throw down }
     func deleteConversation(id: String, owner: String) throws -> Bool { throw down }
     func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T { throw down }
+    func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }
+    func deleteAllConversations(owner: String) throws -> Int { throw down }
     func checkAvailable() throws { throw down }
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }

@@ -1,5 +1,6 @@
 @testable import App
 import Glibc
+import HTTP
 import Logging
 import Testing
 

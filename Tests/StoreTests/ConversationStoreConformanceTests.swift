@@ -240,6 +240,58 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func conversationsAreListedNewestFirstInStablePages(backend: StoreBackend) throws {
+        let (store, _) = try backend.make()
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        // Seven of Alice's, two in the same millisecond; one of Bob's.
+        for (index, milliseconds) in [1_000, 2_000, 3_000, 3_000, 4_000, 5_000, 6_000].enumerated() {
+            try store.commitTurn(turn("a\(index)", owner: alice.id, starts: true, "first \(index)", at: Int64(milliseconds)))
+        }
+        try store.commitTurn(turn("a0", owner: alice.id, starts: false, "second", at: 9_000))
+        try store.commitTurn(turn("b0", owner: bob.id, starts: true, "bob's", at: 7_000))
+
+        var pages: [[ConversationSummary]] = []
+        var cursor: ConversationCursor?
+        repeat {
+            let page = try store.conversations(owner: alice.id, limit: 3, after: cursor)
+            pages.append(page)
+            cursor = page.last.map { ConversationCursor(createdAt: $0.conversation.createdAt, id: $0.conversation.id) }
+            // Newer conversations arriving meanwhile do not move the pages still to come.
+            try store.commitTurn(turn("new\(pages.count)", owner: alice.id, starts: true, "late", at: 10_000 + Int64(pages.count)))
+        } while pages.last?.count == 3
+        #expect(pages.map(\.count) == [3, 3, 1])
+        #expect(pages.flatMap { $0.map(\.conversation.id) } == ["a6", "a5", "a4", "a3", "a2", "a1", "a0"])
+        let oldest = try #require(pages.last?.first)
+        #expect(oldest.messageCount == 4)
+        #expect(oldest.firstPrompt == "first 0")
+        #expect(oldest.lastModel == "test-model")
+        #expect(oldest.conversation.updatedAt == .at(9_000))
+        #expect(try store.conversations(owner: bob.id, limit: 10, after: nil).map(\.conversation.id) == ["b0"])
+        #expect(try store.conversations(owner: "nobody", limit: 10, after: nil).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func deletingAllTakesOnlyTheOwners(backend: StoreBackend) throws {
+        let (store, _) = try backend.make()
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        try store.commitTurn(turn("a1", owner: alice.id, starts: true, "one"))
+        try store.commitTurn(turn("a2", owner: alice.id, starts: true, "two"))
+        try store.commitTurn(turn("b1", owner: bob.id, starts: true, "bob's"))
+        #expect(try store.deleteAllConversations(owner: alice.id) == 2)
+        #expect(try store.conversations(owner: alice.id, limit: 10, after: nil).isEmpty)
+        #expect(try store.messages(conversationID: "a1").isEmpty)
+        #expect(try store.conversation(id: "b1", owner: bob.id) != nil)
+        #expect(try store.messages(conversationID: "b1").count == 2)
+        #expect(try store.deleteAllConversations(owner: alice.id) == 0)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func aTurnLockWaitTimesOut(backend: StoreBackend) throws {
         let (store, reopen) = try backend.make()
         let other = try reopen()

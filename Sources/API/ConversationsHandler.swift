@@ -1,0 +1,178 @@
+import Auth
+import FoundationEssentials
+import HTTP
+import Store
+
+/// `GET /conversations`, `GET /conversation/{conversation_id}` and `DELETE /conversations`: the
+/// caller's own conversations. Another token's conversation is answered exactly like one that
+/// does not exist.
+public struct ConversationsHandler: Sendable {
+    let store: any ConversationStore
+    let verifier: any TokenVerifier
+
+    /// The longest title made from a first prompt, in characters.
+    static let titleLength = 60
+
+    public init(store: any ConversationStore, verifier: any TokenVerifier) {
+        self.store = store
+        self.verifier = verifier
+    }
+
+    /// `?limit=` (1 to 100, default 20) and `?cursor=` (the `next_cursor` of the page before).
+    public func list(_ request: Request) throws -> Response {
+        let token = try verifier.caller(of: request)
+        var limit = 20
+        if let text = try Self.parameter("limit", of: request) {
+            guard let value = Int(text), (1...100).contains(value) else {
+                throw HTTPError.badRequest("limit must be a whole number from 1 to 100")
+            }
+            limit = value
+        }
+        let cursor = try Self.parameter("cursor", of: request).map(Self.cursor(from:))
+        // One more than asked: whether it exists says whether there is a next page.
+        let page = try storing { try store.conversations(owner: token.id, limit: limit + 1, after: cursor) }
+        let shown = page.prefix(limit)
+        let next: JSONValue = page.count > limit ? shown.last.map { .string(Self.token(for: $0.conversation)) } ?? .null : .null
+        let body = JSONValue.object(["conversations": .array(shown.map(Self.summary)), "next_cursor": next])
+        return .json(.ok, body.serialized)
+    }
+
+    public func read(_ request: Request) throws -> Response {
+        let token = try verifier.caller(of: request)
+        guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
+            throw HTTPError.conversationNotFound
+        }
+        let (conversation, messages) = try storing { () throws -> (Conversation?, [StoredMessage]) in
+            guard let conversation = try store.conversation(id: id, owner: token.id) else { return (nil, []) }
+            return (conversation, try store.messages(conversationID: id))
+        }
+        guard let conversation else { throw HTTPError.conversationNotFound }
+        let firstPrompt = messages.first.flatMap { $0.role == .user ? $0.content : nil }
+        let body = JSONValue.object([
+            "id": .string(conversation.id),
+            "title": Self.title(firstPrompt),
+            "model": messages.last(where: { $0.role == .assistant })?.model.map(JSONValue.string) ?? .null,
+            "system": .null,
+            "created_at": .string(RFC3339.format(conversation.createdAt)),
+            "updated_at": .string(RFC3339.format(conversation.updatedAt)),
+            "messages": .array(messages.map(Self.message)),
+        ])
+        return .json(.ok, body.serialized)
+    }
+
+    public func deleteAll(_ request: Request) throws -> Response {
+        let token = try verifier.caller(of: request)
+        _ = try storing { try store.deleteAllConversations(owner: token.id) }
+        return Response(status: .noContent)
+    }
+
+    /// A query parameter; one that is there but does not decode is a 400, not an absence.
+    private static func parameter(_ name: String, of request: Request) throws -> String? {
+        if let value = request.queryParameter(name) { return value }
+        let present = request.query.split(separator: "&").contains { $0 == name || $0.hasPrefix(name + "=") }
+        guard !present else { throw HTTPError.badRequest("\(name) is malformed") }
+        return nil
+    }
+
+    private func storing<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw HTTPError(store: error)
+        }
+    }
+
+    // MARK: JSON
+
+    private static func summary(_ summary: ConversationSummary) -> JSONValue {
+        .object([
+            "id": .string(summary.conversation.id),
+            "title": title(summary.firstPrompt),
+            "model": summary.lastModel.map(JSONValue.string) ?? .null,
+            "created_at": .string(RFC3339.format(summary.conversation.createdAt)),
+            "updated_at": .string(RFC3339.format(summary.conversation.updatedAt)),
+            "message_count": .integer(summary.messageCount),
+        ])
+    }
+
+    private static func message(_ message: StoredMessage) -> JSONValue {
+        .object([
+            "role": .string(message.role.rawValue),
+            "content": .string(message.content),
+            "created_at": .string(RFC3339.format(message.createdAt)),
+            "model": message.model.map(JSONValue.string) ?? .null,
+            "usage": message.usage.map { usage in
+                .object([
+                    "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
+                    "total_tokens": .integer(usage.totalTokens),
+                ])
+            } ?? .null,
+        ])
+    }
+
+    /// The first prompt's first line, its whitespace collapsed, cut to `titleLength` characters
+    /// (whole characters: an emoji or an accented letter is never split) with an ellipsis.
+    static func title(_ prompt: String?) -> JSONValue {
+        guard let prompt else { return .null }
+        let line = prompt.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let words = line.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard !words.isEmpty else { return .null }
+        guard words.count > titleLength else { return .string(words) }
+        return .string(String(words.prefix(titleLength - 1)).trimmingWhitespace() + "…")
+    }
+
+    // MARK: Cursors
+
+    /// `<milliseconds>.<id>`, base64url: opaque to clients, checked when it comes back.
+    static func token(for conversation: Conversation) -> String {
+        let milliseconds = Int64((conversation.createdAt.timeIntervalSince1970 * 1000).rounded())
+        return Base64URL.encode(Array("\(milliseconds).\(conversation.id)".utf8))
+    }
+
+    static func cursor(from token: String) throws -> ConversationCursor {
+        let malformed = HTTPError.badRequest("cursor is malformed: pass the next_cursor of the page before")
+        guard token.utf8.count <= 200, let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self),
+            let dot = text.firstIndex(of: "."), let milliseconds = Int64(text[..<dot]), milliseconds >= 0
+        else { throw malformed }
+        let id = String(text[text.index(after: dot)...])
+        guard ConversationID.isWellFormed(id) else { throw malformed }
+        return ConversationCursor(createdAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000), id: id)
+    }
+}
+
+/// Base64 with the URL-safe alphabet and no padding (RFC 4648 section 5).
+enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
+            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
+            for position in 0..<(chunk.count + 1) {
+                out.append(alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3F)])
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var values: [UInt32] = []
+        for byte in text.utf8 {
+            guard let value = alphabet.firstIndex(of: byte) else { return nil }
+            values.append(UInt32(value))
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        var index = 0
+        while index < values.count {
+            let group = Array(values[index..<min(index + 4, values.count)])
+            let value = group.enumerated().reduce(UInt32(0)) { $0 | $1.element << (18 - 6 * UInt32($1.offset)) }
+            for position in 0..<(group.count - 1) { out.append(UInt8(value >> (16 - 8 * UInt32(position)) & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
+}

@@ -1,0 +1,35 @@
+@testable import API
+import Foundation
+import HTTP
+import Store
+import Testing
+
+@Suite struct ConversationsHandlerTests {
+    @Test func cursorsRoundTripAndForgeriesAreRefused() throws {
+        for id in ["a", "0f8fad5b-d9cb-469f-a165-70867728950e", "x_y-z"] {
+            let conversation = Conversation(id: id, owner: "t", createdAt: Date(timeIntervalSince1970: 1_795_700_000.123), updatedAt: Date())
+            let cursor = try ConversationsHandler.cursor(from: ConversationsHandler.token(for: conversation))
+            #expect(cursor.id == id)
+            #expect(Int64((cursor.createdAt.timeIntervalSince1970 * 1000).rounded()) == 1_795_700_000_123)
+        }
+        for forged in ["", "!!!!", Base64URL.encode(Array("12.../etc".utf8)), Base64URL.encode(Array("-5.a".utf8)), "A"] {
+            #expect(throws: HTTPError.self, "\(forged)") { try ConversationsHandler.cursor(from: forged) }
+        }
+        for length in 0..<10 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + 250) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test func titlesComeFromTheFirstLineCutOnWholeCharacters() {
+        #expect(ConversationsHandler.title(nil) == .null)
+        #expect(ConversationsHandler.title("  \n ") == .null)
+        #expect(ConversationsHandler.title("Hello\nworld") == .string("Hello"))
+        #expect(ConversationsHandler.title("a  b\tc") == .string("a b c"))
+        let long = String(repeating: "👩‍👩‍👧", count: 70)
+        guard case .string(let title) = ConversationsHandler.title(long) else { Issue.record("no title"); return }
+        #expect(title.count == 60)
+        #expect(title.hasSuffix("…"))
+        #expect(title.dropLast().allSatisfy { $0 == "👩‍👩‍👧" })
+    }
+}
