@@ -19,6 +19,7 @@ public enum Routes {
         router.get("/conversations", use: conversations.list)
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
+        router.get("/usage", use: UsageHandler(store: store, verifier: verifier).handle)
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif

@@ -50,6 +50,19 @@ enum PostgresMigrations {
             )
             """,
         ],
+        // 2: usage per token and UTC day, kept when conversations are deleted.
+        [
+            """
+            CREATE TABLE usage_daily (
+                token_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                requests BIGINT NOT NULL,
+                prompt_tokens BIGINT NOT NULL,
+                completion_tokens BIGINT NOT NULL,
+                PRIMARY KEY (token_id, day)
+            )
+            """,
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

@@ -141,7 +141,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         let values: [PostgresConnection.Value] = [
             .text(turn.conversationID), .text(turn.owner), .date(turn.date), .bytes(turn.prompt), .bytes(turn.answer),
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
-            .integer(turn.usage?.totalTokens),
+            .integer(turn.usage?.totalTokens), .text(turn.date.usageDay),
         ]
         let inserted = try withConnection { db in
             var attempts = 0
@@ -180,6 +180,12 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             RETURNING id
         ), last AS (
             SELECT 0 AS seq
+        ), usage AS (
+            INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
         )
         """ + "\n" + insertTurnMessages
 
@@ -189,12 +195,39 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             RETURNING id
         ), last AS (
             SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
+        ), usage AS (
+            INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
         )
         """ + "\n" + insertTurnMessages
 
     public func deleteConversation(id: String, owner: String) throws -> Bool {
         try withConnection { db in
             try db.execute("DELETE FROM conversations WHERE id = $1 AND token_id = $2", [.text(id), .text(owner)]) == 1
+        }
+    }
+
+    public func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) {
+        try withConnection { db in
+            try db.query(
+                """
+                SELECT COALESCE(SUM(requests), 0)::BIGINT, COALESCE(SUM(prompt_tokens), 0)::BIGINT,
+                    COALESCE(SUM(completion_tokens), 0)::BIGINT,
+                    COALESCE(SUM(requests) FILTER (WHERE day = $2), 0)::BIGINT,
+                    COALESCE(SUM(prompt_tokens) FILTER (WHERE day = $2), 0)::BIGINT,
+                    COALESCE(SUM(completion_tokens) FILTER (WHERE day = $2), 0)::BIGINT
+                FROM usage_daily WHERE token_id = $1
+                """,
+                [.text(owner), .text(day)]
+            ) { row in
+                (
+                    day: UsageTotals(requests: Int(row.integer(3) ?? 0), promptTokens: Int(row.integer(4) ?? 0), completionTokens: Int(row.integer(5) ?? 0)),
+                    total: UsageTotals(requests: Int(row.integer(0) ?? 0), promptTokens: Int(row.integer(1) ?? 0), completionTokens: Int(row.integer(2) ?? 0))
+                )
+            }.first ?? (UsageTotals(), UsageTotals())
         }
     }
 

@@ -38,6 +38,17 @@ enum SQLiteMigrations {
             expires_at INTEGER NOT NULL
         );
         """,
+        // 2: usage per token and UTC day, kept when conversations are deleted.
+        """
+        CREATE TABLE usage_daily (
+            token_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            PRIMARY KEY (token_id, day)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

@@ -10,7 +10,8 @@ import FoundationEssentials
 /// - **Ownership.** A conversation is visible only to the token that started it: for any other
 ///   owner, lookups return `nil` and deletes return `false`, exactly as for an unknown id.
 /// - **Atomic turns.** `commitTurn` stores the prompt and the answer as the next two messages,
-///   updates the conversation, and creates it when the turn starts it, all or nothing. A turn
+///   updates the conversation, creates it when the turn starts it, and adds the answer's usage
+///   to the owner's day, all or nothing. A turn
 ///   on a conversation that does not exist (or is another owner's) throws
 ///   `StoreError.conversationNotFound` and stores nothing.
 /// - **Order.** Messages come back in sequence order, numbered 1, 2, 3, ... without gaps.
@@ -62,6 +63,11 @@ public protocol ConversationStore: Sendable {
 
     /// Deletes every conversation of `owner`, with its messages; how many there were.
     func deleteAllConversations(owner: String) throws -> Int
+
+    /// The owner's usage on `day` (`YYYY-MM-DD`, UTC) and in total. Every committed turn
+    /// counts, with the usage its answer reported, on the UTC day of its date; deleting
+    /// conversations does not take it back.
+    func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals)
 
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.

@@ -29,3 +29,16 @@ public struct ConversationCursor: Sendable, Equatable {
         self.id = id
     }
 }
+
+/// What a token's answers cost, as the upstream reported it: answers, prompt and completion tokens.
+public struct UsageTotals: Sendable, Equatable {
+    public var requests: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    public init(requests: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0) {
+        self.requests = requests
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}

@@ -11,6 +11,8 @@ public final class MemoryStore: ConversationStore {
         var conversations: [String: Conversation] = [:]
         var messages: [String: [StoredMessage]] = [:]
         var lockedConversations: Set<String> = []
+        /// By owner, then UTC day.
+        var usage: [String: [String: UsageTotals]] = [:]
     }
 
     private let state = Mutex(State())
@@ -78,6 +80,11 @@ public final class MemoryStore: ConversationStore {
                 }
                 state.conversations[turn.conversationID]!.updatedAt = turn.date
             }
+            var day = state.usage[turn.owner, default: [:]][turn.date.usageDay, default: UsageTotals()]
+            day.requests += 1
+            day.promptTokens += turn.usage?.promptTokens ?? 0
+            day.completionTokens += turn.usage?.completionTokens ?? 0
+            state.usage[turn.owner, default: [:]][turn.date.usageDay] = day
             let next = (state.messages[turn.conversationID]?.count ?? 0) + 1
             state.messages[turn.conversationID, default: []] += [
                 StoredMessage(sequence: next, role: .user, content: turn.prompt, createdAt: turn.date),
@@ -137,6 +144,18 @@ public final class MemoryStore: ConversationStore {
                 state.messages[id] = nil
             }
             return owned.count
+        }
+    }
+
+    public func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) {
+        state.withLock { state in
+            let days = state.usage[owner] ?? [:]
+            let total = days.values.reduce(into: UsageTotals()) { total, day in
+                total.requests += day.requests
+                total.promptTokens += day.promptTokens
+                total.completionTokens += day.completionTokens
+            }
+            return (days[day] ?? UsageTotals(), total)
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationEssentials
 
 /// One completed exchange, stored as a unit: the user's prompt and the assistant's answer.
@@ -25,5 +28,19 @@ public struct Turn: Sendable, Equatable {
         self.model = model
         self.usage = usage
         self.date = date
+    }
+}
+
+extension Date {
+    /// The UTC day, `YYYY-MM-DD`, on which usage is counted.
+    public var usageDay: String {
+        var time = time_t(timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2)
     }
 }

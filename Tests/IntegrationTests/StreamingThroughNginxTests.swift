@@ -147,6 +147,38 @@ extension IntegrationTests {
             #expect(try ask(##"{"prompt":"#status 429"}"##, token: token).header("Retry-After") == "7")
         }
 
+        @Test func usageAddsUpWhatTheUpstreamReportedPlainAndStreamed() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let alice = try stack.createToken(name: "alice")
+            let bob = try stack.createToken(name: "bob")
+            let headers = [("Authorization", "Bearer \(alice)"), ("Content-Type", "application/json")]
+            var reported: [(Int, Int)] = []
+            let plain = try stack.client.request("POST", "/ask", headers: headers, body: Array(#"{"prompt":"count my words please"}"#.utf8))
+            let usage = try #require((try plain.json()["response"] as? [String: Any])?["usage"] as? [String: Any])
+            reported.append((try #require(usage["prompt_tokens"] as? Int), try #require(usage["completion_tokens"] as? Int)))
+            let streamed = try EventStreamClient(port: stack.port, token: alice, body: ##"{"prompt":"#drip 4 10","stream":true}"##).readAll()
+            let final = try #require(streamed.last?.json["response"] as? [String: Any])
+            let streamedUsage = try #require(final["usage"] as? [String: Any])
+            reported.append((try #require(streamedUsage["prompt_tokens"] as? Int), try #require(streamedUsage["completion_tokens"] as? Int)))
+            // A failed answer costs nothing here.
+            _ = try stack.client.request("POST", "/ask", headers: headers, body: Array(##"{"prompt":"#status 500"}"##.utf8))
+
+            let report = try stack.client.get("/usage", headers: headers)
+            #expect(report.status == 200)
+            let json = try report.json()
+            let today = try #require(json["today"] as? [String: Any])
+            let total = try #require(json["total"] as? [String: Any])
+            #expect(total["requests"] as? Int == 2)
+            #expect(total["prompt_tokens"] as? Int == reported.map(\.0).reduce(0, +))
+            #expect(total["completion_tokens"] as? Int == reported.map(\.1).reduce(0, +))
+            #expect(today["requests"] as? Int == 2)
+            #expect((today["date"] as? String)?.count == 10)
+            let bobs = try stack.client.get("/usage", headers: [("Authorization", "Bearer \(bob)")]).json()
+            #expect((bobs["total"] as? [String: Any])?["requests"] as? Int == 0)
+            #expect(try stack.client.get("/usage").status == 401)
+        }
+
         @Test func silenceIsFilledWithCommentsUntilTheNextDelta() throws {
             let upstream = try FakeOpenAI()
             let stack = try stack(upstream, extra: ["ASKD_STREAM_KEEPALIVE_SECONDS": "0.3"])

@@ -274,6 +274,37 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func usageCountsEveryCommittedTurnByDayAndSurvivesDeletes(backend: StoreBackend) throws {
+        let (store, _) = try backend.make()
+        let alice = makeToken("alice")
+        let bob = makeToken("bob")
+        try store.insertToken(alice)
+        try store.insertToken(bob)
+        let day1: Int64 = 1_795_700_001_000      // 2026-11-26 (UTC)
+        let day2: Int64 = day1 + 86_400_000
+        try store.commitTurn(turn("a1", owner: alice.id, starts: true, "one", at: day1))         // usage 3 + 5
+        try store.commitTurn(turn("a1", owner: alice.id, starts: false, "two", at: day2))
+        try store.commitTurn(turn("a2", owner: alice.id, starts: true, "three", at: day2))
+        var unbilled = turn("a3", owner: alice.id, starts: true, "no usage", at: day2)
+        unbilled.usage = nil
+        try store.commitTurn(unbilled)
+        try store.commitTurn(turn("b1", owner: bob.id, starts: true, "bob's", at: day2))
+        // A turn that fails counts for nothing.
+        #expect(throws: StoreError.self) { try store.commitTurn(turn("missing", owner: alice.id, starts: false, "x", at: day2)) }
+
+        let today = Date.at(day2).usageDay
+        #expect(Date.at(day1).usageDay == "2026-11-26")
+        let (day, total) = try store.usage(owner: alice.id, day: today)
+        #expect(day == UsageTotals(requests: 3, promptTokens: 6, completionTokens: 10))
+        #expect(total == UsageTotals(requests: 4, promptTokens: 9, completionTokens: 15))
+        #expect(try store.usage(owner: bob.id, day: today).total == UsageTotals(requests: 1, promptTokens: 3, completionTokens: 5))
+        #expect(try store.usage(owner: "nobody", day: today).total == UsageTotals())
+        // Deleting the conversations does not take the usage back.
+        _ = try store.deleteAllConversations(owner: alice.id)
+        #expect(try store.usage(owner: alice.id, day: today).total == total)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func deletingAllTakesOnlyTheOwners(backend: StoreBackend) throws {
         let (store, _) = try backend.make()
         let alice = makeToken("alice")
