@@ -32,7 +32,7 @@ public struct AskHandler: Sendable {
 
     public func handle(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
-        let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters)
+        let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters, limits: limits)
         if input.stream { return streamed(input, owner: token.id, requestID: request.id) }
         let (conversationID, answer) = try mappingErrors(requestID: request.id) {
             try turn(input, owner: token.id) { try upstream.complete($0) }
@@ -89,31 +89,41 @@ public struct AskHandler: Sendable {
         return JSONValue.object(fields).serialized
     }
 
+    /// The settings with the model allow-list resolved: by default, only the upstream's model.
+    private var limits: AskSettings {
+        var limits = settings
+        limits.models = settings.models ?? [upstream.defaultModel]
+        return limits
+    }
+
     /// One turn: the conversation's history (under its turn lock, when it continues one), the
     /// model's answer, and the turn stored once the model answered.
     private func turn(_ input: AskInput, owner: String, ask: (ChatRequest) throws -> ChatResponse) throws -> (String, ChatResponse) {
         guard let existing = input.conversationID else {
             let id = ConversationID.make()
-            return (id, try answer(input.prompt, after: [], in: id, owner: owner, starts: true, ask: ask))
+            return (id, try answer(input, after: [], kept: ConversationSettings(), in: id, owner: owner, starts: true, ask: ask))
         }
         let answer = try store.withTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds) {
-            guard try store.conversation(id: existing, owner: owner) != nil else { throw HTTPError.conversationNotFound }
+            guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
             let history = try store.messages(conversationID: existing)
-            return try self.answer(input.prompt, after: history, in: existing, owner: owner, starts: false, ask: ask)
+            return try self.answer(input, after: history, kept: conversation.settings, in: existing, owner: owner, starts: false, ask: ask)
         }
         return (existing, answer)
     }
 
-    /// Asks the model and stores the turn once it answered.
+    /// Asks the model and stores the turn once it answered. The request's own model and system
+    /// prompt come first, then the conversation's, then askd's defaults.
     private func answer(
-        _ prompt: String, after history: [StoredMessage], in conversationID: String, owner: String, starts: Bool,
-        ask: (ChatRequest) throws -> ChatResponse
+        _ input: AskInput, after history: [StoredMessage], kept: ConversationSettings, in conversationID: String, owner: String,
+        starts: Bool, ask: (ChatRequest) throws -> ChatResponse
     ) throws -> ChatResponse {
-        let messages = ChatHistory.messages(system: settings.systemPrompt, history: history, prompt: prompt, settings: settings)
-        let answer = try ask(ChatRequest(model: upstream.defaultModel, messages: messages))
+        let system = input.settings.system ?? kept.system ?? settings.systemPrompt
+        let messages = ChatHistory.messages(system: system, history: history, prompt: input.prompt, settings: settings)
+        let model = input.settings.model ?? kept.model ?? upstream.defaultModel
+        let answer = try ask(ChatRequest(model: model, messages: messages, temperature: input.temperature, maxTokens: input.maxTokens))
         try store.commitTurn(Turn(
-            conversationID: conversationID, owner: owner, startsConversation: starts, prompt: prompt, answer: answer.text,
-            model: answer.model, usage: answer.usage, date: Date()
+            conversationID: conversationID, owner: owner, startsConversation: starts, prompt: input.prompt, answer: answer.text,
+            model: answer.model, usage: answer.usage, date: Date(), settings: input.settings
         ))
         return answer
     }

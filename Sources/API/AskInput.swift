@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTP
+import Store
 
 /// What a `POST /ask` asks: from a JSON or form-encoded body, with `conversation_id` also
 /// accepted in the query string (as the original implementation read it).
@@ -9,10 +10,15 @@ struct AskInput: Equatable {
     /// Whether the answer goes out as Server-Sent Events: `"stream": true` in the body (or the
     /// form field `stream=true`), or `Accept: text/event-stream`.
     var stream = false
+    /// `model`, `system` and `title`: a new conversation keeps them; on a later turn, `model`
+    /// and `system` apply to that turn only (PATCH changes what is kept).
+    var settings = ConversationSettings()
+    var temperature: Double?
+    var maxTokens: Int?
 
     /// Reads and validates the request.
     /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
-    static func parse(_ request: Request, maxPromptCharacters: Int) throws -> AskInput {
+    static func parse(_ request: Request, maxPromptCharacters: Int, limits: AskSettings = AskSettings()) throws -> AskInput {
         var fields: [String: JSONValue] = [:]
         if !request.body.isEmpty {
             switch try BodyKind(contentType: request.headers["Content-Type"], body: request.body) {
@@ -56,7 +62,33 @@ struct AskInput: Equatable {
         case let other?:
             throw HTTPError.badRequest("stream must be a boolean, not \(other.kind)")
         }
-        return AskInput(prompt: prompt, conversationID: conversationID, stream: stream)
+        var input = AskInput(prompt: prompt, conversationID: conversationID, stream: stream)
+        input.settings = try ConversationFields.settings(from: fields, limits: limits).applied(to: ConversationSettings())
+        input.temperature = try number("temperature", in: fields, within: 0...2)
+        if let maxTokens = try number("max_tokens", in: fields, within: 1...Double(limits.maxTokens)) {
+            guard maxTokens.rounded() == maxTokens else { throw HTTPError.badRequest("max_tokens must be a whole number") }
+            input.maxTokens = Int(maxTokens)
+        }
+        return input
+    }
+
+    /// A number field within `range`; a form sends it as text.
+    private static func number(_ name: String, in fields: [String: JSONValue], within range: ClosedRange<Double>) throws -> Double? {
+        let value: Double
+        switch fields[name] {
+        case nil, .null: return nil
+        case .number(let number): value = number
+        case .string(let text) where Double(text) != nil: value = Double(text)!
+        case let other?: throw HTTPError.badRequest("\(name) must be a number, not \(other.kind)")
+        }
+        guard range.contains(value) else {
+            throw HTTPError.badRequest("\(name) must be from \(Self.plain(range.lowerBound)) to \(Self.plain(range.upperBound))")
+        }
+        return value
+    }
+
+    private static func plain(_ number: Double) -> String {
+        number.rounded() == number ? String(Int(number)) : "\(number)"
     }
 
     private enum BodyKind {

@@ -13,11 +13,18 @@ public struct AskSettings: Sendable, Equatable {
     /// How long a streamed answer may stay silent before askd sends a comment line, so that
     /// nginx's and proxies' read timeouts do not cut it (`ASKD_STREAM_KEEPALIVE_SECONDS`).
     public var streamKeepAliveSeconds: Double
+    /// The models a request may name (`ASKD_MODELS`, comma-separated); nil: only the default.
+    public var models: [String]?
+    /// The largest `max_tokens` a request may ask for (`ASKD_MAX_TOKENS`).
+    public var maxTokens: Int
 
     public init(
         maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,
-        systemPrompt: String? = nil, turnWaitSeconds: Double = 150, streamKeepAliveSeconds: Double = 15
+        systemPrompt: String? = nil, turnWaitSeconds: Double = 150, streamKeepAliveSeconds: Double = 15, models: [String]? = nil,
+        maxTokens: Int = 4_096
     ) {
+        self.models = models
+        self.maxTokens = maxTokens
         self.streamKeepAliveSeconds = streamKeepAliveSeconds
         self.maxPromptCharacters = maxPromptCharacters
         self.maxHistoryMessages = maxHistoryMessages

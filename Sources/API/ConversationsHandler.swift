@@ -9,13 +9,16 @@ import Store
 public struct ConversationsHandler: Sendable {
     let store: any ConversationStore
     let verifier: any TokenVerifier
+    /// The limits of the settings a PATCH may make, with the model allow-list resolved.
+    let limits: AskSettings
 
     /// The longest title made from a first prompt, in characters.
     static let titleLength = 60
 
-    public init(store: any ConversationStore, verifier: any TokenVerifier) {
+    public init(store: any ConversationStore, verifier: any TokenVerifier, limits: AskSettings = AskSettings()) {
         self.store = store
         self.verifier = verifier
+        self.limits = limits
     }
 
     /// `?limit=` (1 to 100, default 20) and `?cursor=` (the `next_cursor` of the page before).
@@ -47,17 +50,48 @@ public struct ConversationsHandler: Sendable {
             return (conversation, try store.messages(conversationID: id))
         }
         guard let conversation else { throw HTTPError.conversationNotFound }
+        return .json(.ok, Self.detail(conversation, messages: messages).serialized)
+    }
+
+    /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
+    /// (which clears it); any other field is a 400. Answers with the conversation as `GET` does.
+    public func update(_ request: Request) throws -> Response {
+        let token = try verifier.caller(of: request)
+        guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
+            throw HTTPError.conversationNotFound
+        }
+        guard String(validating: request.body, as: UTF8.self) != nil else { throw HTTPError.badRequest("the body is not valid UTF-8") }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(request.body, maxDepth: 16)
+        } catch {
+            throw HTTPError.badRequest("the body is not valid JSON")
+        }
+        guard let fields = value.object else { throw HTTPError.badRequest("the body must be a JSON object, not \(value.kind)") }
+        if let unknown = fields.keys.sorted().first(where: { !ConversationFields.names.contains($0) }) {
+            throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
+        }
+        let change = try ConversationFields.settings(from: fields, limits: limits)
+        let (conversation, messages) = try storing { () throws -> (Conversation?, [StoredMessage]) in
+            guard let conversation = try store.updateConversation(id: id, owner: token.id, change: change) else { return (nil, []) }
+            return (conversation, try store.messages(conversationID: id))
+        }
+        guard let conversation else { throw HTTPError.conversationNotFound }
+        return .json(.ok, Self.detail(conversation, messages: messages).serialized)
+    }
+
+    private static func detail(_ conversation: Conversation, messages: [StoredMessage]) -> JSONValue {
         let firstPrompt = messages.first.flatMap { $0.role == .user ? $0.content : nil }
-        let body = JSONValue.object([
+        let lastModel = messages.last(where: { $0.role == .assistant })?.model
+        return .object([
             "id": .string(conversation.id),
-            "title": Self.title(firstPrompt),
-            "model": messages.last(where: { $0.role == .assistant })?.model.map(JSONValue.string) ?? .null,
-            "system": .null,
+            "title": conversation.settings.title.map(JSONValue.string) ?? title(firstPrompt),
+            "model": (conversation.settings.model ?? lastModel).map(JSONValue.string) ?? .null,
+            "system": conversation.settings.system.map(JSONValue.string) ?? .null,
             "created_at": .string(RFC3339.format(conversation.createdAt)),
             "updated_at": .string(RFC3339.format(conversation.updatedAt)),
-            "messages": .array(messages.map(Self.message)),
+            "messages": .array(messages.map(message)),
         ])
-        return .json(.ok, body.serialized)
     }
 
     public func deleteAll(_ request: Request) throws -> Response {
@@ -87,8 +121,8 @@ public struct ConversationsHandler: Sendable {
     private static func summary(_ summary: ConversationSummary) -> JSONValue {
         .object([
             "id": .string(summary.conversation.id),
-            "title": title(summary.firstPrompt),
-            "model": summary.lastModel.map(JSONValue.string) ?? .null,
+            "title": summary.conversation.settings.title.map(JSONValue.string) ?? title(summary.firstPrompt),
+            "model": (summary.conversation.settings.model ?? summary.lastModel).map(JSONValue.string) ?? .null,
             "created_at": .string(RFC3339.format(summary.conversation.createdAt)),
             "updated_at": .string(RFC3339.format(summary.conversation.updatedAt)),
             "message_count": .integer(summary.messageCount),

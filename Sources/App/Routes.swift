@@ -15,10 +15,13 @@ public enum Routes {
         router.get("/healthz", use: HealthHandler(store: store).handle)
         router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
-        let conversations = ConversationsHandler(store: store, verifier: verifier)
+        var limits = configuration.ask
+        limits.models = limits.models ?? [upstream.defaultModel]
+        let conversations = ConversationsHandler(store: store, verifier: verifier, limits: limits)
         router.get("/conversations", use: conversations.list)
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
+        router.patch("/conversation/{conversation_id}", use: conversations.update)
         router.get("/usage", use: UsageHandler(store: store, verifier: verifier).handle)
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }

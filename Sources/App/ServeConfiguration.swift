@@ -107,6 +107,13 @@ public struct ServeConfiguration: Sendable, Equatable {
             Double($0).flatMap { $0 >= 0.1 && $0 <= 3_600 ? $0 : nil }
         } ?? ask.streamKeepAliveSeconds
         ask.systemPrompt = env.string("ASKD_SYSTEM_PROMPT")
+        ask.models = try env.value("ASKD_MODELS", expecting: "model names separated by commas") { text in
+            let names = text.split(separator: ",").map { String($0.trimmingWhitespace()) }
+            return names.contains(where: \.isEmpty) ? nil : names
+        }
+        ask.maxTokens = try env.value("ASKD_MAX_TOKENS", expecting: "a number from 1 to 1000000") {
+            Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
+        } ?? ask.maxTokens
         if case .openAI(_, _, _, let timeout) = provider {
             // A turn waiting for the one before it may wait out that turn's whole upstream call.
             ask.turnWaitSeconds = Double(timeout + 30)

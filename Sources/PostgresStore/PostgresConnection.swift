@@ -18,6 +18,7 @@ final class PostgresConnection {
         /// A string for a BYTEA column, as its UTF-8 bytes: PostgreSQL's TEXT cannot hold NUL.
         case bytes(String?)
         case integer(Int64?)
+        case boolean(Bool)
     }
 
     private let connection: OpaquePointer
@@ -109,6 +110,9 @@ final class PostgresConnection {
             case .integer(let number):
                 types.append(20)
                 if let number { withUnsafeBytes(of: number.bigEndian) { bytes += $0 } } else { isNull = true }
+            case .boolean(let flag):
+                types.append(16)
+                bytes.append(flag ? 1 : 0)
             }
             offsets.append(isNull ? nil : start)
             lengths.append(Int32(bytes.count - start))

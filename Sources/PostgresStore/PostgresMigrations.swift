@@ -63,6 +63,10 @@ enum PostgresMigrations {
             )
             """,
         ],
+        // 3: a conversation's own title, system prompt (BYTEA, like message content) and model.
+        [
+            "ALTER TABLE conversations ADD COLUMN title TEXT, ADD COLUMN system BYTEA, ADD COLUMN model TEXT",
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

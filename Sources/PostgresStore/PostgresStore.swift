@@ -104,7 +104,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     public func conversation(id: String, owner: String) throws -> Conversation? {
         try withConnection { db in
             try db.query(
-                "SELECT id, token_id, created_at, updated_at FROM conversations WHERE id = $1 AND token_id = $2",
+                "SELECT \(Self.conversationColumns) FROM conversations WHERE id = $1 AND token_id = $2",
                 [.text(id), .text(owner)], Self.conversation
             ).first
         }
@@ -142,7 +142,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             .text(turn.conversationID), .text(turn.owner), .date(turn.date), .bytes(turn.prompt), .bytes(turn.answer),
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
             .integer(turn.usage?.totalTokens), .text(turn.date.usageDay),
-        ]
+        ] + (turn.startsConversation
+            ? [.text(turn.settings.title), .bytes(turn.settings.system), .text(turn.settings.model)] : [])
         let inserted = try withConnection { db in
             var attempts = 0
             while true {
@@ -175,7 +176,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     private static let startTurn = """
         WITH conversation AS (
-            INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $3)
+            INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model)
+            VALUES ($1, $2, $3, $3, $11, $12, $13)
             ON CONFLICT (id) DO NOTHING
             RETURNING id
         ), last AS (
@@ -203,6 +205,30 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                 completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
         )
         """ + "\n" + insertTurnMessages
+
+    /// One statement: each setting takes its new value where the change names it (a flag, then
+    /// the value, per setting) and keeps its own otherwise; `updated_at` is left alone.
+    public func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
+        try withConnection { db in
+            try db.query(
+                """
+                UPDATE conversations SET
+                    title = CASE WHEN $3 THEN $4 ELSE title END,
+                    system = CASE WHEN $5 THEN $6 ELSE system END,
+                    model = CASE WHEN $7 THEN $8 ELSE model END
+                WHERE id = $1 AND token_id = $2
+                RETURNING \(Self.conversationColumns)
+                """,
+                [
+                    .text(id), .text(owner),
+                    .boolean(change.title != nil), .text(change.title ?? nil),
+                    .boolean(change.system != nil), .bytes(change.system ?? nil),
+                    .boolean(change.model != nil), .text(change.model ?? nil),
+                ],
+                Self.conversation
+            ).first
+        }
+    }
 
     public func deleteConversation(id: String, owner: String) throws -> Bool {
         try withConnection { db in
@@ -256,7 +282,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// A page of summaries: `$1` the owner, `$2` the limit, and `keyset` what narrows it.
     private static func conversationPage(keyset: String) -> String {
         """
-        SELECT c.id, c.token_id, c.created_at, c.updated_at,
+        SELECT c.id, c.token_id, c.created_at, c.updated_at, c.title, c.system, c.model,
             (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
             (SELECT m.model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
@@ -276,8 +302,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     private static func summary(_ row: PostgresConnection.Row) -> ConversationSummary {
         ConversationSummary(
-            conversation: conversation(row), messageCount: Int(row.integer(4) ?? 0), firstPrompt: row.text(5),
-            lastModel: row.text(6)
+            conversation: conversation(row), messageCount: Int(row.integer(7) ?? 0), firstPrompt: row.text(8),
+            lastModel: row.text(9)
         )
     }
 
@@ -323,7 +349,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     public func allConversations() throws -> [Conversation] {
         try withConnection { db in
             try db.query(
-                "SELECT id, token_id, created_at, updated_at FROM conversations ORDER BY created_at, id COLLATE \"C\"", [],
+                "SELECT \(Self.conversationColumns) FROM conversations ORDER BY created_at, id COLLATE \"C\"", [],
                 Self.conversation
             )
         }
@@ -350,8 +376,15 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             try db.transaction {
                 try db.execute("DELETE FROM conversations WHERE id = $1", [.text(conversation.id)])
                 try db.execute(
-                    "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ($1, $2, $3, $4)",
-                    [.text(conversation.id), .text(conversation.owner), .date(conversation.createdAt), .date(conversation.updatedAt)]
+                    """
+                    INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    """,
+                    [
+                        .text(conversation.id), .text(conversation.owner), .date(conversation.createdAt),
+                        .date(conversation.updatedAt), .text(conversation.settings.title), .bytes(conversation.settings.system),
+                        .text(conversation.settings.model),
+                    ]
                 )
                 for message in messages {
                     try db.execute(
@@ -390,10 +423,14 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         )
     }
 
+    /// The columns that `conversation(_:)` reads, in its order.
+    private static let conversationColumns = "id, token_id, created_at, updated_at, title, system, model"
+
     private static func conversation(_ row: PostgresConnection.Row) -> Conversation {
         Conversation(
             id: row.text(0) ?? "", owner: row.text(1) ?? "",
-            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
+            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0),
+            settings: ConversationSettings(title: row.text(4), system: row.text(5), model: row.text(6))
         )
     }
 

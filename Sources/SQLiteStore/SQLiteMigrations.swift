@@ -49,6 +49,12 @@ enum SQLiteMigrations {
             PRIMARY KEY (token_id, day)
         ) WITHOUT ROWID;
         """,
+        // 3: a conversation's own title, system prompt and model.
+        """
+        ALTER TABLE conversations ADD COLUMN title TEXT;
+        ALTER TABLE conversations ADD COLUMN system TEXT;
+        ALTER TABLE conversations ADD COLUMN model TEXT;
+        """,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

@@ -112,7 +112,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public func conversation(id: String, owner: String) throws -> Conversation? {
         try withConnection { db in
             try db.query(
-                "SELECT id, token_id, created_at, updated_at FROM conversations WHERE id = ? AND token_id = ?",
+                "SELECT \(Self.conversationColumns) FROM conversations WHERE id = ? AND token_id = ?",
                 [.text(id), .text(owner)], Self.conversation
             ).first
         }
@@ -174,8 +174,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
             guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
             try db.execute(
-                "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)]
+                "INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)] + values(turn.settings)
             )
         } else {
             try db.execute(
@@ -204,6 +204,24 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
             .integer(turn.usage?.totalTokens), .date(turn.date),
         ])
+    }
+
+    public func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
+        try withConnection { db in
+            try db.writeTransaction {
+                let found = try db.query(
+                    "SELECT \(Self.conversationColumns) FROM conversations WHERE id = ? AND token_id = ?", [.text(id), .text(owner)],
+                    Self.conversation
+                )
+                guard var conversation = found.first else { return nil }
+                conversation.settings = change.applied(to: conversation.settings)
+                try db.execute(
+                    "UPDATE conversations SET title = ?, system = ?, model = ? WHERE id = ?",
+                    Self.values(conversation.settings) + [.text(id)]
+                )
+                return conversation
+            }
+        }
     }
 
     public func deleteConversation(id: String, owner: String) throws -> Bool {
@@ -261,7 +279,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             let after = cursor.map { [SQLiteConnection.Value.date($0.createdAt), .text($0.id)] } ?? [.integer(Int64.max), .text("")]
             return try db.query(
                 """
-                SELECT c.id, c.token_id, c.created_at, c.updated_at,
+                SELECT c.id, c.token_id, c.created_at, c.updated_at, c.title, c.system, c.model,
                     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
                     (SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
                     (SELECT model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1)
@@ -273,8 +291,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                 [.text(owner), after[0], after[0], after[1], .integer(cursor == nil ? 1 : 0), .integer(Int64(max(0, limit)))]
             ) { row in
                 ConversationSummary(
-                    conversation: Self.conversation(row), messageCount: Int(row.integer(4) ?? 0), firstPrompt: row.text(5),
-                    lastModel: row.text(6)
+                    conversation: Self.conversation(row), messageCount: Int(row.integer(7) ?? 0), firstPrompt: row.text(8),
+                    lastModel: row.text(9)
                 )
             }
         }
@@ -317,7 +335,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
 
     public func allConversations() throws -> [Conversation] {
         try withConnection { db in
-            try db.query("SELECT id, token_id, created_at, updated_at FROM conversations ORDER BY created_at, id", [], Self.conversation)
+            try db.query("SELECT \(Self.conversationColumns) FROM conversations ORDER BY created_at, id", [], Self.conversation)
         }
     }
 
@@ -346,8 +364,9 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             try db.writeTransaction {
                 try db.execute("DELETE FROM conversations WHERE id = ?", [.text(conversation.id)])
                 try db.execute(
-                    "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [.text(conversation.id), .text(conversation.owner), .date(conversation.createdAt), .date(conversation.updatedAt)]
+                        + Self.values(conversation.settings)
                 )
                 for message in messages {
                     try db.execute(Self.insertMessage, [
@@ -367,11 +386,19 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
+    private static let conversationColumns = "id, token_id, created_at, updated_at, title, system, model"
+
+    /// A row that starts with `conversationColumns`.
     private static func conversation(_ row: SQLiteConnection.Row) -> Conversation {
         Conversation(
             id: row.text(0) ?? "", owner: row.text(1) ?? "",
-            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0)
+            createdAt: Date(milliseconds: row.integer(2) ?? 0), updatedAt: Date(milliseconds: row.integer(3) ?? 0),
+            settings: ConversationSettings(title: row.text(4), system: row.text(5), model: row.text(6))
         )
+    }
+
+    private static func values(_ settings: ConversationSettings) -> [SQLiteConnection.Value] {
+        [settings.title, settings.system, settings.model].map { $0.map { .text($0) } ?? .null }
     }
 
     private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"

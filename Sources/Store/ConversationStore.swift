@@ -49,6 +49,10 @@ public protocol ConversationStore: Sendable {
     /// Stores a completed turn atomically; see the contract above.
     func commitTurn(_ turn: Turn) throws
 
+    /// Changes some of the settings of `owner`'s conversation; the conversation as it now is,
+    /// or nil if there is none (or it is another owner's). `updatedAt` is left alone.
+    func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation?
+
     /// Deletes the conversation and its messages if it belongs to `owner`; whether it did.
     func deleteConversation(id: String, owner: String) throws -> Bool
 

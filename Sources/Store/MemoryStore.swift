@@ -72,7 +72,7 @@ public final class MemoryStore: ConversationStore {
                     throw StoreError.duplicate("conversation \(turn.conversationID)")
                 }
                 state.conversations[turn.conversationID] = Conversation(
-                    id: turn.conversationID, owner: turn.owner, createdAt: turn.date, updatedAt: turn.date
+                    id: turn.conversationID, owner: turn.owner, createdAt: turn.date, updatedAt: turn.date, settings: turn.settings
                 )
             } else {
                 guard state.conversations[turn.conversationID]?.owner == turn.owner else {
@@ -93,6 +93,15 @@ public final class MemoryStore: ConversationStore {
                     createdAt: turn.date
                 ),
             ]
+        }
+    }
+
+    public func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
+        state.withLock { state in
+            guard var conversation = state.conversations[id], conversation.owner == owner else { return nil }
+            conversation.settings = change.applied(to: conversation.settings)
+            state.conversations[id] = conversation
+            return conversation
         }
     }
 

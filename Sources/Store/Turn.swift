@@ -15,11 +15,14 @@ public struct Turn: Sendable, Equatable {
     public var model: String
     public var usage: TokenUsage?
     public var date: Date
+    /// The settings a conversation starts with; ignored by a turn that continues one.
+    public var settings: ConversationSettings
 
     public init(
         conversationID: String, owner: String, startsConversation: Bool, prompt: String, answer: String,
-        model: String, usage: TokenUsage?, date: Date
+        model: String, usage: TokenUsage?, date: Date, settings: ConversationSettings = ConversationSettings()
     ) {
+        self.settings = settings
         self.conversationID = conversationID
         self.owner = owner
         self.startsConversation = startsConversation

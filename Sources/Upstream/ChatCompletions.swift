@@ -45,10 +45,16 @@ public struct ChatMessage: Sendable, Equatable, Codable {
 public struct ChatRequest: Sendable, Equatable {
     public var model: String
     public var messages: [ChatMessage]
+    /// Sampling temperature (0 to 2); nil leaves the upstream's default.
+    public var temperature: Double?
+    /// The longest answer, in tokens; nil leaves the upstream's default.
+    public var maxTokens: Int?
 
-    public init(model: String, messages: [ChatMessage]) {
+    public init(model: String, messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int? = nil) {
         self.model = model
         self.messages = messages
+        self.temperature = temperature
+        self.maxTokens = maxTokens
     }
 }
 

@@ -83,6 +83,8 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             "model": .string(request.model),
             "messages": .array(request.messages.map { .object(["role": .string($0.role), "content": .string($0.content)]) }),
         ]
+        if let temperature = request.temperature { fields["temperature"] = .number(temperature) }
+        if let maxTokens = request.maxTokens { fields["max_tokens"] = .integer(maxTokens) }
         if streaming {
             fields["stream"] = .bool(true)
             fields["stream_options"] = .object(["include_usage": .bool(true)])

@@ -15,6 +15,7 @@ struct UnavailableStore: ConversationStore {
     func conversation(id: String, owner: String) throws -> Conversation? { throw down }
     func messages(conversationID: String) throws -> [StoredMessage] { throw down }
     func commitTurn(_ turn: Turn) throws { throw down }
+    func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? { throw down }
     func deleteConversation(id: String, owner: String) throws -> Bool { throw down }
     func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T { throw down }
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }

@@ -119,3 +119,75 @@ extension IntegrationTests {
         }
     }
 }
+
+extension IntegrationTests {
+    /// A conversation's own settings, set by `/ask` and `PATCH`, as the upstream receives them.
+    @Suite struct ConversationSettingsThroughNginx {
+        @Test func settingsReachTheUpstreamAndPatchChangesThem() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": "sk-upstream",
+                "ASKD_MODEL": "model-a", "ASKD_MODELS": "model-a, model-b", "ASKD_MAX_TOKENS": "500", "ASKD_SYSTEM_PROMPT": "Default system.",
+            ])
+            let token = try stack.createToken(name: "app")
+            let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
+            func ask(_ body: String) throws -> HTTPResponse {
+                try stack.client.request("POST", "/ask", headers: headers, body: Array(body.utf8))
+            }
+            let first = try ask(#"{"prompt":"plan a trip","model":"model-b","system":"You plan trips.","title":"Trip","temperature":0.2,"max_tokens":300}"#)
+            #expect(first.status == 200)
+            let id = try #require((try first.json()["response"] as? [String: Any])?["conversation_id"] as? String)
+            var sent = try #require(try upstream.requests().last?.body)
+            #expect(sent["model"] as? String == "model-b")
+            #expect(sent["temperature"] as? Double == 0.2)
+            #expect(sent["max_tokens"] as? Int == 300)
+            #expect((sent["messages"] as? [[String: String]])?.first?["content"] == "You plan trips.")
+
+            // Kept for the next turn, which names nothing.
+            #expect(try ask(#"{"prompt":"and hotels?","conversation_id":"\#(id)"}"#).status == 200)
+            sent = try #require(try upstream.requests().last?.body)
+            #expect(sent["model"] as? String == "model-b")
+            #expect((sent["messages"] as? [[String: String]])?.first?["content"] == "You plan trips.")
+            #expect(sent["temperature"] == nil)
+
+            // PATCH: a new title, the default system prompt again, model-a.
+            let patched = try stack.client.request(
+                "PATCH", "/conversation/\(id)", headers: headers, body: Array(#"{"title":"Paris","system":null,"model":"model-a"}"#.utf8)
+            )
+            #expect(patched.status == 200)
+            let json = try patched.json()
+            #expect(json["title"] as? String == "Paris")
+            #expect(json["system"] is NSNull)
+            #expect(json["model"] as? String == "model-a")
+            #expect(try ask(#"{"prompt":"third","conversation_id":"\#(id)"}"#).status == 200)
+            sent = try #require(try upstream.requests().last?.body)
+            #expect(sent["model"] as? String == "model-a")
+            #expect((sent["messages"] as? [[String: String]])?.first?["content"] == "Default system.")
+            let listed = try #require(try stack.client.get("/conversations", headers: headers).json()["conversations"] as? [[String: Any]])
+            #expect(listed.first?["title"] as? String == "Paris")
+
+            // Validation, each naming its field.
+            let refusals: [(String, String)] = [
+                (#"{"prompt":"x","model":"model-z"}"#, "model model-z is not allowed; allowed: model-a, model-b"),
+                (#"{"prompt":"x","temperature":2.5}"#, "temperature must be from 0 to 2"),
+                (#"{"prompt":"x","temperature":"hot"}"#, "temperature must be a number, not a string"),
+                (#"{"prompt":"x","max_tokens":501}"#, "max_tokens must be from 1 to 500"),
+                (#"{"prompt":"x","max_tokens":1.5}"#, "max_tokens must be a whole number"),
+                (#"{"prompt":"x","title":7}"#, "title must be a string or null, not a number"),
+            ]
+            for (body, message) in refusals {
+                let response = try ask(body)
+                #expect(response.status == 400, "\(body)")
+                #expect(try response.json()["error"] as? String == message, "\(body)")
+            }
+            let unknown = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(#"{"colour":"red"}"#.utf8))
+            #expect(unknown.status == 400)
+            #expect(try unknown.json()["error"] as? String == "unknown field colour; a conversation has title, system and model")
+            let other = try stack.createToken(name: "other")
+            let foreign = try stack.client.request(
+                "PATCH", "/conversation/\(id)", headers: [("Authorization", "Bearer \(other)")], body: Array(#"{"title":"mine"}"#.utf8)
+            )
+            #expect(foreign.status == 404)
+        }
+    }
+}

@@ -305,6 +305,29 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func settingsStartWithTheConversationAndChangeOnlyWhereAsked(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        var first = turn("c1", owner: alice.id, starts: true, "hi")
+        first.settings = ConversationSettings(title: "Trip", system: "Be brief.\u{0}", model: "m1")
+        try store.commitTurn(first)
+        var later = turn("c1", owner: alice.id, starts: false, "again")
+        later.settings = ConversationSettings(title: "ignored on a later turn")
+        try store.commitTurn(later)
+        #expect(try store.conversation(id: "c1", owner: alice.id)?.settings == ConversationSettings(title: "Trip", system: "Be brief.\u{0}", model: "m1"))
+
+        let changed = try store.updateConversation(id: "c1", owner: alice.id, change: ConversationSettingsChange(title: "Paris", model: .some(nil)))
+        #expect(changed?.settings == ConversationSettings(title: "Paris", system: "Be brief.\u{0}", model: nil))
+        #expect(changed?.updatedAt == .at(1_795_700_001_000), "settings are not a turn")
+        #expect(try reopen().conversation(id: "c1", owner: alice.id)?.settings == changed?.settings)
+        #expect(try store.conversations(owner: alice.id, limit: 1, after: nil).first?.conversation.settings.title == "Paris")
+        #expect(try store.updateConversation(id: "c1", owner: "someone-else", change: ConversationSettingsChange(title: "x")) == nil)
+        #expect(try store.updateConversation(id: "nope", owner: alice.id, change: ConversationSettingsChange(title: "x")) == nil)
+        #expect(try store.conversation(id: "c1", owner: alice.id)?.settings.title == "Paris")
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func deletingAllTakesOnlyTheOwners(backend: StoreBackend) throws {
         let (store, _) = try backend.make()
         let alice = makeToken("alice")

@@ -12,12 +12,12 @@ struct PostgresStoreTests {
     @Test func aNewDatabaseIsMigratedToTheLatestSchema() throws {
         let url = try newDatabase()
         let store = try PostgresStore(url: url)
-        #expect(try store.schemaVersion() == 2)
+        #expect(try store.schemaVersion() == 3)
         try store.insertToken(makeToken("alice"))
         // Another host starting migrates nothing and keeps the data.
         let again = try PostgresStore(url: url)
         try again.migrate()
-        #expect(try again.schemaVersion() == 2)
+        #expect(try again.schemaVersion() == 3)
         #expect(try again.allTokens().count == 1)
         // Without migrating, a store only connects when first used.
         #expect(try PostgresStore(url: try newDatabase(), migrate: false).schemaVersion() == 0)
@@ -35,7 +35,7 @@ struct PostgresStoreTests {
             }
         }
         #expect(errors.failures.isEmpty, "\(errors.failures)")
-        #expect(try PostgresStore(url: url).schemaVersion() == 2)
+        #expect(try PostgresStore(url: url).schemaVersion() == 3)
     }
 
     @Test(arguments: [

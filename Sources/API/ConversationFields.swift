@@ -1,0 +1,34 @@
+import HTTP
+import Store
+
+/// The conversation settings a body may carry (`title`, `system`, `model`), checked: strings or
+/// null, within their limits, and a model from the allow-list.
+enum ConversationFields {
+    static let names: Set<String> = ["title", "system", "model"]
+    static let maxTitleCharacters = 200
+
+    /// The change `fields` asks for; absent fields change nothing, null clears.
+    static func settings(from fields: [String: JSONValue], limits: AskSettings) throws -> ConversationSettingsChange {
+        var change = ConversationSettingsChange()
+        change.title = try text("title", in: fields, maxCharacters: maxTitleCharacters)
+        change.system = try text("system", in: fields, maxCharacters: limits.maxPromptCharacters)
+        change.model = try text("model", in: fields, maxCharacters: 200)
+        if case .some(.some(let model)) = change.model, let allowed = limits.models, !allowed.contains(model) {
+            throw HTTPError.badRequest("model \(model) is not allowed; allowed: \(allowed.joined(separator: ", "))")
+        }
+        return change
+    }
+
+    private static func text(_ name: String, in fields: [String: JSONValue], maxCharacters: Int) throws -> String?? {
+        switch fields[name] {
+        case nil: return nil
+        case .null?: return .some(nil)
+        case .string(let text)?:
+            guard !text.allSatisfy(\.isWhitespace) else { return .some(nil) }
+            guard text.count <= maxCharacters else { throw HTTPError.badRequest("\(name) is longer than \(maxCharacters) characters") }
+            return .some(text)
+        case let other?:
+            throw HTTPError.badRequest("\(name) must be a string or null, not \(other.kind)")
+        }
+    }
+}
