@@ -15,6 +15,41 @@ extension IntegrationTests {
             return try #require((try response.json()["response"] as? [String: Any])?["conversation_id"] as? String)
         }
 
+        @Test func pagesStayStableWhileConversationsArriveConcurrently() throws {
+            let stack = try Stack()
+            let token = try stack.createToken(name: "app")
+            var before: [String] = []
+            for index in 0..<24 { before.append(try ask(stack, token, "before \(index)")) }
+
+            // Another client keeps starting conversations while this one pages through.
+            let port = stack.port
+            let requestHeaders = headers(token)
+            let stop = Shared(false)
+            let writer = Thread {
+                let client = HTTPClient(port: port)
+                while !stop.value {
+                    _ = try? client.request("POST", "/ask", headers: requestHeaders, body: Array(#"{"prompt":"meanwhile"}"#.utf8))
+                }
+            }
+            writer.start()
+            defer { stop.value = true }
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try stack.client.get("/conversations?limit=5" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: headers(token))
+                #expect(page.status == 200)
+                let json = try page.json()
+                seen += (json["conversations"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                cursor = json["next_cursor"] as? String
+                usleep(20_000)
+            } while cursor != nil
+            stop.value = true
+            let pagedBefore = seen.filter(Set(before).contains)
+            #expect(Set(seen).count == seen.count, "no conversation twice")
+            #expect(pagedBefore == Array(before.reversed()), "every earlier conversation, in order, none skipped")
+            #expect(try stack.count("SELECT COUNT(*) FROM conversations") > 24, "the writer did start conversations meanwhile")
+        }
+
         @Test func listReadAndDeleteAllStayWithTheirOwner() throws {
             let stack = try Stack()
             let alice = try stack.createToken(name: "alice")
@@ -78,5 +113,16 @@ extension IntegrationTests {
             #expect(try stack.count("SELECT COUNT(*) FROM messages") == 2)
             #expect(try stack.client.get("/conversation/\(bobs)", headers: headers(bob)).status == 200)
         }
+    }
+}
+
+/// A flag shared with a background thread.
+final class Shared<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
