@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PORT ?= 8080
 
 # Debian packages the build and the dev stack need; the tests and the benchmark also need a
-# PostgreSQL server, for throwaway clusters (Tests/Support/pg-cluster), and the benchmark wrk.
+# PostgreSQL server, for throwaway clusters (Tests/Support/pg-cluster), and python3-venv, for the
+# OpenAPI contract test's Schemathesis (Tests/Support/openapi-contract); the benchmark needs wrk.
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
-TEST_APT_PACKAGES := postgresql
+TEST_APT_PACKAGES := postgresql python3-venv
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -36,6 +37,7 @@ run: build
 # Unit tests and the integration tests through a real nginx. The integration tests run the
 # debug askd binary, which is the only build that can serve the test-only routes.
 test: test-deps build-debug
+	./Tests/Support/openapi-contract install
 	ASKD_BIN=$(CURDIR)/.build/debug/askd swift test
 
 bench: bench-deps build
