@@ -174,11 +174,22 @@ extension IntegrationTests {
                 (#"{"prompt":"x","max_tokens":501}"#, "max_tokens must be from 1 to 500"),
                 (#"{"prompt":"x","max_tokens":1.5}"#, "max_tokens must be a whole number"),
                 (#"{"prompt":"x","title":7}"#, "title must be a string or null, not a number"),
+                (#"{"prompt":"x","system":["be","brief"]}"#, "system must be a string or null, not an array"),
+                (#"{"prompt":"x","title":"\#(String(repeating: "t", count: 201))"}"#, "title is longer than 200 characters"),
             ]
             for (body, message) in refusals {
                 let response = try ask(body)
                 #expect(response.status == 400, "\(body)")
                 #expect(try response.json()["error"] as? String == message, "\(body)")
+            }
+            for (body, message) in [
+                (#"{"model":"model-z"}"#, "model model-z is not allowed; allowed: model-a, model-b"),
+                (#"{"title":false}"#, "title must be a string or null, not a boolean"),
+                (#"["title"]"#, "the body must be a JSON object, not an array"),
+            ] {
+                let refused = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(body.utf8))
+                #expect(refused.status == 400, "\(body)")
+                #expect(try refused.json()["error"] as? String == message, "\(body)")
             }
             let unknown = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(#"{"colour":"red"}"#.utf8))
             #expect(unknown.status == 400)
