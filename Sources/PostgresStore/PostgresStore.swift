@@ -15,7 +15,7 @@ import Store
 /// table, timed by the server's clock, so they hold across hosts; a lease left by a crashed
 /// process expires after `leaseSeconds`. The schema is migrated when the store opens.
 public final class PostgresStore: ConversationStore, @unchecked Sendable {
-    private let pool: ConnectionPool
+    private let pool: ConnectionPool<PostgresConnection>
     private let leaseMilliseconds: Int64
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
@@ -35,7 +35,9 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
         // A caller waits for a connection at most about as long as a statement may run.
         let maxWait = max(1, statementTimeoutMilliseconds / 1000 + 5)
-        pool = ConnectionPool(capacity: max(1, maxConnections), maxWaitSeconds: maxWait) { try PostgresConnection(settings: settings) }
+        pool = ConnectionPool(
+            capacity: max(1, maxConnections), maxWaitSeconds: maxWait, isUsable: \.isStillOpen, isReusable: \.isReusable
+        ) { try PostgresConnection(settings: settings) }
         leaseMilliseconds = Int64(leaseSeconds * 1000)
         if migrate { try self.migrate() }
     }

@@ -15,7 +15,7 @@ import Store
 public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public let path: String
     private let leaseSeconds: Double
-    private let pool: ConnectionPool
+    private let pool: ConnectionPool<SQLiteConnection>
     private let checkpointer: Checkpointer
     /// The connection of group commits; only the leader of a commit uses it.
     private let turnWriter: SQLiteConnection
@@ -40,7 +40,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             }
         }
         self.checkpointer = checkpointer
-        pool = ConnectionPool(capacity: max(1, maxConnections), open: open)
+        // A connection that comes back inside a transaction (a failed ROLLBACK) must not be lent again.
+        pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
         turnWriter = try open()
         try withConnection { try SQLiteMigrations.migrate($0) }
     }
