@@ -74,7 +74,7 @@ let package = Package(
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
-        .target(name: "Upstream", dependencies: ["CCurl", "HTTP", "Store"], swiftSettings: swiftSettings),
+        .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "HTTP", "Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",

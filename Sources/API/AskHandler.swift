@@ -34,10 +34,32 @@ public struct AskHandler: Sendable {
         let token = try verifier.caller(of: request)
         let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters, limits: limits)
         if input.stream { return streamed(input, owner: token.id, requestID: request.id) }
+        if upstream.answersInBackground { return try inBackground(input, owner: token.id, requestID: request.id) }
         let (conversationID, answer) = try mappingErrors(requestID: request.id) {
             try turn(input, owner: token.id) { try upstream.complete($0) }
         }
         return .json(.ok, AskResponse.body(conversationID: conversationID, answer: answer).serialized)
+    }
+
+    /// The plain answer of a provider that answers in the background (`OpenAIClient`): this
+    /// worker prepares the turn, taking the conversation's turn lock when it continues one, and
+    /// returns a deferred response, so that no thread waits on the model. Whichever worker
+    /// finishes the response stores the turn and gives the lock back.
+    private func inBackground(_ input: AskInput, owner: String, requestID: String) throws -> Response {
+        let prepared = try mappingErrors(requestID: requestID) { try prepare(input, owner: owner) }
+        return Response(status: .ok, body: .deferred(DeferredResponse { resume in
+            upstream.begin(prepared.request) { result in
+                resume {
+                    defer { release(prepared) }
+                    let answer = try mappingErrors(requestID: requestID) { () throws -> ChatResponse in
+                        let answer = try result.get()
+                        try commit(prepared, of: input, owner: owner, answer: answer)
+                        return answer
+                    }
+                    return .json(.ok, AskResponse.body(conversationID: prepared.conversationID, answer: answer).serialized)
+                }
+            }
+        }))
     }
 
     /// The answer as Server-Sent Events (see `EventStream`). The turn runs inside the stream:
@@ -96,36 +118,63 @@ public struct AskHandler: Sendable {
         return limits
     }
 
-    /// One turn: the conversation's history (under its turn lock, when it continues one), the
-    /// model's answer, and the turn stored once the model answered.
+    /// One turn on the calling thread: prepared, asked with `ask`, stored once the model
+    /// answered, and the turn lock given back.
     private func turn(_ input: AskInput, owner: String, ask: (ChatRequest) throws -> ChatResponse) throws -> (String, ChatResponse) {
-        guard let existing = input.conversationID else {
-            let id = ConversationID.make()
-            return (id, try answer(input, after: [], kept: ConversationSettings(), in: id, owner: owner, starts: true, ask: ask))
-        }
-        let answer = try store.withTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds) {
-            guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
-            let history = try store.messages(conversationID: existing)
-            return try self.answer(input, after: history, kept: conversation.settings, in: existing, owner: owner, starts: false, ask: ask)
-        }
-        return (existing, answer)
+        let prepared = try prepare(input, owner: owner)
+        defer { release(prepared) }
+        let answer = try ask(prepared.request)
+        try commit(prepared, of: input, owner: owner, answer: answer)
+        return (prepared.conversationID, answer)
     }
 
-    /// Asks the model and stores the turn once it answered. The request's own model and system
-    /// prompt come first, then the conversation's, then askd's defaults.
-    private func answer(
-        _ input: AskInput, after history: [StoredMessage], kept: ConversationSettings, in conversationID: String, owner: String,
-        starts: Bool, ask: (ChatRequest) throws -> ChatResponse
-    ) throws -> ChatResponse {
+    /// A turn ready to be asked: the request for the model, the conversation it goes to, and
+    /// that conversation's turn lock when it continues one.
+    private struct PreparedTurn: Sendable {
+        let conversationID: String
+        let startsConversation: Bool
+        let request: ChatRequest
+        let lock: TurnLock?
+    }
+
+    /// The model's request: the system prompt, the conversation's history (read under its turn
+    /// lock, which the prepared turn then holds) and the prompt. The request's own model and
+    /// system prompt come first, then the conversation's, then askd's defaults.
+    private func prepare(_ input: AskInput, owner: String) throws -> PreparedTurn {
+        guard let existing = input.conversationID else {
+            let request = chatRequest(input, after: [], kept: ConversationSettings())
+            return PreparedTurn(conversationID: ConversationID.make(), startsConversation: true, request: request, lock: nil)
+        }
+        let lock = try store.acquireTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds)
+        do {
+            guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
+            let history = try store.messages(conversationID: existing)
+            let request = chatRequest(input, after: history, kept: conversation.settings)
+            return PreparedTurn(conversationID: existing, startsConversation: false, request: request, lock: lock)
+        } catch {
+            store.releaseTurnLock(lock)
+            throw error
+        }
+    }
+
+    private func chatRequest(_ input: AskInput, after history: [StoredMessage], kept: ConversationSettings) -> ChatRequest {
         let system = input.settings.system ?? kept.system ?? settings.systemPrompt
         let messages = ChatHistory.messages(system: system, history: history, prompt: input.prompt, settings: settings)
         let model = input.settings.model ?? kept.model ?? upstream.defaultModel
-        let answer = try ask(ChatRequest(model: model, messages: messages, temperature: input.temperature, maxTokens: input.maxTokens))
+        return ChatRequest(model: model, messages: messages, temperature: input.temperature, maxTokens: input.maxTokens)
+    }
+
+    /// Stores the prompt and the answer, in one transaction.
+    private func commit(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse) throws {
         try store.commitTurn(Turn(
-            conversationID: conversationID, owner: owner, startsConversation: starts, prompt: input.prompt, answer: answer.text,
-            model: answer.model, usage: answer.usage, date: Date(), settings: input.settings
+            conversationID: prepared.conversationID, owner: owner, startsConversation: prepared.startsConversation,
+            prompt: input.prompt, answer: answer.text, model: answer.model, usage: answer.usage, date: Date(),
+            settings: input.settings
         ))
-        return answer
+    }
+
+    private func release(_ prepared: PreparedTurn) {
+        if let lock = prepared.lock { store.releaseTurnLock(lock) }
     }
 
     /// Upstream and store failures as the client sees them; the upstream's own words go to the log.

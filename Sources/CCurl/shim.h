@@ -31,4 +31,12 @@ static inline CURLcode askd_curl_get_long(CURL *handle, CURLINFO info, long *val
     return curl_easy_getinfo(handle, info, value);
 }
 
+// The multi interface: curl_multi_setopt is variadic too, and CURLMsg's result is in a union.
+static inline CURLMcode askd_curl_multi_set_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
+static inline CURLcode askd_curl_message_result(const CURLMsg *message) {
+    return message->data.result;
+}
+
 #endif

@@ -66,19 +66,10 @@ public final class FastCGIServer: Sendable {
 
         do {
             for index in 0..<options.threads {
-                state.liveWorkers.add(1, ordering: .relaxed)
-                do {
-                    try WorkerThread.start(name: "askd-w\(index)", stackSize: options.stackSize) { [self] in
-                        defer { state.liveWorkers.subtract(1, ordering: .releasing) }
-                        var everything = sigset_t()
-                        sigfillset(&everything)
-                        pthread_sigmask(SIG_BLOCK, &everything, nil)
-                        Worker(server: self).run()
-                    }
-                } catch {
-                    state.liveWorkers.subtract(1, ordering: .relaxed)
-                    throw error
-                }
+                try startThread(name: "askd-w\(index)") { $0.run() }
+            }
+            for index in 0..<Self.finisherThreads {
+                try startThread(name: "askd-f\(index)") { $0.runFinisher() }
             }
         } catch {
             logger.critical("cannot start worker threads", metadata: ["error": "\(error)"])
@@ -103,6 +94,26 @@ public final class FastCGIServer: Sendable {
         )
         beginStop()
         return drain(watching: stop)
+    }
+
+    /// Threads that only finish deferred responses (see `Worker.runFinisher`).
+    private static let finisherThreads = 2
+
+    /// Starts a thread running `body` on a `Worker` of its own, with every signal blocked.
+    private func startThread(name: String, _ body: @escaping @Sendable (Worker) -> Void) throws {
+        state.liveWorkers.add(1, ordering: .relaxed)
+        do {
+            try WorkerThread.start(name: name, stackSize: options.stackSize) { [self] in
+                defer { state.liveWorkers.subtract(1, ordering: .releasing) }
+                var everything = sigset_t()
+                sigfillset(&everything)
+                pthread_sigmask(SIG_BLOCK, &everything, nil)
+                body(Worker(server: self))
+            }
+        } catch {
+            state.liveWorkers.subtract(1, ordering: .relaxed)
+            throw error
+        }
     }
 
     /// Blocks the stop signals (and the ignored ones) in the calling thread, so that a SIGTERM

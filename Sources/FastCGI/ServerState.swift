@@ -8,6 +8,8 @@ final class ServerState: Sendable {
     let liveWorkers = Atomic<Int>(0)
     /// Requests accepted and not yet finished.
     let inFlight = Atomic<Int>(0)
+    /// Deferred responses started and not yet finished (counted in `inFlight` too).
+    let deferred = Atomic<Int>(0)
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 }

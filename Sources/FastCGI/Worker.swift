@@ -5,24 +5,33 @@ import CFastCGI
 import CLinux
 import HTTP
 import Logging
+import Synchronization
 
-/// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection
-/// or a kept-alive one with a request on it), serve that request, repeat.
+/// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection,
+/// a kept-alive one with a request on it, or a deferred response ready to finish), do it, repeat.
 ///
 /// Workers accept concurrently, with no accept mutex: the listening socket is non-blocking, so a
 /// worker that loses the race for a connection gets EAGAIN and waits again. A request is owned
-/// by one worker from accept to finish; only its kept-alive connection outlives it, parked in
-/// the `ReadySet` rather than in a blocked worker.
+/// by one worker at a time: from accept to finish, except that a deferred response (one waiting
+/// on the model) holds no worker while it waits, and whichever worker takes its completion
+/// finishes it. A kept-alive connection outlives its request parked in the `ReadySet`, not in a
+/// blocked worker.
 final class Worker {
     private let server: FastCGIServer
     /// The request struct this worker accepts new connections into.
     private var spare: UnsafeMutablePointer<FCGX_Request>
-    private var request: UnsafeMutablePointer<FCGX_Request>
+
+    /// What became of a request once its handler answered.
+    private enum Outcome {
+        /// Answered and finished: the struct is this worker's again.
+        case finished
+        /// Waiting on a deferred response: the struct belongs to its completion now.
+        case deferred
+    }
 
     init(server: FastCGIServer) {
         self.server = server
         spare = KeptRequest.make(listenFD: server.socket.fd)
-        request = spare
     }
 
     deinit {
@@ -34,6 +43,7 @@ final class Worker {
             switch server.readySet.next() {
             case .stop:
                 serveQueuedConnections()
+                finishDeferredResponses()
                 return
             case .accept:
                 let rc = FCGX_Accept_r(spare)
@@ -46,13 +56,13 @@ final class Worker {
                     }
                     continue
                 }
-                request = spare
-                serveAndFinish()
-                if request.pointee.ipcFd >= 0 {
-                    // Kept alive: the connection leaves with the struct, and a fresh one takes its place.
-                    spare = KeptRequest.make(listenFD: server.socket.fd)
-                    if !server.readySet.park(request) { KeptRequest.release(request) }
-                }
+                let request = spare
+                let outcome = serve(request)
+                // A struct that is kept alive or deferred leaves with its connection, and a
+                // fresh one takes its place; a closed one is reused.
+                if outcome == .finished && request.pointee.ipcFd < 0 { continue }
+                spare = KeptRequest.make(listenFD: server.socket.fd)
+                if outcome == .finished { park(request) }
             case .connection(let kept):
                 // The next request on a kept-alive connection, or its end (then libfcgi closes it
                 // and tries the non-blocking listening socket, which usually says EAGAIN).
@@ -60,9 +70,9 @@ final class Worker {
                     KeptRequest.release(kept)
                     continue
                 }
-                request = kept
-                serveAndFinish()
-                if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }
+                if serve(kept) == .finished { park(kept) }
+            case .completion(let completion):
+                finish(completion)
             }
         }
     }
@@ -72,28 +82,43 @@ final class Worker {
     private func serveQueuedConnections() {
         guard server.socket.owned else { return }
         while FCGX_Accept_r(spare) >= 0 {
-            request = spare
             spare.pointee.keepConnection = 0
-            serveAndFinish()
+            if serve(spare) == .deferred { spare = KeptRequest.make(listenFD: server.socket.fd) }
         }
     }
 
-    private func serveAndFinish() {
-        server.state.inFlight.add(1, ordering: .relaxed)
-        serve()
-        FCGX_Finish_r(request)
-        server.state.inFlight.subtract(1, ordering: .relaxed)
+    /// At a stop: every deferred response still waiting is finished, by whichever workers are
+    /// there when its wait ends (the drain time bounds this).
+    private func finishDeferredResponses() {
+        while server.state.deferred.load(ordering: .acquiring) > 0 {
+            if let completion = server.readySet.completions.take(waitingUpTo: 50) { finish(completion) }
+        }
     }
 
-    /// Reads the request, answers it and logs it. Runs on this worker only.
-    private func serve() {
+    /// A finisher's loop: it only finishes deferred responses, until the server has stopped and
+    /// none is left. Workers finish them too, but all of them may be busy, or waiting for a
+    /// conversation's turn lock that a deferred response holds: the finishers keep that
+    /// response from waiting on a worker that waits on it.
+    func runFinisher() {
+        while !server.state.isStopping || server.state.deferred.load(ordering: .acquiring) > 0 {
+            if let completion = server.readySet.completions.take(waitingUpTo: 100) { finish(completion) }
+        }
+    }
+
+    /// Parks a finished request's kept-alive connection, or closes it.
+    private func park(_ request: UnsafeMutablePointer<FCGX_Request>) {
+        if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }
+    }
+
+    /// Reads the request and answers it, or sets its deferred response going.
+    private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
+        server.state.inFlight.add(1, ordering: .relaxed)
         let started = MonotonicClock.now()
         let application = server.application
         let params = RequestReader.parameters(request.pointee.envp)
         var (incoming, bodyLength) = RequestParameters.request(from: params)
-        let writer = ResponseWriter(stream: request.pointee.out)
 
-        var response: Response
+        let response: Response
         do {
             let length = try bodyLength.get()
             incoming.body = try RequestReader.body(from: request.pointee.in, length: length, limit: server.options.maxBodyBytes)
@@ -104,10 +129,49 @@ final class Worker {
             // next request. Close the connection after this answer instead of keeping it.
             request.pointee.keepConnection = 0
         }
+        if case .deferred(let deferred) = response.body {
+            start(deferred, for: incoming, on: request, started: started)
+            return .deferred
+        }
+        send(response, for: incoming, on: request, started: started)
+        return .finished
+    }
 
+    /// Sets a deferred response going. Its completion comes back through the `ReadySet`.
+    private func start(
+        _ deferred: DeferredResponse, for incoming: Request, on request: UnsafeMutablePointer<FCGX_Request>, started: Double
+    ) {
+        server.state.deferred.add(1, ordering: .relaxed)
+        let waiting = DeferredRequest(request)
+        let completions = server.readySet.completions
+        deferred.start { finish in
+            guard let request = waiting.claim() else { return }
+            completions.post(CompletionQueue.Completion(request: request, incoming: incoming, started: started, finish: finish))
+        }
+    }
+
+    /// Finishes a deferred response whose wait is over, sends it, and parks its connection.
+    private func finish(_ completion: CompletionQueue.Completion) {
+        let response = server.application.finish(completion.finish, request: completion.incoming)
+        send(response, for: completion.incoming, on: completion.request, started: completion.started)
+        park(completion.request)
+        server.state.deferred.subtract(1, ordering: .releasing)
+    }
+
+    /// Writes the response, finishes the request and logs it.
+    private func send(_ response: Response, for incoming: Request, on request: UnsafeMutablePointer<FCGX_Request>, started: Double) {
+        let application = server.application
+        let writer = ResponseWriter(stream: request.pointee.out)
+        var response = response
+        if case .deferred = response.body {
+            // Only a handler's answer may be deferred; `Application.finish` answers with bytes.
+            response = application.errorResponse(for: DeferredTwice(), request: incoming)
+        }
         let omitBody = incoming.method == "HEAD"
         var clientGone = false
         switch response.body {
+        case .deferred:
+            break
         case .bytes(let bytes):
             let bodyless = response.status.code == 204 || response.status.code == 304
             writer.writeHead(status: response.status, headers: response.headers, contentLength: bodyless ? nil : bytes.count)
@@ -140,8 +204,28 @@ final class Worker {
         clientGone = clientGone || writer.clientIsGone
         // nginx closed this connection when its client left: never park it for another request.
         if clientGone { request.pointee.keepConnection = 0 }
+        // Logged before the request ends, so that its line is written when the client has the whole answer.
         application.logCompletion(
             of: incoming, status: response.status.code, seconds: MonotonicClock.now() - started, clientGone: clientGone
         )
+        FCGX_Finish_r(request)
+        server.state.inFlight.subtract(1, ordering: .relaxed)
     }
 }
+
+/// A deferred response's request while it waits: claimed once, by its one completion. A
+/// second call of `resume` finds nothing to claim, rather than finishing the request twice.
+private final class DeferredRequest: @unchecked Sendable {
+    private let request: UnsafeMutablePointer<FCGX_Request>
+    private let claimed = Atomic<Bool>(false)
+
+    init(_ request: UnsafeMutablePointer<FCGX_Request>) {
+        self.request = request
+    }
+
+    func claim() -> UnsafeMutablePointer<FCGX_Request>? {
+        claimed.exchange(true, ordering: .acquiringAndReleasing) ? nil : request
+    }
+}
+
+private struct DeferredTwice: Error {}

@@ -41,6 +41,21 @@ public struct Application: Sendable {
         return errorResponse(for: error, request: request)
     }
 
+    /// Runs the rest of a deferred response (see `DeferredResponse`) and answers with what it
+    /// returns, or with the error it throws.
+    public func finish(_ finish: DeferredResponse.Finish, request: Request) -> Response {
+        let response: Response
+        do {
+            response = try finish()
+        } catch {
+            return errorResponse(for: error, request: request)
+        }
+        guard case .bytes = response.body else {
+            return errorResponse(for: DeferredResponseError.notBytes, request: request)
+        }
+        return stamped(response, id: request.id)
+    }
+
     /// The response for an error that escaped a handler or a stream, stamped with the request id.
     /// Only this function turns an error into a response.
     public func errorResponse(for error: any Error, request: Request) -> Response {
@@ -100,4 +115,9 @@ public struct Application: Sendable {
         let fraction = String(micros % 1000)
         return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
+}
+
+/// A deferred response may only finish with bytes: its worker no longer streams.
+enum DeferredResponseError: Error {
+    case notBytes
 }

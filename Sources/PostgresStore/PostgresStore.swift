@@ -311,7 +311,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     /// The lock is a lease row: taken when no row exists or the one there has expired, in one
     /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
-    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let holder = UUID().uuidString
         let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
         var pause: useconds_t = 1_000
@@ -327,19 +327,19 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     [.text(conversationID), .text(holder), .integer(leaseMilliseconds)]
                 ) == 1
             }
-            if acquired { break }
+            if acquired { return TurnLock(conversationID: conversationID, holder: holder) }
             guard ContinuousClock.now < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
-        defer {
-            _ = try? withConnection { db in
-                try db.execute(
-                    "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(conversationID), .text(holder)]
-                )
-            }
+    }
+
+    public func releaseTurnLock(_ lock: TurnLock) {
+        _ = try? withConnection { db in
+            try db.execute(
+                "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(lock.conversationID), .text(lock.holder)]
+            )
         }
-        return try body()
     }
 
     public func checkAvailable() throws {

@@ -234,7 +234,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
-    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let holder = UUID().uuidString
         let deadline = Date().addingTimeInterval(timeout)
         var pause: useconds_t = 1_000
@@ -252,27 +252,27 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                     return db.changes == 1
                 }
             }
-            if acquired { break }
+            if acquired { return TurnLock(conversationID: conversationID, holder: holder) }
             guard Date() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
-        defer {
-            // Left behind, the lease would block the conversation until it expires: try again
-            // before giving up.
-            for attempt in 1...3 {
-                let released = (try? withConnection { db in
-                    try db.writeTransaction {
-                        try db.execute(
-                            "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(conversationID), .text(holder)]
-                        )
-                    }
-                }) != nil
-                if released { break }
-                usleep(useconds_t(attempt * 50_000))
-            }
+    }
+
+    public func releaseTurnLock(_ lock: TurnLock) {
+        // Left behind, the lease would block the conversation until it expires: try again
+        // before giving up.
+        for attempt in 1...3 {
+            let released = (try? withConnection { db in
+                try db.writeTransaction {
+                    try db.execute(
+                        "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(lock.conversationID), .text(lock.holder)]
+                    )
+                }
+            }) != nil
+            if released { return }
+            usleep(useconds_t(attempt * 50_000))
         }
-        return try body()
     }
 
     public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {

@@ -15,8 +15,11 @@ import FoundationEssentials
 ///   on a conversation that does not exist (or is another owner's) throws
 ///   `StoreError.conversationNotFound` and stores nothing.
 /// - **Order.** Messages come back in sequence order, numbered 1, 2, 3, ... without gaps.
-/// - **Serialised turns.** `withTurnLock` runs its body while no other caller, in this process
-///   or another one sharing the store, holds the lock of the same conversation.
+/// - **Serialised turns.** Between `acquireTurnLock` and `releaseTurnLock` (or inside
+///   `withTurnLock`), no other caller, in this process or another one sharing the store, holds
+///   the lock of the same conversation. The lock belongs to the `TurnLock` value, not to a
+///   thread: one thread may take it and another release it, as an answer that arrives on
+///   another thread does. A lock its holder never releases (a crashed process) expires.
 /// - **Deletes** remove the conversation and all its messages for good.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
@@ -56,9 +59,13 @@ public protocol ConversationStore: Sendable {
     /// Deletes the conversation and its messages if it belongs to `owner`; whether it did.
     func deleteConversation(id: String, owner: String) throws -> Bool
 
-    /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
-    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
-    func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T
+    /// Takes the conversation's turn lock, waiting up to `timeout` seconds for it. The caller
+    /// must release it with `releaseTurnLock`, from any thread.
+    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out.
+    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock
+
+    /// Gives the lock back. It never throws: a lock that cannot be released now expires.
+    func releaseTurnLock(_ lock: TurnLock)
 
     /// The owner's conversations, newest first (by creation, then id), at most `limit` of them,
     /// starting after `cursor`. Stable while conversations are added: a page never repeats or
@@ -89,4 +96,26 @@ public protocol ConversationStore: Sendable {
     /// Stores the conversation with exactly these messages, replacing any conversation with the
     /// same id and its messages, all or nothing.
     func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws
+}
+
+/// A conversation's turn lock, held by whoever has this value until it is released.
+public struct TurnLock: Sendable, Hashable {
+    public let conversationID: String
+    /// Unique to this acquisition, so that only its holder releases it.
+    public let holder: String
+
+    public init(conversationID: String, holder: String) {
+        self.conversationID = conversationID
+        self.holder = holder
+    }
+}
+
+extension ConversationStore {
+    /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
+    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
+    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        let lock = try acquireTurnLock(conversationID: conversationID, timeout: timeout)
+        defer { releaseTurnLock(lock) }
+        return try body()
+    }
 }

@@ -114,14 +114,17 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
-    public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {
+    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let deadline = Self.now() + timeout
         while !state.withLock({ $0.lockedConversations.insert(conversationID).inserted }) {
             guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(1_000)
         }
-        defer { _ = state.withLock { $0.lockedConversations.remove(conversationID) } }
-        return try body()
+        return TurnLock(conversationID: conversationID, holder: "")
+    }
+
+    public func releaseTurnLock(_ lock: TurnLock) {
+        _ = state.withLock { $0.lockedConversations.remove(lock.conversationID) }
     }
 
     public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {

@@ -4,7 +4,8 @@ import Store
 ///
 /// Contract: `complete` and `stream` either return the whole answer or throw; they never return
 /// a partial answer. They are called from any worker thread, for one request at a time per
-/// thread, and block that thread until the answer or the timeout.
+/// thread, and block that thread until the answer or the timeout. `begin` gives the same answer
+/// as `complete` without blocking, when `answersInBackground` says the provider can.
 public protocol ChatCompletions: Sendable {
     /// The model used when a request names none.
     var defaultModel: String { get }
@@ -18,6 +19,30 @@ public protocol ChatCompletions: Sendable {
     /// - Throws: `UpstreamError`, or whatever `sink` threw, after abandoning the answer (the
     ///   upstream transfer is cut, so the model stops writing, and billing, it).
     func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse
+
+    /// Whether `begin` returns before the answer, leaving the calling thread free while the
+    /// model works. A provider that answers at once (echo) says no, and is simply called.
+    var answersInBackground: Bool { get }
+
+    /// Asks for the whole answer, as `complete` does, and calls `completion` exactly once with
+    /// it or with the `UpstreamError`, on whatever thread the answer arrives on. `completion`
+    /// must not block.
+    func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void)
+}
+
+extension ChatCompletions {
+    public var answersInBackground: Bool { false }
+
+    /// `complete` on the calling thread.
+    public func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
+        do {
+            completion(.success(try complete(request)))
+        } catch let error as UpstreamError {
+            completion(.failure(error))
+        } catch {
+            completion(.failure(.failed(detail: "\(error)")))
+        }
+    }
 }
 
 /// Where a streamed answer goes, piece by piece.

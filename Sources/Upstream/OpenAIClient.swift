@@ -8,9 +8,11 @@ import Synchronization
 
 /// The `ChatCompletions` client for any OpenAI-compatible endpoint, over libcurl.
 ///
-/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. Each worker thread
-/// keeps one curl handle, and so one kept-alive connection, to the upstream. TLS verification
-/// is always on. A failure to connect, a 502 or a 503 is retried once after a jittered pause;
+/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. A plain answer is
+/// asked for with `begin` on the `TransferLoop`'s one thread, so that a thousand requests
+/// waiting on a slow model hold no thread each. A streamed answer (`stream`) is written to its
+/// client from the worker that owns the request, so each worker thread keeps a curl handle, and
+/// a kept-alive connection, of its own for those. TLS verification is always on. A failure to connect, a 502 or a 503 is retried once after a jittered pause;
 /// nothing else is, since the upstream may already have done (and billed) the work.
 public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     public let defaultModel: String
@@ -20,10 +22,11 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     private let connectTimeoutSeconds: Int
     private let key: pthread_key_t
     private let handles = Mutex<[UInt]>([])
+    private let loop = TransferLoop()
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
     /// The largest answer read from the upstream.
-    private static let maxResponseBytes = 16 << 20
+    static let maxResponseBytes = 16 << 20
 
     public init(baseURL: String, apiKey: String?, model: String, timeoutSeconds: Int = 120, connectTimeoutSeconds: Int = 10) {
         var base = baseURL
@@ -40,6 +43,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     }
 
     deinit {
+        loop.shutdown()
         pthread_key_delete(key)
         for handle in handles.withLock({ $0 }) {
             curl_easy_cleanup(UnsafeMutableRawPointer(bitPattern: handle))
@@ -48,6 +52,20 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
 
     public func complete(_ request: ChatRequest) throws -> ChatResponse {
         try withRetry(request, streaming: false, sink: nil)
+    }
+
+    public var answersInBackground: Bool { true }
+
+    /// Sends the request on the `TransferLoop` and returns at once; the same retry and error
+    /// mapping as `complete`.
+    public func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
+        let body = Self.body(of: request, streaming: false)
+        let model = request.model
+        loop.submit(TransferLoop.Call(
+            prepare: { [self] handle, transfer, context in prepare(handle, for: transfer, context: context, body: body) },
+            outcome: { [self] code, transfer in try outcome(of: code, transfer: transfer, model: model) },
+            completion: completion
+        ))
     }
 
     /// Asks with `"stream": true` (and usage in the last chunk) and hands each piece of text
@@ -73,7 +91,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     }
 
     /// A failure worth one more try: no answer has started.
-    private struct RetryableFailure: Error {
+    struct RetryableFailure: Error {
         let error: UpstreamError
     }
 
@@ -94,26 +112,41 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
 
     private func send(_ body: [UInt8], model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
         let handle = try threadHandle()
-        curl_easy_reset(handle)
         let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink)
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
+        let headers = prepare(handle, for: transfer, context: context.toOpaque(), body: body)
+        defer { curl_slist_free_all(headers) }
+        return try outcome(of: curl_easy_perform(handle), transfer: transfer, model: model)
+    }
 
+    /// Sets `handle` up, afresh, to send `body` and hand what comes back to `transfer`, whose
+    /// unmanaged reference is `context`. Returns the request's header list, which must outlive
+    /// the transfer.
+    func prepare(
+        _ handle: UnsafeMutableRawPointer, for transfer: Transfer, context: UnsafeMutableRawPointer, body: [UInt8]
+    ) -> UnsafeMutablePointer<curl_slist>? {
+        let streaming = transfer.sink != nil
+        curl_easy_reset(handle)
         var headers: UnsafeMutablePointer<curl_slist>?
-        let accept = sink == nil ? "Accept: application/json" : "Accept: text/event-stream"
+        let accept = streaming ? "Accept: text/event-stream" : "Accept: application/json"
         for line in ["Content-Type: application/json", accept, "Expect:"] + (authorization.map { [$0] } ?? []) {
             headers = curl_slist_append(headers, line)
         }
-        defer { curl_slist_free_all(headers) }
 
         askd_curl_set_string(handle, CURLOPT_URL, endpoint)
         askd_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
-        // 4 KB instead of 16 KB per handle: with a thread per waiting request, a thousand
-        // requests waiting on a slow model hold a thousand handles.
+        // 4 KB instead of 16 KB per handle: a thousand requests waiting on a slow model hold a
+        // thousand handles.
         askd_curl_set_long(handle, CURLOPT_BUFFERSIZE, 4_096)
         askd_curl_set_long(handle, CURLOPT_POST, 1)
         askd_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectTimeoutSeconds)
-        if sink == nil {
+        // Over TLS, wait for a connection being opened to say (by ALPN, in its handshake)
+        // whether it speaks HTTP/2 rather than open another: requests in flight at once then
+        // share one connection as streams. Plain http has no such early answer; waiting would
+        // hold every request until the first one's response.
+        if endpoint.hasPrefix("https://") { askd_curl_set_long(handle, CURLOPT_PIPEWAIT, 1) }
+        if !streaming {
             askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
         } else {
             // A streamed answer may rightly take longer than a plain one: the timeout bounds its
@@ -135,23 +168,27 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             let length = size * count
             return transfer.receive(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
         }
-        askd_curl_set_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
+        askd_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
         askd_curl_set_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
             transfer.receiveHeader(String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self))
             return length
         }
-        askd_curl_set_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
-        if sink != nil {
+        askd_curl_set_pointer(handle, CURLOPT_HEADERDATA, context)
+        if streaming {
             askd_curl_set_long(handle, CURLOPT_NOPROGRESS, 0)
             askd_curl_set_xferinfo(handle) { context, _, _, _, _ in
                 Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().tick() ? 0 : 1
             }
-            askd_curl_set_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
+            askd_curl_set_pointer(handle, CURLOPT_XFERINFODATA, context)
         }
+        return headers
+    }
 
-        let code = curl_easy_perform(handle)
+    /// The answer of a transfer that ended with `code`.
+    /// - Throws: `UpstreamError`, or `RetryableFailure` when no answer has started.
+    func outcome(of code: CURLcode, transfer: Transfer, model: String) throws -> ChatResponse {
         if let failure = transfer.failure { throw failure }
         guard code == CURLE_OK else {
             let detail = "\(endpoint): \(String(cString: curl_easy_strerror(code)))"
@@ -168,14 +205,14 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             }
         }
         var status = 0
-        askd_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        askd_curl_get_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
         let text = String(decoding: transfer.body.prefix(500), as: UTF8.self)
         switch status {
         case 200..<300:
             guard transfer.streamed else {
                 let answer = try Self.parse(transfer.body, endpoint: endpoint)
                 // An upstream that ignored `"stream": true`: its whole answer is one piece.
-                if let sink, !answer.text.isEmpty { try sink.deliver(answer.text) }
+                if let sink = transfer.sink, !answer.text.isEmpty { try sink.deliver(answer.text) }
                 return answer
             }
             try transfer.finish()

@@ -1,7 +1,8 @@
 import CCurl
 import FoundationEssentials
 
-/// What one libcurl transfer to the upstream collects, touched only by the thread running it.
+/// What one libcurl transfer to the upstream collects, touched by one thread at a time: the
+/// worker running it, or the `TransferLoop`'s.
 ///
 /// A plain answer is collected whole. When streaming, an answer that comes as Server-Sent
 /// Events is parsed as it arrives and each piece of text goes to the sink at once; an error
@@ -10,7 +11,7 @@ import FoundationEssentials
 final class Transfer {
     let handle: UnsafeMutableRawPointer
     private let limit: Int
-    private let sink: (any ChatStreamSink)?
+    let sink: (any ChatStreamSink)?
     /// The body, unless it is being parsed as a stream.
     private(set) var body: [UInt8] = []
     private(set) var retryAfter: String?

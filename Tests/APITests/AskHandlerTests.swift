@@ -44,19 +44,22 @@ final class FakeUpstream: ChatCompletions, @unchecked Sendable {
 /// An application with the ask routes over a memory store, two tokens and a fake upstream.
 struct AskFixture {
     let store = MemoryStore()
-    let upstream = FakeUpstream()
+    let upstream: FakeUpstream
     let alice: String
     let bob: String
     let application: Application
 
-    init(settings: AskSettings = AskSettings(maxPromptCharacters: 100)) throws {
+    init(settings: AskSettings = AskSettings(maxPromptCharacters: 100), upstream model: (any ChatCompletions)? = nil) throws {
+        let fake = FakeUpstream()
+        upstream = fake
+        let model = model ?? fake
         alice = try TokenSecret.generate()
         bob = try TokenSecret.generate()
         try store.insertToken(TokenRecord(id: "t-alice", name: "alice", hash: TokenSecret.hash(alice), createdAt: Date()))
         try store.insertToken(TokenRecord(id: "t-bob", name: "bob", hash: TokenSecret.hash(bob), createdAt: Date()))
         let verifier = StoreTokenVerifier(store: store)
         var router = Router()
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: settings, logger: Logger(label: "test")).handle)
+        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: model, settings: settings, logger: Logger(label: "test")).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         application = Application(router: router, logger: Logger(label: "test"))
     }

@@ -17,7 +17,8 @@ struct UnavailableStore: ConversationStore {
     func commitTurn(_ turn: Turn) throws { throw down }
     func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? { throw down }
     func deleteConversation(id: String, owner: String) throws -> Bool { throw down }
-    func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T { throw down }
+    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock { throw down }
+    func releaseTurnLock(_ lock: TurnLock) {}
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }
     func deleteAllConversations(owner: String) throws -> Int { throw down }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { throw down }

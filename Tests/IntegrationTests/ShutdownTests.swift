@@ -35,6 +35,34 @@ extension IntegrationTests {
             #expect(stack.askdLog.contains("in_flight=20"))
         }
 
+        /// Asks waiting on the model hold no worker, but they are in flight all the same: a stop
+        /// lets all 12 finish (on 2 workers), stored and answered, before askd exits 0.
+        @Test func sigtermWaitsForAsksThatAwaitTheModel() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(askdArguments: ["--threads", "2"], environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": "sk-test",
+            ])
+            let token = try stack.createToken(name: "app")
+            let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
+            let connections = try (0..<12).map { _ in
+                let connection = try Connection(port: stack.port)
+                try connection.send(HTTPClient.requestBytes("POST", "/ask", headers: headers, body: Array(##"{"prompt":"#slow 1.5"}"##.utf8)))
+                return connection
+            }
+            try waitUntil("the upstream has all 12 requests", seconds: 3) { (try? upstream.requests().count) == 12 }
+            stack.signalAskd(SIGTERM)
+            try waitUntil("askd logs the stop", seconds: 2) { stack.askdLog.contains("stopping") }
+            let statuses = try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse().status
+            }
+            #expect(statuses == Array(repeating: 200, count: 12))
+            #expect(stack.waitForAskdExit(within: 5) == 0)
+            #expect(stack.askdLog.contains("in_flight=12"))
+            #expect(stack.askdLog.contains("stopped cleanly"))
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 24)
+        }
+
         @Test func connectionsQueuedBeforeTheStopAreAnsweredNotReset() throws {
             let stack = try Stack(askdArguments: ["--threads", "1"])
             let busy = try FastCGIClient(socketPath: stack.socketPath)

@@ -99,6 +99,59 @@ extension IntegrationTests {
             #expect(try upstream.requests().count == 2)
         }
 
+        /// Sends every request before reading any answer, each on its own connection.
+        private func askAllAtOnce(_ stack: Stack, _ token: String, _ bodies: [String]) throws -> [HTTPResponse] {
+            let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
+            let connections = try bodies.map { body in
+                let connection = try Connection(port: stack.port, timeoutSeconds: 20)
+                try connection.send(HTTPClient.requestBytes("POST", "/ask", headers: headers, body: Array(body.utf8)))
+                return connection
+            }
+            return try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse()
+            }
+        }
+
+        /// A plain answer is awaited on the upstream client's own thread, not on a worker: with 2
+        /// workers, 40 asks whose upstream takes 1 s each are answered together, in about a
+        /// second (on 2 workers, one after another, they would take 20 s).
+        @Test func requestsWaitingOnTheModelHoldNoWorker() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(askdArguments: ["--threads", "2"], environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": Self.upstreamKey,
+                "ASKD_UPSTREAM_TIMEOUT_SECONDS": "10",
+            ])
+            let token = try stack.createToken(name: "app")
+            let started = Date()
+            let responses = try askAllAtOnce(stack, token, (0..<40).map { _ in ##"{"prompt":"#slow 1"}"## })
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(responses.map(\.status) == Array(repeating: 200, count: 40))
+            #expect(elapsed < 5, "40 asks of 1 s on 2 workers took \(elapsed) s")
+            #expect(Set(try responses.map { try ($0.json()["response"] as? [String: Any])?["conversation_id"] as? String }).count == 40)
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 80)
+            #expect(try upstream.requests().count == 40)
+        }
+
+        /// Concurrent turns on one conversation wait for its turn lock on workers, while the turn
+        /// holding it waits on the model with no worker: with 2 workers and 6 turns at once, the
+        /// holder is still finished (by a finisher thread) and every turn is kept, in order.
+        @Test func concurrentTurnsOnOneConversationWithFewWorkersAreAllKept() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(askdArguments: ["--threads", "2"], environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": Self.upstreamKey,
+            ])
+            let token = try stack.createToken(name: "app")
+            let first = try ask(stack, token, "start")
+            let id = try #require((try first.json()["response"] as? [String: Any])?["conversation_id"] as? String)
+            let responses = try askAllAtOnce(stack, token, (0..<6).map { _ in ##"{"prompt":"#slow 0.3","conversation_id":"\##(id)"}"## })
+            #expect(responses.map(\.status) == Array(repeating: 200, count: 6))
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 14)
+            // Each turn saw every turn before it: the upstream got 2, 4, ... 12 earlier messages.
+            let sent = try upstream.requests().dropFirst().map { ($0.body["messages"] as? [[String: String]])?.count ?? 0 }
+            #expect(sent.sorted() == [3, 5, 7, 9, 11, 13])
+        }
+
         @Test func anUnreachableUpstreamIs502() throws {
             let port = try FreePort.find()
             let stack = try Stack(environment: [

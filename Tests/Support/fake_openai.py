@@ -180,6 +180,9 @@ class Handler(BaseHTTPRequestHandler):
             self.record_closed(prompt)
 
 
+# socketserver's default listen backlog is 5: with more connections at once, the rest would
+# wait for SYN retransmissions (a second each) and the tests would measure that.
+ThreadingHTTPServer.request_queue_size = 128
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print(server.server_address[1], flush=True)

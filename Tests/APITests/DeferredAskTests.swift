@@ -1,0 +1,128 @@
+@testable import API
+import Foundation
+import HTTP
+import Store
+import Testing
+import Upstream
+
+/// A model that answers in the background, as the OpenAI client does: `begin` returns at once,
+/// and the test decides when each answer arrives, with `answerNext`.
+final class BackgroundUpstream: ChatCompletions, @unchecked Sendable {
+    let inner = FakeUpstream()
+    private let lock = NSLock()
+    private var waiting: [(ChatRequest, @Sendable (Result<ChatResponse, UpstreamError>) -> Void)] = []
+
+    var defaultModel: String { inner.defaultModel }
+    var answersInBackground: Bool { true }
+    var waitingCount: Int { lock.withLock { waiting.count } }
+
+    func complete(_ request: ChatRequest) throws -> ChatResponse { try inner.complete(request) }
+    func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse { try inner.stream(request, to: sink) }
+
+    func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
+        lock.withLock { waiting.append((request, completion)) }
+    }
+
+    /// Answers the oldest waiting request, from another thread, as the inner fake would.
+    func answerNext() {
+        let (request, completion) = lock.withLock { waiting.removeFirst() }
+        let thread = Thread {
+            do {
+                completion(.success(try self.inner.complete(request)))
+            } catch {
+                completion(.failure(error as? UpstreamError ?? .failed(detail: "\(error)")))
+            }
+        }
+        thread.start()
+    }
+}
+
+/// A deferred response's `resume`, caught: the test waits for it, then finishes the response.
+final class Resumption: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var finish: DeferredResponse.Finish?
+
+    init(_ response: Response) throws {
+        guard case .deferred(let deferred) = response.body else { throw DeferredTestError.notDeferred }
+        deferred.start { finish in
+            self.finish = finish
+            self.done.signal()
+        }
+    }
+
+    func finished(by application: Application, for request: Request) throws -> (Int, [String: Any], Response) {
+        guard done.wait(timeout: .now() + 5) == .success, let finish else { throw DeferredTestError.neverResumed }
+        let response = application.finish(finish, request: request)
+        guard case .bytes(let bytes) = response.body else { throw DeferredTestError.notBytes }
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+        return (response.status.code, json, response)
+    }
+}
+
+enum DeferredTestError: Error {
+    case notDeferred, neverResumed, notBytes
+}
+
+@Suite struct DeferredAskTests {
+    let fixture: AskFixture
+    let upstream = BackgroundUpstream()
+
+    init() throws {
+        fixture = try AskFixture(upstream: upstream)
+    }
+
+    private func request(_ body: String) -> Request {
+        Request(
+            method: "POST", path: "/ask",
+            headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"], body: Array(body.utf8)
+        )
+    }
+
+    /// Starts an ask: the handler answers with a deferred response, whose wait has begun.
+    private func start(_ body: String) throws -> (Resumption, Request) {
+        var incoming = request(body)
+        let response = fixture.application.respond(to: &incoming)
+        return (try Resumption(response), incoming)
+    }
+
+    @Test func aPlainAskIsDeferredAndStoredWhenTheAnswerArrives() throws {
+        let (resumption, incoming) = try start(#"{"prompt":"hello"}"#)
+        #expect(upstream.waitingCount == 1)
+        #expect(try fixture.store.allConversations().isEmpty, "nothing is stored before the model answered")
+        upstream.answerNext()
+        let (status, json, response) = try resumption.finished(by: fixture.application, for: incoming)
+        #expect(status == 200)
+        #expect(response.headers["X-Request-Id"] == incoming.id)
+        let answer = try #require(json["response"] as? [String: Any])
+        #expect(answer["message"] as? String == "answer 1")
+        let id = try #require(answer["conversation_id"] as? String)
+        #expect(try fixture.store.messages(conversationID: id).map(\.content) == ["hello", "answer 1"])
+    }
+
+    @Test func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock() throws {
+        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#)
+        upstream.answerNext()
+        let id = try #require((try first.finished(by: fixture.application, for: firstRequest).1["response"] as? [String: Any])?["conversation_id"] as? String)
+
+        upstream.inner.failure = .rateLimited(retryAfter: "9")
+        let (failing, failingRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#)
+        // While the model works, the turn lock is held: no other turn can start.
+        #expect(throws: StoreError.self) { try fixture.store.acquireTurnLock(conversationID: id, timeout: 0.05) }
+        upstream.answerNext()
+        let (status, json, response) = try failing.finished(by: fixture.application, for: failingRequest)
+        #expect(status == 429)
+        #expect(response.headers["Retry-After"] == "9")
+        #expect(json["error"] as? String == "the model is rate-limited; try again later")
+        #expect(try fixture.store.messages(conversationID: id).count == 2)
+        // ...and given back when the answer failed.
+        let lock = try fixture.store.acquireTurnLock(conversationID: id, timeout: 0.05)
+        fixture.store.releaseTurnLock(lock)
+    }
+
+    @Test func anUnknownConversationIsRefusedBeforeAnythingWaits() throws {
+        var incoming = request(#"{"prompt":"x","conversation_id":"00000000-0000-4000-8000-000000000000"}"#)
+        let response = fixture.application.respond(to: &incoming)
+        #expect(response.status.code == 404)
+        #expect(upstream.waitingCount == 0)
+    }
+}
