@@ -2,14 +2,13 @@
 import Glibc
 #endif
 import CFastCGI
-import CLinux
 import HTTP
 
-/// Deferred responses whose wait is over, queued for a worker to finish and send.
+/// Deferred responses whose wait is over, queued for the finisher threads.
 ///
-/// An eventfd in semaphore mode counts them. It sits in the `ReadySet`; a worker that reads one
-/// count from it takes exactly one completion off the queue, and a worker that loses the race
-/// for a count reads nothing and waits again.
+/// A plain mutex and condition variable: each completion posted wakes exactly one waiting
+/// finisher. (Waking workers through their shared epoll set instead cost a cascade of wake-ups
+/// per completion: a level-triggered event is passed from waiter to waiter until one reads it.)
 final class CompletionQueue: @unchecked Sendable {
     /// A request whose deferred response can now be finished.
     struct Completion {
@@ -21,40 +20,50 @@ final class CompletionQueue: @unchecked Sendable {
         let finish: DeferredResponse.Finish
     }
 
-    /// Readable while completions wait; one read takes one.
-    let fd: Int32
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let posted = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var items: [Completion] = []
     private var head = 0
 
-    init() throws {
-        fd = eventfd(0, Int32(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC))
-        guard fd >= 0 else { throw SystemError("eventfd") }
+    init() {
         pthread_mutex_init(lock, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(posted, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
-        close(fd)
+        pthread_cond_destroy(posted)
         pthread_mutex_destroy(lock)
+        posted.deallocate()
         lock.deallocate()
     }
 
-    /// Queues `completion` and wakes one waiting worker. Any thread.
+    /// Queues `completion` and wakes one waiting finisher. Any thread.
     func post(_ completion: Completion) {
         pthread_mutex_lock(lock)
         items.append(completion)
         pthread_mutex_unlock(lock)
-        var one: UInt64 = 1
-        while write(fd, &one, 8) < 0 && errno == EINTR {}
+        pthread_cond_signal(posted)
     }
 
-    /// The next completion, if one is waiting; never blocks.
-    func take() -> Completion? {
-        var count: UInt64 = 0
-        guard read(fd, &count, 8) == 8 else { return nil }
+    /// The next completion, waiting up to `milliseconds` for one.
+    func take(waitingUpTo milliseconds: Int) -> Completion? {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
-        // Every count read was posted after its item was queued: the queue is not empty.
+        if head == items.count {
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let nanoseconds = deadline.tv_nsec + milliseconds % 1_000 * 1_000_000
+            deadline.tv_sec += milliseconds / 1_000 + nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            while head == items.count {
+                if pthread_cond_timedwait(posted, lock, &deadline) == ETIMEDOUT { break }
+            }
+        }
+        guard head < items.count else { return nil }
         let completion = items[head]
         head += 1
         if head == items.count {
@@ -65,13 +74,5 @@ final class CompletionQueue: @unchecked Sendable {
             head = 0
         }
         return completion
-    }
-
-    /// Waits up to `milliseconds` for a completion, outside the `ReadySet` (while stopping).
-    func take(waitingUpTo milliseconds: Int32) -> Completion? {
-        if let completion = take() { return completion }
-        var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&ready, 1, milliseconds) == 1 else { return nil }
-        return take()
     }
 }

@@ -26,6 +26,8 @@ public final class FastCGIServer: Sendable {
     let state = ServerState()
     /// What the workers wait on: new connections, kept-alive ones, and the stop pipe.
     let readySet: ReadySet
+    /// What the finishers wait on: deferred responses ready to be finished.
+    let completions = CompletionQueue()
     /// Write end of the stop pipe, which becomes readable, for every worker, on stop.
     private let wakeWriteFD: Int32
 
@@ -96,8 +98,9 @@ public final class FastCGIServer: Sendable {
         return drain(watching: stop)
     }
 
-    /// Threads that only finish deferred responses (see `Worker.runFinisher`).
-    private static let finisherThreads = 2
+    /// Threads that finish deferred responses (see `Worker.runFinisher`): each stores a turn and
+    /// sends its answer, a fraction of a millisecond of work.
+    private static let finisherThreads = 4
 
     /// Starts a thread running `body` on a `Worker` of its own, with every signal blocked.
     private func startThread(name: String, _ body: @escaping @Sendable (Worker) -> Void) throws {

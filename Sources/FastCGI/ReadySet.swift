@@ -4,9 +4,8 @@ import Glibc
 import CFastCGI
 import CLinux
 
-/// The one epoll set every worker waits on: the listening socket, the stop pipe, deferred
-/// responses ready to be finished, and the idle kept-alive connections (FCGI_KEEP_CONN, nginx's
-/// `fastcgi_keep_conn on`).
+/// The one epoll set every worker waits on: the listening socket, the stop pipe, and the idle
+/// kept-alive connections (FCGI_KEEP_CONN, nginx's `fastcgi_keep_conn on`).
 ///
 /// An idle kept-alive connection does not pin a worker: after its request, the worker parks the
 /// connection here (EPOLLONESHOT) and goes back to waiting. When the web server sends the next
@@ -19,25 +18,19 @@ final class ReadySet: @unchecked Sendable {
         case stop
         /// A parked connection with a request waiting on it (or closed by its peer).
         case connection(UnsafeMutablePointer<FCGX_Request>)
-        /// A deferred response whose wait is over.
-        case completion(CompletionQueue.Completion)
     }
 
     private let epoll: Int32
     private let parked = ParkedConnections()
-    let completions: CompletionQueue
 
     private static let listenTag: UInt64 = 1
     private static let stopTag: UInt64 = 2
-    private static let completionTag: UInt64 = 3
 
     init(listenFD: Int32, stopFD: Int32) throws {
-        completions = try CompletionQueue()
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SystemError("epoll_create1") }
         try control(EPOLL_CTL_ADD, listenFD, events: EPOLLIN.rawValue, tag: Self.listenTag)
         try control(EPOLL_CTL_ADD, stopFD, events: EPOLLIN.rawValue, tag: Self.stopTag)
-        try control(EPOLL_CTL_ADD, completions.fd, events: EPOLLIN.rawValue, tag: Self.completionTag)
     }
 
     deinit {
@@ -57,8 +50,6 @@ final class ReadySet: @unchecked Sendable {
             switch event.data.u64 {
             case Self.listenTag: return .accept
             case Self.stopTag: return .stop
-            case Self.completionTag:
-                if let completion = completions.take() { return .completion(completion) }
             case let address:
                 if let request = parked.claim(UInt(address)) { return .connection(request) }
             }

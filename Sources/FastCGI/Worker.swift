@@ -7,14 +7,14 @@ import HTTP
 import Logging
 import Synchronization
 
-/// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection,
-/// a kept-alive one with a request on it, or a deferred response ready to finish), do it, repeat.
+/// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection
+/// or a kept-alive one with a request on it), serve that request, repeat. A finisher runs the
+/// other loop here, `runFinisher`: it finishes deferred responses.
 ///
 /// Workers accept concurrently, with no accept mutex: the listening socket is non-blocking, so a
 /// worker that loses the race for a connection gets EAGAIN and waits again. A request is owned
-/// by one worker at a time: from accept to finish, except that a deferred response (one waiting
-/// on the model) holds no worker while it waits, and whichever worker takes its completion
-/// finishes it. A kept-alive connection outlives its request parked in the `ReadySet`, not in a
+/// by one thread at a time: a worker from accept to finish, except that a deferred response (one
+/// waiting on the model) holds no thread while it waits, and a finisher finishes it. A kept-alive connection outlives its request parked in the `ReadySet`, not in a
 /// blocked worker.
 final class Worker {
     private let server: FastCGIServer
@@ -43,7 +43,6 @@ final class Worker {
             switch server.readySet.next() {
             case .stop:
                 serveQueuedConnections()
-                finishDeferredResponses()
                 return
             case .accept:
                 let rc = FCGX_Accept_r(spare)
@@ -71,8 +70,6 @@ final class Worker {
                     continue
                 }
                 if serve(kept) == .finished { park(kept) }
-            case .completion(let completion):
-                finish(completion)
             }
         }
     }
@@ -87,21 +84,13 @@ final class Worker {
         }
     }
 
-    /// At a stop: every deferred response still waiting is finished, by whichever workers are
-    /// there when its wait ends (the drain time bounds this).
-    private func finishDeferredResponses() {
-        while server.state.deferred.load(ordering: .acquiring) > 0 {
-            if let completion = server.readySet.completions.take(waitingUpTo: 50) { finish(completion) }
-        }
-    }
-
-    /// A finisher's loop: it only finishes deferred responses, until the server has stopped and
-    /// none is left. Workers finish them too, but all of them may be busy, or waiting for a
-    /// conversation's turn lock that a deferred response holds: the finishers keep that
-    /// response from waiting on a worker that waits on it.
+    /// A finisher's loop: finish deferred responses as their waits end, until the server has
+    /// stopped and none is left (the drain time bounds that). Finishers are threads of their own,
+    /// not workers: every worker may be busy, or waiting for a conversation's turn lock that a
+    /// deferred response holds until it is finished.
     func runFinisher() {
         while !server.state.isStopping || server.state.deferred.load(ordering: .acquiring) > 0 {
-            if let completion = server.readySet.completions.take(waitingUpTo: 100) { finish(completion) }
+            if let completion = server.completions.take(waitingUpTo: 100) { finish(completion) }
         }
     }
 
@@ -143,7 +132,7 @@ final class Worker {
     ) {
         server.state.deferred.add(1, ordering: .relaxed)
         let waiting = DeferredRequest(request)
-        let completions = server.readySet.completions
+        let completions = server.completions
         deferred.start { finish in
             guard let request = waiting.claim() else { return }
             completions.post(CompletionQueue.Completion(request: request, incoming: incoming, started: started, finish: finish))
