@@ -79,7 +79,8 @@ final class Worker {
     }
 
     private func serveAndFinish() {
-        server.state.inFlight.add(1, ordering: .relaxed)
+        let busy = server.state.inFlight.add(1, ordering: .relaxed).newValue
+        server.workerTookRequest(busy: busy)
         serve()
         FCGX_Finish_r(request)
         server.state.inFlight.subtract(1, ordering: .relaxed)
