@@ -9,8 +9,9 @@ import Logging
 /// askd's FastCGI server: libfcgi, a pool of worker threads, and a graceful stop.
 ///
 /// `run()` blocks SIGTERM, SIGINT and the other asynchronous signals in every thread, starts the
-/// workers, and waits for a stop signal on the calling thread with `sigtimedwait`. Workers block
-/// every signal, because libfcgi does not retry reads and writes interrupted by one.
+/// first workers, and waits for a stop signal on the calling thread with `sigtimedwait`. Workers
+/// block every signal, because libfcgi does not retry reads and writes interrupted by one.
+/// More workers start as the load needs them (when every worker is busy), up to `options.threads`.
 ///
 /// On the first SIGTERM or SIGINT the server stops accepting (a socket it made is unlinked and shut
 /// down, so new connections are refused), closes idle kept-alive connections, wakes the idle
@@ -66,10 +67,9 @@ public final class FastCGIServer: Sendable {
             return 1
         }
 
+        let initialThreads = min(max(options.initialThreads, 1), options.threads)
         do {
-            for index in 0..<options.threads {
-                try startThread(name: "askd-w\(index)") { $0.run() }
-            }
+            for _ in 0..<initialThreads { try startWorker() }
             for index in 0..<Self.finisherThreads {
                 try startThread(name: "askd-f\(index)") { $0.runFinisher() }
             }
@@ -80,7 +80,10 @@ public final class FastCGIServer: Sendable {
         }
         logger.info(
             "askd is serving",
-            metadata: ["listen": "\(socket.description)", "threads": "\(options.threads)", "pid": "\(getpid())"]
+            metadata: [
+                "listen": "\(socket.description)", "threads": "\(options.threads)", "threads_started": "\(initialThreads)",
+                "pid": "\(getpid())",
+            ]
         )
 
         var stop = sigset_t()
@@ -102,8 +105,31 @@ public final class FastCGIServer: Sendable {
     /// sends its answer, a fraction of a millisecond of work.
     private static let finisherThreads = 4
 
+    /// Starts one more worker while fewer than `options.threads` have started and no stop has begun.
+    /// - Returns: `false` when there was no room for another.
+    @discardableResult
+    private func startWorker() throws -> Bool {
+        var started = state.startedWorkers.load(ordering: .relaxed)
+        while true {
+            guard started < options.threads, !state.isStopping else { return false }
+            let (exchanged, current) = state.startedWorkers.compareExchange(
+                expected: started, desired: started + 1, ordering: .relaxed
+            )
+            if exchanged { break }
+            started = current
+        }
+        do {
+            try startThread(name: "askd-w\(started)") { $0.run() }
+        } catch {
+            state.startedWorkers.subtract(1, ordering: .relaxed)
+            throw error
+        }
+        return true
+    }
+
     /// Starts a thread running `body` on a `Worker` of its own, with every signal blocked.
     private func startThread(name: String, _ body: @escaping @Sendable (Worker) -> Void) throws {
+        // Counted before it runs: a stop that begins meanwhile waits for it too.
         state.liveWorkers.add(1, ordering: .relaxed)
         do {
             try WorkerThread.start(name: name, stackSize: options.stackSize) { [self] in
@@ -116,6 +142,25 @@ public final class FastCGIServer: Sendable {
         } catch {
             state.liveWorkers.subtract(1, ordering: .relaxed)
             throw error
+        }
+    }
+
+    /// Called by a worker as it takes a request: when every started worker is busy, one more
+    /// starts, so that the next request finds a worker waiting. Each thread's stack and malloc
+    /// caches stay resident once it has run, so threads start as the load asks for them rather
+    /// than all at once; they stay until the server stops.
+    func workerTookRequest(busy: Int) {
+        guard busy >= state.startedWorkers.load(ordering: .relaxed) else { return }
+        do {
+            try startWorker()
+        } catch {
+            // Requests wait in the socket's backlog for the workers there are.
+            if !state.workerStartFailed.exchange(true, ordering: .relaxed) {
+                logger.warning(
+                    "cannot start another worker thread; serving with those there are (logged once)",
+                    metadata: ["threads": "\(state.startedWorkers.load(ordering: .relaxed))", "error": "\(error)"]
+                )
+            }
         }
     }
 

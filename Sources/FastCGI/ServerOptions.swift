@@ -1,7 +1,9 @@
 /// How the FastCGI server runs its workers.
 public struct ServerOptions: Sendable, Equatable {
-    /// Worker threads; each owns one request from accept to finish.
+    /// The most worker threads; each owns one request from accept to finish.
     public var threads: Int
+    /// Worker threads started with the server; one more starts whenever all are busy, up to `threads`.
+    public var initialThreads: Int
     /// Stack size of each worker thread, in bytes.
     public var stackSize: Int
     /// How long a stop waits for in-flight requests before giving up on them.
@@ -9,8 +11,11 @@ public struct ServerOptions: Sendable, Equatable {
     /// The largest request body askd reads; a larger one gets 413 unread.
     public var maxBodyBytes: Int
 
-    public init(threads: Int = 256, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20) {
+    public init(
+        threads: Int = 256, initialThreads: Int = 16, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20
+    ) {
         self.threads = threads
+        self.initialThreads = initialThreads
         self.stackSize = stackSize
         self.drainSeconds = drainSeconds
         self.maxBodyBytes = maxBodyBytes

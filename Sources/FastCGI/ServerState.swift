@@ -4,8 +4,14 @@ import Synchronization
 final class ServerState: Sendable {
     /// Set once, when a stop begins; workers then take no new connection.
     let stopping = Atomic<Bool>(false)
+    /// Workers started so far (never more than `ServerOptions.threads`).
+    let startedWorkers = Atomic<Int>(0)
+    /// Set when a worker could not be started while serving, so that the failure is logged once.
+    let workerStartFailed = Atomic<Bool>(false)
     /// Workers whose thread has not yet returned.
     let liveWorkers = Atomic<Int>(0)
+    /// Workers serving a request now (not those waiting for work, nor deferred responses).
+    let busyWorkers = Atomic<Int>(0)
     /// Requests accepted and not yet finished.
     let inFlight = Atomic<Int>(0)
     /// Deferred responses started and not yet finished (counted in `inFlight` too).

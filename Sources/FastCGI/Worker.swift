@@ -102,6 +102,8 @@ final class Worker {
     /// Reads the request and answers it, or sets its deferred response going.
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
         server.state.inFlight.add(1, ordering: .relaxed)
+        server.workerTookRequest(busy: server.state.busyWorkers.add(1, ordering: .relaxed).newValue)
+        defer { server.state.busyWorkers.subtract(1, ordering: .relaxed) }
         let started = MonotonicClock.now()
         let application = server.application
         let params = RequestReader.parameters(request.pointee.envp)

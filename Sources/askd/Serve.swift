@@ -30,7 +30,7 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Listen on TCP at an IPv4 HOST:PORT, such as 127.0.0.1:9000 (ASKD_LISTEN).", valueName: "host:port"))
     var listen: String?
 
-    @Option(help: ArgumentHelp("Worker threads, each serving one request at a time (ASKD_THREADS; default 256).", valueName: "n"))
+    @Option(help: ArgumentHelp("The most worker threads, each serving one request at a time; they start as the load needs them (ASKD_THREADS; default 256).", valueName: "n"))
     var threads: Int?
 
     @Option(help: ArgumentHelp("Seconds a stop waits for in-flight requests (ASKD_DRAIN_SECONDS; default 30).", valueName: "seconds"))
@@ -42,6 +42,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         FastCGIServer.holdSignals()
         let environment = ProcessEnvironment.current()
+        MallocArenas.apply(environment: environment)
         let flags = ServeConfiguration.Flags(
             socket: socket, socketMode: socketMode, socketGroup: socketGroup,
             listen: listen, threads: threads, drainSeconds: drainSeconds

@@ -27,6 +27,36 @@ extension IntegrationTests {
             #expect(elapsed < 20, "200 requests of 500 ms took \(elapsed) s")
         }
 
+        @Test func workersStartAsTheLoadNeedsThemUpToTheLimit() throws {
+            // 16 workers start with askd; 40 requests of 1 s at once need 40, and --threads allows 48.
+            let stack = try Stack(askdArguments: ["--threads", "48"])
+            let atStart = try Self.threadCount(of: stack.askd.pid)
+            #expect(atStart < 16 + 8, "\(atStart) threads before any load")
+            let started = Date()
+            let connections = try (0..<40).map { _ in
+                let connection = try Connection(port: stack.port, timeoutSeconds: 10)
+                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"))
+                return connection
+            }
+            let statuses = try connections.map { connection in
+                defer { connection.close() }
+                return try connection.readResponse().status
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(statuses == Array(repeating: 200, count: 40))
+            // With only the first 16 workers they would take 3 s (16, 16 and 8).
+            #expect(elapsed < 2.5, "40 concurrent 1 s requests took \(elapsed) s: too few workers started")
+            let afterLoad = try Self.threadCount(of: stack.askd.pid)
+            #expect(afterLoad >= 40 && afterLoad < 48 + 8, "\(afterLoad) threads after 40 concurrent requests")
+        }
+
+        /// The `Threads:` line of /proc/PID/status.
+        private static func threadCount(of pid: pid_t) throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+            return line.flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        }
+
         @Test func aClientThatLeavesMidStreamDoesNotCostAWorker() throws {
             let threads = 4
             let stack = try Stack(askdArguments: ["--threads", "\(threads)"])
