@@ -170,24 +170,31 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// The conversation row (created or touched), the turn's two messages and its usage.
     private static func insert(_ turn: Turn, into db: SQLiteConnection) throws {
+        let last: Int64
         if turn.startsConversation {
-            let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
-            guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            // The primary key refuses an id that is taken; a foreign-key failure still throws.
             try db.execute(
-                "INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                """
+                INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO NOTHING
+                """,
                 [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)] + values(turn.settings)
             )
+            guard db.changes == 1 else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            // A new conversation has no messages: its messages reference it.
+            last = 0
         } else {
             try db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
                 [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
             )
             guard db.changes == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+            last = try db.query(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
+            ) { $0.integer(0) ?? 0 }.first ?? 0
         }
-        let last = try db.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
-        ) { $0.integer(0) ?? 0 }.first ?? 0
         try db.execute(insertMessage, [
             .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
             .null, .null, .null, .null, .date(turn.date),
