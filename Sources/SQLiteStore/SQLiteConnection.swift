@@ -103,6 +103,7 @@ final class SQLiteConnection {
     /// a waiting writer sleeps in steps of up to 100 ms however soon the lock is free, which
     /// put /ask's p99 in the hundreds of milliseconds. Other processes still meet at SQLite's lock.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        checkpointer?.takeUnretainedValue().holdBackWriterIfFarBehind()
         writerLock.lock()
         defer { writerLock.unlock() }
         try execute("BEGIN IMMEDIATE")
