@@ -1,6 +1,5 @@
 import FoundationEssentials
 import Store
-import Synchronization
 
 /// The token rows this process read, each kept with the `TokenGeneration` number read just
 /// before it and used only while that number stays the same, and for at most `maxAge` seconds
@@ -17,18 +16,18 @@ final class TokenCache: Sendable {
         let loadedAt: Double
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = ReadWriteLocked<[String: Entry]>([:])
 
     /// The row for `hash`, if it was read under `generation` less than `maxAge` ago.
     func record(hash: String, generation: UInt64, now: Double) -> TokenRecord? {
-        entries.withLock { entries in
+        entries.read { entries in
             guard let entry = entries[hash], entry.generation == generation, now - entry.loadedAt < Self.maxAge else { return nil }
             return entry.record
         }
     }
 
     func store(_ record: TokenRecord, hash: String, generation: UInt64, now: Double) {
-        entries.withLock { entries in
+        entries.write { entries in
             if entries.count >= Self.capacity && entries[hash] == nil { entries.removeAll(keepingCapacity: true) }
             entries[hash] = Entry(record: record, generation: generation, loadedAt: now)
         }
