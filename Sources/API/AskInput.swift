@@ -141,23 +141,3 @@ struct AskInput: Equatable {
         return fields
     }
 }
-
-/// Conversation ids: askd makes UUIDs; it accepts any id of 1 to 64 letters, digits, `-` and `_`.
-enum ConversationID {
-    static func isWellFormed(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 64
-            && id.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                    true
-                default:
-                    false
-                }
-            }
-    }
-
-    static func make() -> String {
-        UUID().uuidString.lowercased()
-    }
-}

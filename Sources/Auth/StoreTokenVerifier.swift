@@ -1,7 +1,6 @@
 import FoundationEssentials
 import HTTP
 import Store
-import Synchronization
 
 /// The `TokenVerifier` backed by the conversation store's token table.
 ///
@@ -12,7 +11,7 @@ import Synchronization
 public final class StoreTokenVerifier: TokenVerifier {
     private let store: any ConversationStore
     private let clock: @Sendable () -> Date
-    private let lastRecordedUse = Mutex<[String: Date]>([:])
+    private let lastRecordedUse = ReadWriteLocked<[String: Date]>([:])
     private static let useRecordingInterval: TimeInterval = 60
 
     public init(store: any ConversationStore, clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -34,6 +33,7 @@ public final class StoreTokenVerifier: TokenVerifier {
 
     /// The token in an `Authorization` value: after `Bearer ` (any case), or the whole value.
     static func token(from authorization: String?) -> String? {
+        if let authorization, let token = asciiToken(from: authorization) { return token.isEmpty ? nil : token }
         guard let value = authorization?.trimmingWhitespace(), !value.isEmpty, value.lowercased() != "bearer" else { return nil }
         if value.count > 7, value.prefix(7).lowercased() == "bearer " {
             let token = value.dropFirst(7).trimmingWhitespace()
@@ -42,9 +42,33 @@ public final class StoreTokenVerifier: TokenVerifier {
         return value
     }
 
+    /// `token(from:)` for a value of printable ASCII and spaces or tabs, the usual case, on
+    /// its bytes; nil for anything else, which takes the general path ("" means no token).
+    private static func asciiToken(from authorization: String) -> String? {
+        let bytes = authorization.utf8
+        guard bytes.allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x09 }) else { return nil }
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = bytes.lastIndex(where: { !isSpace($0) })!
+        var value = bytes[first...last]
+        let bearer = Array("bearer".utf8)
+        let lowered = value.prefix(7).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+        if lowered == bearer { return "" }
+        if value.count > 7, lowered.prefix(6).elementsEqual(bearer), lowered[6] == 0x20 {
+            value = value.dropFirst(7)
+            guard let start = value.firstIndex(where: { !isSpace($0) }) else { return "" }
+            value = value[start...]
+        }
+        return String(Substring(value))
+    }
+
     private func recordUse(of record: TokenRecord, at now: Date) {
-        let due = lastRecordedUse.withLock { recorded -> Bool in
-            if let last = recorded[record.id], now.timeIntervalSince(last) < Self.useRecordingInterval { return false }
+        let recent = { (recorded: [String: Date]) in
+            recorded[record.id].map { now.timeIntervalSince($0) < Self.useRecordingInterval } ?? false
+        }
+        if lastRecordedUse.read(recent) { return }
+        let due = lastRecordedUse.write { recorded -> Bool in
+            if recent(recorded) { return false }
             recorded[record.id] = now
             return true
         }

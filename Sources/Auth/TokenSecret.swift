@@ -19,12 +19,23 @@ public enum TokenSecret {
     public static func hash(_ token: String) -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
-        let bytes = Array(token.utf8)
-        let ok = bytes.withUnsafeBytes { buffer in
-            EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, EVP_sha256(), nil)
+        var token = token
+        let ok = token.withUTF8 { buffer in
+            EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, SHA256Algorithm.shared.md, nil)
         }
         precondition(ok == 1 && length == 32, "OpenSSL's SHA-256 failed")
         return hex(digest[..<32])
+    }
+
+    /// OpenSSL 3's SHA-256, fetched once: `EVP_sha256()` makes every digest look the algorithm
+    /// up again in the provider tables, under a lock.
+    private struct SHA256Algorithm: @unchecked Sendable {
+        static let shared = SHA256Algorithm()
+        let md: OpaquePointer?
+
+        private init() {
+            md = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
+        }
     }
 
     /// Whether two hashes are equal, in time that does not depend on where they differ.

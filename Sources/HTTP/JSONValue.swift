@@ -55,37 +55,40 @@ public enum JSONValue: Equatable, Sendable {
 
     /// The value as compact JSON, object keys sorted so that the same value always reads the same.
     public var serialized: [UInt8] {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out)
-        return Array(out.utf8)
+        return out
     }
 
-    private func write(to out: inout String) {
+    /// Written as bytes: building a String and copying out its UTF-8 cost several times more.
+    private func write(to out: inout [UInt8]) {
         switch self {
-        case .string(let string): out += JSONString.quoted(string)
+        case .string(let string): JSONString.appendQuoted(string, to: &out)
         case .number(let number):
             if number.rounded() == number, abs(number) < 1e15 {
-                out += String(Int64(number))
+                out.append(contentsOf: String(Int64(number)).utf8)
             } else {
-                out += "\(number)"
+                out.append(contentsOf: "\(number)".utf8)
             }
-        case .bool(let bool): out += bool ? "true" : "false"
-        case .null: out += "null"
+        case .bool(let bool): out.append(contentsOf: (bool ? "true" : "false").utf8)
+        case .null: out.append(contentsOf: "null".utf8)
         case .array(let elements):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (offset, element) in elements.enumerated() {
-                if offset > 0 { out += "," }
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
                 element.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let fields):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (offset, key) in fields.keys.sorted().enumerated() {
-                if offset > 0 { out += "," }
-                out += JSONString.quoted(key) + ":"
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
+                JSONString.appendQuoted(key, to: &out)
+                out.append(UInt8(ascii: ":"))
                 fields[key]!.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 }

@@ -25,6 +25,11 @@ final class Checkpointer: @unchecked Sendable {
     private var restartNotBefore = 0.0
     /// How much of the log the last checkpoint copied.
     private var copiedFrames: Int32 = 0
+    /// The log's length at the last commit, in pages.
+    private var loggedFrames: Int32 = 0
+    /// Checkpoints done so far; writers held back wait for the next one.
+    private var rounds = 0
+    private let roundDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     init(path: String, writerLock: WriterLock, thresholdFrames: Int32 = 1_000) {
         self.path = path
@@ -32,9 +37,12 @@ final class Checkpointer: @unchecked Sendable {
         self.thresholdFrames = thresholdFrames
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
+        pthread_cond_init(roundDone, nil)
     }
 
     deinit {
+        pthread_cond_destroy(roundDone)
+        roundDone.deallocate()
         pthread_cond_destroy(wake)
         pthread_mutex_destroy(mutex)
         wake.deallocate()
@@ -46,9 +54,10 @@ final class Checkpointer: @unchecked Sendable {
     /// Under steady load, readers rarely let the log start over from its beginning, so it stays
     /// past the threshold; a checkpoint is then worth it only once a batch of new pages arrived.
     func committed(logFrames: Int32) {
-        guard logFrames >= thresholdFrames else { return }
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        loggedFrames = logFrames
+        guard logFrames >= thresholdFrames else { return }
         let uncopied = logFrames >= copiedFrames ? logFrames - copiedFrames : logFrames
         guard !stopping, uncopied >= thresholdFrames / 4 else { return }
         requested = true
@@ -56,6 +65,29 @@ final class Checkpointer: @unchecked Sendable {
             pthread_cond_signal(wake)
         } else {
             started = startThread()
+        }
+    }
+
+    /// Called by a writer before it takes the write lock. Past four times the threshold the
+    /// writers outran the checkpoints (a passive one copies while they append): the writer then
+    /// waits, up to 100 ms, for the checkpoint in progress, whose restarting step needs the
+    /// write lock, so that the log's length stays bounded however fast turns come.
+    func holdBackWriterIfFarBehind() {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard started, !stopping, loggedFrames >= thresholdFrames * 4, MonotonicClock.seconds() >= restartNotBefore else { return }
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_nsec += 100_000_000
+        if deadline.tv_nsec >= 1_000_000_000 {
+            deadline.tv_sec += 1
+            deadline.tv_nsec -= 1_000_000_000
+        }
+        let round = rounds
+        requested = true
+        pthread_cond_signal(wake)
+        while rounds == round && !stopping {
+            if pthread_cond_timedwait(roundDone, mutex, &deadline) == ETIMEDOUT { break }
         }
     }
 
@@ -115,10 +147,19 @@ final class Checkpointer: @unchecked Sendable {
                     let rc = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, &logged, &copied)
                     writerLock.unlock()
                     // Readers that outlast the wait: do not stall writers again for a while.
-                    if rc == SQLITE_BUSY { restartNotBefore = MonotonicClock.seconds() + 10 }
+                    if rc == SQLITE_BUSY {
+                        pthread_mutex_lock(mutex)
+                        restartNotBefore = MonotonicClock.seconds() + 10
+                        pthread_mutex_unlock(mutex)
+                    }
+                    // Done: the next commit starts the log over.
+                    if rc == SQLITE_OK { logged = 0 }
                 }
                 pthread_mutex_lock(mutex)
                 copiedFrames = max(copied, 0)
+                loggedFrames = min(loggedFrames, max(logged, 0))
+                rounds += 1
+                pthread_cond_broadcast(roundDone)
             } else {
                 pthread_cond_wait(wake, mutex)
             }

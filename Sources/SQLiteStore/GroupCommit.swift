@@ -9,23 +9,29 @@ import Glibc
 ///
 /// One SQLite transaction, with its lock, its WAL frames and its header write, then serves a
 /// whole batch. Under load the batch grows by itself, and alone a write costs what it did.
-/// Each waiter sleeps on a condition of its own, so a commit wakes exactly the threads it
-/// settled, and the first of the next batch to lead it.
+/// Each waiter sleeps on a semaphore of its own, posted after the queue's mutex is released: a
+/// commit wakes exactly the threads it settled, and the first of the next batch to lead it,
+/// and none of them then blocks again on the mutex (as they did when woken from a condition
+/// variable while the leader still held it: two context switches per waiter instead of one).
 final class GroupCommit<Item>: @unchecked Sendable {
     private final class Slot {
         let item: Item
+        /// Written by the leader before it posts `wake`; read by the owner after its wait.
         var result: Result<Void, any Error>?
-        var leads = false
-        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
 
         init(_ item: Item) {
             self.item = item
-            pthread_cond_init(wake, nil)
+            sem_init(wake, 0, 0)
         }
 
         deinit {
-            pthread_cond_destroy(wake)
+            sem_destroy(wake)
             wake.deallocate()
+        }
+
+        func wait() {
+            while sem_wait(wake) != 0 {}  // EINTR only
         }
     }
 
@@ -49,34 +55,37 @@ final class GroupCommit<Item>: @unchecked Sendable {
         let slot = Slot(item)
         pthread_mutex_lock(mutex)
         queue.append(slot)
-        if leading {
-            while slot.result == nil && !slot.leads { pthread_cond_wait(slot.wake, mutex) }
-        } else {
-            leading = true
-            slot.leads = true
-        }
-        if slot.result == nil {
-            // This thread leads: the queue holds its own item and everything that came since.
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
-            pthread_mutex_unlock(mutex)
-            let results = commit(batch.map(\.item))
-            precondition(results.count == batch.count, "a group commit must settle every item")
-            pthread_mutex_lock(mutex)
-            for (settled, result) in zip(batch, results) where settled !== slot {
-                settled.result = result
-                pthread_cond_signal(settled.wake)
-            }
-            slot.result = results[batch.firstIndex { $0 === slot }!]
-            if let next = queue.first {
-                next.leads = true
-                pthread_cond_signal(next.wake)
-            } else {
-                leading = false
-            }
-        }
-        let result = slot.result!
+        let follows = leading
+        leading = true
         pthread_mutex_unlock(mutex)
-        try result.get()
+        if follows {
+            // Woken with a verdict, or without one to lead the next batch.
+            slot.wait()
+            if let result = slot.result { return try result.get() }
+        }
+
+        // This thread leads: the queue holds its own item and everything that came since.
+        pthread_mutex_lock(mutex)
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        pthread_mutex_unlock(mutex)
+        let results = commit(batch.map(\.item))
+        precondition(results.count == batch.count, "a group commit must settle every item")
+        pthread_mutex_lock(mutex)
+        let next = queue.first
+        if next == nil { leading = false }
+        pthread_mutex_unlock(mutex)
+        // The next leader first, so that the next batch's commit starts while these finish.
+        if let next { sem_post(next.wake) }
+        var own: Result<Void, any Error> = .success(())
+        for (settled, result) in zip(batch, results) {
+            if settled === slot {
+                own = result
+            } else {
+                settled.result = result
+                sem_post(settled.wake)
+            }
+        }
+        try own.get()
     }
 }

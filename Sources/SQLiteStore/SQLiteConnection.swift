@@ -103,6 +103,7 @@ final class SQLiteConnection {
     /// a waiting writer sleeps in steps of up to 100 ms however soon the lock is free, which
     /// put /ask's p99 in the hundreds of milliseconds. Other processes still meet at SQLite's lock.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        checkpointer?.takeUnretainedValue().holdBackWriterIfFarBehind()
         writerLock.lock()
         defer { writerLock.unlock() }
         try execute("BEGIN IMMEDIATE")
@@ -161,9 +162,12 @@ final class SQLiteConnection {
             let index = Int32(offset + 1)
             let rc: Int32 = switch value {
             case .text(let text):
-                // By length, not to the first NUL: text may hold any character.
-                text.utf8CString.withUnsafeBufferPointer { buffer in
-                    sqlite3_bind_text(statement, index, buffer.baseAddress, Int32(buffer.count - 1), askd_sqlite_transient())
+                // By length, not to the first NUL: text may hold any character. SQLite copies
+                // it, straight from the string's own storage when it has contiguous UTF-8.
+                text.utf8.withContiguousStorageIfAvailable { buffer in
+                    Self.bindText(statement, index, buffer)
+                } ?? Array(text.utf8).withUnsafeBufferPointer { buffer in
+                    Self.bindText(statement, index, buffer)
                 }
             case .integer(let number): sqlite3_bind_int64(statement, index, number)
             case .null: sqlite3_bind_null(statement, index)
@@ -171,6 +175,15 @@ final class SQLiteConnection {
             guard rc == SQLITE_OK else { throw error(rc, sql) }
         }
         return statement
+    }
+
+    private static func bindText(_ statement: OpaquePointer, _ index: Int32, _ utf8: UnsafeBufferPointer<UInt8>) -> Int32 {
+        // A non-null pointer even for "": SQLite binds NULL for a null one.
+        let empty: CChar = 0
+        return withUnsafePointer(to: empty) { emptyPointer in
+            let start = utf8.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } ?? emptyPointer
+            return sqlite3_bind_text(statement, index, start, Int32(utf8.count), askd_sqlite_transient())
+        }
     }
 
     private func error(_ rc: Int32, _ sql: String) -> SQLiteError {

@@ -20,6 +20,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     /// The connection of group commits; only the leader of a commit uses it.
     private let turnWriter: SQLiteConnection
     private let turnCommits = GroupCommit<Turn>()
+    private let tokenGeneration: TokenGeneration
+    private let tokenCache = TokenCache()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
@@ -43,6 +45,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         // A connection that comes back inside a transaction (a failed ROLLBACK) must not be lent again.
         pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
         turnWriter = try open()
+        // After the database file exists, whose mode and owner it takes.
+        tokenGeneration = TokenGeneration(databasePath: path)
         try withConnection { try SQLiteMigrations.migrate($0) }
     }
 
@@ -58,6 +62,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     // MARK: Tokens
 
     public func insertToken(_ token: TokenRecord) throws {
+        defer { tokenGeneration.change() }
         try withConnection { db in
             try db.writeTransaction {
                 let taken = try db.query("SELECT 1 FROM tokens WHERE name = ? OR id = ? OR hash = ?", [
@@ -73,7 +78,19 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// The row is read from the database only when a token changed since this process last
+    /// read it (see `TokenGeneration`), or a second passed: the database changes with every
+    /// turn, and a read transaction on it is one of the dearest parts of a request.
     public func token(hash: String) throws -> TokenRecord? {
+        guard let generation = tokenGeneration.current() else { return try readToken(hash: hash) }
+        let now = MonotonicClock.seconds()
+        if let record = tokenCache.record(hash: hash, generation: generation, now: now) { return record }
+        let record = try readToken(hash: hash)
+        if let record { tokenCache.store(record, hash: hash, generation: generation, now: now) }
+        return record
+    }
+
+    private func readToken(hash: String) throws -> TokenRecord? {
         try withConnection { db in
             try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = ?", [.text(hash)], Self.token).first
         }
@@ -86,7 +103,10 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     public func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? {
-        try withConnection { db in
+        // Even when nothing changed: running it again repairs a change that a killed process
+        // committed but could not announce.
+        defer { tokenGeneration.change() }
+        return try withConnection { db in
             try db.writeTransaction {
                 let matches = try db.query(
                     "SELECT \(Self.tokenColumns) FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC",
@@ -103,6 +123,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     public func markTokenUsed(id: String, at date: Date) throws {
+        defer { tokenGeneration.change() }
         try withConnection { db in
             try db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [.date(date), .text(id)])
         }
@@ -170,24 +191,31 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// The conversation row (created or touched), the turn's two messages and its usage.
     private static func insert(_ turn: Turn, into db: SQLiteConnection) throws {
+        let last: Int64
         if turn.startsConversation {
-            let exists = try db.query("SELECT 1 FROM conversations WHERE id = ?", [.text(turn.conversationID)]) { _ in true }
-            guard exists.isEmpty else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            // The primary key refuses an id that is taken; a foreign-key failure still throws.
             try db.execute(
-                "INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                """
+                INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO NOTHING
+                """,
                 [.text(turn.conversationID), .text(turn.owner), .date(turn.date), .date(turn.date)] + values(turn.settings)
             )
+            guard db.changes == 1 else { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            // A new conversation has no messages: its messages reference it.
+            last = 0
         } else {
             try db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
                 [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]
             )
             guard db.changes == 1 else { throw StoreError.conversationNotFound(turn.conversationID) }
+            last = try db.query(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
+            ) { $0.integer(0) ?? 0 }.first ?? 0
         }
-        let last = try db.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?", [.text(turn.conversationID)]
-        ) { $0.integer(0) ?? 0 }.first ?? 0
         try db.execute(insertMessage, [
             .text(turn.conversationID), .integer(last + 1), .text(MessageRole.user.rawValue), .text(turn.prompt),
             .null, .null, .null, .null, .date(turn.date),
@@ -341,6 +369,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     public func importToken(_ token: TokenRecord) throws {
+        defer { tokenGeneration.change() }
         try withConnection { db in
             try db.writeTransaction {
                 let taken = try db.query("SELECT 1 FROM tokens WHERE id <> ? AND (name = ? OR hash = ?)", [

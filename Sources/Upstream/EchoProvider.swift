@@ -58,6 +58,15 @@ public struct EchoProvider: ChatCompletions {
     private static func wordCount(_ text: String) -> Int {
         var count = 0
         var inWord = false
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: the White_Space characters are tab to carriage return, and space.
+            for byte in text.utf8 {
+                let space = byte == 0x20 || (0x09...0x0D).contains(byte)
+                if !space && !inWord { count += 1 }
+                inWord = !space
+            }
+            return count
+        }
         for scalar in text.unicodeScalars {
             let space = scalar.properties.isWhitespace
             if !space && !inWord { count += 1 }

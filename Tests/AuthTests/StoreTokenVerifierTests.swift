@@ -28,6 +28,15 @@ struct StoreTokenVerifierTests {
         #expect(try verifier.verify(authorization: secret).id == record.id)
     }
 
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bEaReR \t abc \t", "abc"), ("\tabc", "abc"), ("Bearer\tabc", "Bearer\tabc"),
+        ("bearerx abc", "bearerx abc"), ("Bearerabc", "Bearerabc"), ("Bearer a b", "a b"), ("Bearer", nil), (" BEARER ", nil),
+        ("Bearer \u{00A0}abc", "abc"), ("\u{2003}Bearer abc", "abc"), ("Bearer é", "é"), ("", nil), (" \t ", nil),
+    ] as [(String, String?)])
+    func theTokenIsReadFromTheHeaderValue(header: String, token: String?) {
+        #expect(StoreTokenVerifier.token(from: header) == token)
+    }
+
     @Test(arguments: [nil, "", "   ", "Bearer", "Bearer   "])
     func aMissingTokenIsRequired(header: String?) throws {
         let (verifier, _, _, _, _) = try setUp()

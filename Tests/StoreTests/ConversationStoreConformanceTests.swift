@@ -51,6 +51,24 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func aHandleThatReadATokenBeforeSeesItsRevocationAtOnce(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        let other = try reopen()
+        for _ in 0..<3 { #expect(try other.token(hash: alice.hash)?.revokedAt == nil) }
+
+        _ = try store.revokeToken(idOrName: "alice", at: .at(5_000))
+        #expect(try other.token(hash: alice.hash)?.revokedAt == .at(5_000))
+        try store.markTokenUsed(id: alice.id, at: .at(6_000))
+        #expect(try other.token(hash: alice.hash)?.lastUsedAt == .at(6_000))
+        var renamed = try #require(try other.token(hash: alice.hash))
+        renamed.revokedAt = nil
+        try store.importToken(renamed)
+        #expect(try other.token(hash: alice.hash)?.revokedAt == nil)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func lastUseAndExpiry(backend: StoreBackend) throws {
         let store = try backend.make().store
         var token = makeToken("alice")

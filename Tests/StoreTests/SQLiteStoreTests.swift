@@ -59,6 +59,41 @@ struct SQLiteStoreTests {
         #expect(try store.allTokens().count == 1)
     }
 
+    @Test func aFailingTurnInAGroupCommitUndoesOnlyItself() throws {
+        let store = try SQLiteStore(path: try temporaryPath())
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        let outcomes = LockedCounts()
+        // 8 threads at once, so that turns share commits; every third continues a conversation
+        // that does not exist, and every fifth starts one whose id is taken.
+        try store.commitTurn(turn("taken", owner: alice.id, starts: true, "first"))
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for index in 0..<60 {
+                let id = "c\(thread)-\(index)"
+                let attempt = index % 3 == 0
+                    ? turn("missing-\(id)", owner: alice.id, starts: false, "p")
+                    : index % 5 == 0 ? turn("taken", owner: alice.id, starts: true, "p") : turn(id, owner: alice.id, starts: true, "p")
+                do {
+                    try store.commitTurn(attempt)
+                    outcomes.record(1)
+                } catch let error as StoreError {
+                    if case .conversationNotFound = error, index % 3 == 0 { outcomes.record(0); continue }
+                    if case .duplicate = error, index % 5 == 0 { outcomes.record(0); continue }
+                    outcomes.fail("\(id): \(error)")
+                } catch {
+                    outcomes.fail("\(id): \(error)")
+                }
+            }
+        }
+        #expect(outcomes.failures.isEmpty, "\(outcomes.failures)")
+        let stored = outcomes.counts.reduce(0, +)
+        #expect(stored == 8 * (60 - 20 - 8))
+        #expect(try store.messages(conversationID: "taken").count == 2)
+        #expect(try store.messages(conversationID: "c3-1").map(\.sequence) == [1, 2])
+        #expect(try store.messages(conversationID: "c3-0").isEmpty)
+        #expect(try store.usage(owner: alice.id, day: Date.at(1_795_700_001_000).usageDay).total.requests == stored + 1)
+    }
+
     @Test func anUnopenablePathIsUnavailableNamingThePath() {
         let error = #expect(throws: StoreError.self) { try SQLiteStore(path: "/nonexistent-dir/askd.sqlite") }
         #expect(error?.description.contains("/nonexistent-dir/askd.sqlite") == true)
