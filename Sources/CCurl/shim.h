@@ -39,4 +39,18 @@ static inline CURLcode askd_curl_message_result(const CURLMsg *message) {
     return message->data.result;
 }
 
+// The multi socket interface: libcurl says which sockets to watch and when its timer is due.
+typedef int (*askd_curl_socket_callback)(CURL *easy, curl_socket_t socket, int what, void *context, void *socketContext);
+typedef int (*askd_curl_timer_callback)(CURLM *multi, long milliseconds, void *context);
+
+static inline CURLMcode askd_curl_multi_set_socket_callback(CURLM *multi, askd_curl_socket_callback callback, void *context) {
+    CURLMcode code = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+    return code != CURLM_OK ? code : curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, context);
+}
+static inline CURLMcode askd_curl_multi_set_timer_callback(CURLM *multi, askd_curl_timer_callback callback, void *context) {
+    CURLMcode code = curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+    return code != CURLM_OK ? code : curl_multi_setopt(multi, CURLMOPT_TIMERDATA, context);
+}
+static const curl_socket_t askd_curl_socket_timeout = CURL_SOCKET_TIMEOUT;
+
 #endif

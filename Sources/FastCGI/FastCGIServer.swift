@@ -89,8 +89,17 @@ public final class FastCGIServer: Sendable {
         var stop = sigset_t()
         sigemptyset(&stop)
         for signal in Self.stopSignals { sigaddset(&stop, signal) }
+        // Waiting for a stop signal, the main thread also looks at the workers every tick: see
+        // `workerTookRequest`.
         var received: Int32 = 0
-        while sigwait(&stop, &received) != 0 {}
+        var tick = timespec(tv_sec: 0, tv_nsec: Self.growthTickMilliseconds * 1_000_000)
+        while true {
+            received = sigtimedwait(&stop, nil, &tick)
+            if received > 0 { break }
+            if state.busyWorkers.load(ordering: .relaxed) >= state.startedWorkers.load(ordering: .relaxed) {
+                workerTookRequest(busy: state.busyWorkers.load(ordering: .relaxed))
+            }
+        }
 
         let inFlight = state.inFlight.load(ordering: .relaxed)
         logger.info(
@@ -100,6 +109,11 @@ public final class FastCGIServer: Sendable {
         beginStop()
         return drain(watching: stop)
     }
+
+    /// The least time between two worker starts while serving (see `workerTookRequest`).
+    private static let growthIntervalMicroseconds = 1_000
+    /// How often the main thread checks whether every worker is busy.
+    private static let growthTickMilliseconds = 20
 
     /// Threads that finish deferred responses (see `Worker.runFinisher`): each stores a turn and
     /// sends its answer, a fraction of a millisecond of work.
@@ -149,8 +163,20 @@ public final class FastCGIServer: Sendable {
     /// starts, so that the next request finds a worker waiting. Each thread's stack and malloc
     /// caches stay resident once it has run, so threads start as the load asks for them rather
     /// than all at once; they stay until the server stops.
+    ///
+    /// At most one starts per `growthIntervalMicroseconds`: a burst of short requests (a thousand
+    /// answers of the model arriving together, each a fraction of a millisecond of work) keeps
+    /// every worker busy for a moment without needing more of them, while requests that hold
+    /// their worker (streams) still grow the pool by up to a thousand threads a second: each new
+    /// worker takes a waiting request and starts the next. Should every worker be held when a
+    /// start was skipped, the main thread's tick (`growthTickMilliseconds`) starts one.
     func workerTookRequest(busy: Int) {
         guard busy >= state.startedWorkers.load(ordering: .relaxed) else { return }
+        let now = Int(MonotonicClock.now() * 1_000_000)
+        let last = state.lastWorkerStart.load(ordering: .relaxed)
+        guard now - last >= Self.growthIntervalMicroseconds,
+            state.lastWorkerStart.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
         do {
             try startWorker()
         } catch {

@@ -6,6 +6,8 @@ final class ServerState: Sendable {
     let stopping = Atomic<Bool>(false)
     /// Workers started so far (never more than `ServerOptions.threads`).
     let startedWorkers = Atomic<Int>(0)
+    /// When the last worker started while serving, in microseconds on the monotonic clock.
+    let lastWorkerStart = Atomic<Int>(0)
     /// Set when a worker could not be started while serving, so that the failure is logged once.
     let workerStartFailed = Atomic<Bool>(false)
     /// Workers whose thread has not yet returned.

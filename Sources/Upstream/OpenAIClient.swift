@@ -9,7 +9,7 @@ import Synchronization
 /// The `ChatCompletions` client for any OpenAI-compatible endpoint, over libcurl.
 ///
 /// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. A plain answer is
-/// asked for with `begin` on the `TransferLoop`'s one thread, so that a thousand requests
+/// asked for with `begin` on a `TransferLoop`'s thread, so that a thousand requests
 /// waiting on a slow model hold no thread each. A streamed answer (`stream`) is written to its
 /// client from the worker that owns the request, so each worker thread keeps a curl handle, and
 /// a kept-alive connection, of its own for those. TLS verification is always on. A failure to connect, a 502 or a 503 is retried once after a jittered pause;
@@ -22,7 +22,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     private let connectTimeoutSeconds: Int
     private let key: pthread_key_t
     private let handles = Mutex<[UInt]>([])
-    private let loop = TransferLoop()
+    private let loop = TransferLoopPool()
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
     /// The largest answer read from the upstream.

@@ -14,6 +14,11 @@ import Synchronization
 /// result to the call's completion, on the loop's thread: completions pass the answer on and
 /// return, they never block. Connections are the multi handle's, kept alive between calls and,
 /// over HTTP/2, shared by calls in flight at once.
+///
+/// The loop uses libcurl's socket interface: libcurl names the sockets to watch and its next
+/// timeout, the loop waits on them with epoll and tells libcurl which one is ready. Each event
+/// costs the same with ten transfers in flight or a thousand (`curl_multi_perform` would visit
+/// every transfer on every wake-up).
 final class TransferLoop: @unchecked Sendable {
     /// One request: how to set a handle up for it, how to read its outcome, where its answer goes.
     struct Call: Sendable {
@@ -41,29 +46,59 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     /// How many finished handles are kept for reuse; more are freed.
-    private static let spareHandleLimit = 32
+    private static let spareHandleLimit = 8
     /// Idle connections kept open to the upstream after a burst.
     private static let idleConnectionLimit = 64
 
+    /// Calls submitted and not yet completed (retries included).
+    let inFlight = Atomic<Int>(0)
     private let multi: UnsafeMutableRawPointer
+    private let epoll: Int32
+    /// Readable when calls wait in the inbox or the loop should stop.
+    private let wakeFD: Int32
     private let inbox = Mutex(Inbox())
     // The loop thread's own state.
     private var active: [UInt: Active] = [:]
     private var retries: [(due: ContinuousClock.Instant, call: Call)] = []
     private var spareHandles: [UnsafeMutableRawPointer] = []
+    /// When libcurl wants `curl_multi_socket_action` for its timeouts; nil when it wants nothing.
+    private var timerDue: ContinuousClock.Instant?
+
+    /// The epoll tag of `wakeFD`; sockets are tagged with their descriptor.
+    private static let wakeTag = UInt64.max
 
     init() {
         multi = curl_multi_init()
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         askd_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, Self.idleConnectionLimit)
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = Self.wakeTag
+        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
+        // The callbacks get this loop back as their context; it outlives the multi handle.
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        askd_curl_multi_set_socket_callback(multi, { _, socket, what, context, _ in
+            Unmanaged<TransferLoop>.fromOpaque(context!).takeUnretainedValue().watch(socket, what: what)
+            return 0
+        }, context)
+        askd_curl_multi_set_timer_callback(multi, { _, milliseconds, context in
+            let loop = Unmanaged<TransferLoop>.fromOpaque(context!).takeUnretainedValue()
+            loop.timerDue = milliseconds < 0 ? nil : .now + .milliseconds(milliseconds)
+            return 0
+        }, context)
     }
 
     deinit {
         for handle in spareHandles { curl_easy_cleanup(handle) }
         curl_multi_cleanup(multi)
+        close(wakeFD)
+        close(epoll)
     }
 
     /// Queues `call`; the loop's thread starts on the first call.
     func submit(_ call: Call) {
+        inFlight.add(1, ordering: .relaxed)
         let start = inbox.withLock { inbox in
             inbox.calls.append(call)
             defer { inbox.started = true }
@@ -72,14 +107,19 @@ final class TransferLoop: @unchecked Sendable {
         if start {
             startThread()
         } else {
-            curl_multi_wakeup(multi)
+            wake()
         }
     }
 
     /// Ends the loop's thread. Calls still in flight fail. Only for an owner that goes away.
     func shutdown() {
         inbox.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
+        wake()
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
     }
 
     private func startThread() {
@@ -97,7 +137,7 @@ final class TransferLoop: @unchecked Sendable {
                 defer { inbox.calls.removeAll(); inbox.started = false }
                 return inbox.calls
             }
-            for call in calls { call.completion(.failure(.failed(detail: "cannot start the upstream thread: error \(rc)"))) }
+            for call in calls { complete(call, with: .failure(.failed(detail: "cannot start the upstream thread: error \(rc)"))) }
             return
         }
         pthread_detach(thread)
@@ -105,6 +145,7 @@ final class TransferLoop: @unchecked Sendable {
 
     private func run() {
         var running: Int32 = 0
+        var events = [epoll_event](repeating: epoll_event(), count: 128)
         while true {
             let (calls, stopping) = inbox.withLock { inbox in
                 defer { inbox.calls.removeAll(keepingCapacity: true) }
@@ -116,15 +157,50 @@ final class TransferLoop: @unchecked Sendable {
             }
             for call in calls { start(call) }
             startDueRetries()
-            curl_multi_perform(multi, &running)
+            let ready = epoll_wait(epoll, &events, Int32(events.count), waitTimeout())
+            for event in events.prefix(Int(max(ready, 0))) {
+                if event.data.u64 == Self.wakeTag {
+                    var count: UInt64 = 0
+                    _ = read(wakeFD, &count, 8)
+                    continue
+                }
+                curl_multi_socket_action(multi, Int32(truncatingIfNeeded: event.data.u64), Self.readiness(event.events), &running)
+            }
+            if let due = timerDue, due <= .now {
+                timerDue = nil
+                curl_multi_socket_action(multi, askd_curl_socket_timeout, 0, &running)
+            }
             collectFinished()
-            curl_multi_poll(multi, nil, 0, pollTimeout(), nil)
         }
+    }
+
+    /// libcurl's socket callback: watch `socket` for what it says, or stop watching it.
+    private func watch(_ socket: Int32, what: Int32) {
+        guard what != CURL_POLL_REMOVE else {
+            epoll_ctl(epoll, EPOLL_CTL_DEL, socket, nil)
+            return
+        }
+        var event = epoll_event()
+        event.events = (what & CURL_POLL_IN != 0 ? EPOLLIN.rawValue : 0) | (what & CURL_POLL_OUT != 0 ? EPOLLOUT.rawValue : 0)
+        event.data.u64 = UInt64(UInt32(bitPattern: socket))
+        if epoll_ctl(epoll, EPOLL_CTL_MOD, socket, &event) != 0 {
+            epoll_ctl(epoll, EPOLL_CTL_ADD, socket, &event)
+        }
+    }
+
+    /// epoll's events as libcurl's `CURL_CSELECT_*` bits. A hang-up is reported as readable too,
+    /// so that libcurl reads the end of the stream.
+    private static func readiness(_ events: UInt32) -> Int32 {
+        var bits: Int32 = 0
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { bits |= CURL_CSELECT_IN }
+        if events & EPOLLOUT.rawValue != 0 { bits |= CURL_CSELECT_OUT }
+        if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { bits |= CURL_CSELECT_ERR }
+        return bits
     }
 
     private func start(_ call: Call) {
         guard let handle = spareHandles.popLast() ?? curl_easy_init() else {
-            call.completion(.failure(.failed(detail: "curl_easy_init failed")))
+            complete(call, with: .failure(.failed(detail: "curl_easy_init failed")))
             return
         }
         let transfer = Unmanaged.passRetained(Transfer(handle: handle, limit: OpenAIClient.maxResponseBytes, sink: nil))
@@ -133,7 +209,7 @@ final class TransferLoop: @unchecked Sendable {
         let rc = curl_multi_add_handle(multi, handle)
         guard rc == CURLM_OK else {
             release(entry, handle: handle)
-            call.completion(.failure(.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))")))
+            complete(call, with: .failure(.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))")))
             return
         }
         active[UInt(bitPattern: handle)] = entry
@@ -165,8 +241,13 @@ final class TransferLoop: @unchecked Sendable {
                 result = .failure(.failed(detail: "\(error)"))
             }
             release(entry, handle: handle)
-            entry.call.completion(result)
+            complete(entry.call, with: result)
         }
+    }
+
+    private func complete(_ call: Call, with result: Result<ChatResponse, UpstreamError>) {
+        inFlight.subtract(1, ordering: .relaxed)
+        call.completion(result)
     }
 
     private func startDueRetries() {
@@ -177,12 +258,12 @@ final class TransferLoop: @unchecked Sendable {
         for retry in due { start(retry.call) }
     }
 
-    /// Until the next retry is due, and at most a second; libcurl shortens it to its own timers.
-    private func pollTimeout() -> Int32 {
-        guard let next = retries.map(\.due).min() else { return 1_000 }
+    /// Until libcurl's timer or the next retry is due, and at most a second.
+    private func waitTimeout() -> Int32 {
+        guard let next = ([timerDue].compactMap { $0 } + retries.map(\.due)).min() else { return 1_000 }
         let wait = ContinuousClock.now.duration(to: next)
-        let milliseconds = wait.components.seconds * 1_000 + wait.components.attoseconds / 1_000_000_000_000_000
-        return Int32(max(0, min(1_000, milliseconds + 1)))
+        let milliseconds = wait.components.seconds * 1_000 + (wait.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(max(0, min(1_000, milliseconds)))
     }
 
     private func release(_ entry: Active, handle: UnsafeMutableRawPointer) {
@@ -202,10 +283,42 @@ final class TransferLoop: @unchecked Sendable {
             let handle = UnsafeMutableRawPointer(bitPattern: address)!
             curl_multi_remove_handle(multi, handle)
             release(entry, handle: handle)
-            entry.call.completion(.failure(stopping))
+            complete(entry.call, with: .failure(stopping))
         }
         active.removeAll()
-        for call in queued + retries.map(\.call) { call.completion(.failure(stopping)) }
+        for call in queued + retries.map(\.call) { complete(call, with: .failure(stopping)) }
         retries.removeAll()
+    }
+}
+
+/// Several `TransferLoop`s, started as the calls in flight need them.
+///
+/// libcurl looks for a connection to reuse by going through every connection its multi handle
+/// holds to the host: with a thousand calls in flight on one handle, that walk cost about half a
+/// millisecond per call, on one thread. Here a call goes to the first loop with fewer than
+/// `callsPerLoop` calls in flight, so that each handle holds a few dozen connections; only when
+/// all `maxLoops` are that busy does the least busy take more. A light load stays on the first
+/// loop, and its kept-alive connections.
+final class TransferLoopPool: Sendable {
+    static let callsPerLoop = 64
+    static let maxLoops = 16
+
+    private let loops = Mutex<[TransferLoop]>([])
+
+    func submit(_ call: TransferLoop.Call) {
+        let loop = loops.withLock { loops in
+            if let open = loops.first(where: { $0.inFlight.load(ordering: .relaxed) < Self.callsPerLoop }) { return open }
+            guard loops.count >= Self.maxLoops else {
+                loops.append(TransferLoop())
+                return loops[loops.count - 1]
+            }
+            return loops.min { $0.inFlight.load(ordering: .relaxed) < $1.inFlight.load(ordering: .relaxed) }!
+        }
+        loop.submit(call)
+    }
+
+    /// Ends every loop's thread; calls still in flight fail.
+    func shutdown() {
+        for loop in loops.withLock({ $0 }) { loop.shutdown() }
     }
 }

@@ -1,13 +1,14 @@
 #ifndef ASKD_CLINUX_H
 #define ASKD_CLINUX_H
 
-// Linux interfaces that Swift's Glibc module does not expose: epoll, pipe2, thread names,
-// POLLRDHUP and mallopt.
+// Linux interfaces that Swift's Glibc module does not expose: epoll, eventfd, pipe2, thread
+// names, POLLRDHUP and mallopt.
 
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 int askd_pipe2(int fds[2], int flags);
