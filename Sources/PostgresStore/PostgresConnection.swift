@@ -82,6 +82,26 @@ final class PostgresConnection {
         !ended && PQstatus(connection) == CONNECTION_OK && PQtransactionStatus(connection) == PQTRANS_IDLE
     }
 
+    /// Waits up to `milliseconds` for notifications on the channels this connection listens
+    /// to (`LISTEN`); how many arrived.
+    /// - Throws: `PostgresError` when the connection is lost.
+    func notifications(waitingUpTo milliseconds: Int32) throws -> Int {
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        _ = poll(&descriptor, 1, milliseconds)
+        guard PQconsumeInput(connection) == 1, PQstatus(connection) == CONNECTION_OK else {
+            throw PostgresError(
+                sqlState: nil, message: String(cString: PQerrorMessage(connection)), context: "waiting for notifications",
+                closedConnection: true
+            )
+        }
+        var count = 0
+        while let notification = PQnotifies(connection) {
+            count += 1
+            PQfreemem(notification)
+        }
+        return count
+    }
+
     /// Whether an idle connection is still open. A server that shuts down, restarts or ends
     /// the session sends a last message and closes the socket, and askd listens for nothing
     /// else, so anything to read on an idle connection means it is gone. Costs one `poll`.

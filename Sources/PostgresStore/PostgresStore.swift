@@ -17,6 +17,8 @@ import Store
 public final class PostgresStore: ConversationStore, @unchecked Sendable {
     private let pool: ConnectionPool<PostgresConnection>
     private let leaseMilliseconds: Int64
+    private let tokenCache = TokenCache()
+    private let tokenNotifications: TokenNotifications
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
     /// - Parameters:
@@ -39,7 +41,12 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             capacity: max(1, maxConnections), maxWaitSeconds: maxWait, isUsable: \.isStillOpen, isReusable: \.isReusable
         ) { try PostgresConnection(settings: settings) }
         leaseMilliseconds = Int64(leaseSeconds * 1000)
+        tokenNotifications = TokenNotifications(settings: settings)
         if migrate { try self.migrate() }
+    }
+
+    deinit {
+        tokenNotifications.stop()
     }
 
     /// Brings the schema to the latest version; several hosts may do it at once.
@@ -67,13 +74,36 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     Self.values(token)
                 )
             }
+            announceTokenChange(db)
         }
     }
 
+    /// The row is read from the database only when a token changed since this process last
+    /// read it (see `TokenNotifications`), or a second passed: it saves a round trip, and the
+    /// server's work, on every request.
     public func token(hash: String) throws -> TokenRecord? {
+        guard let generation = tokenNotifications.current() else { return try readToken(hash: hash) }
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        let now = Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
+        if let record = tokenCache.record(hash: hash, generation: generation, now: now) { return record }
+        let record = try readToken(hash: hash)
+        if let record { tokenCache.store(record, hash: hash, generation: generation, now: now) }
+        return record
+    }
+
+    private func readToken(hash: String) throws -> TokenRecord? {
         try withConnection { db in
             try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = $1", [.text(hash)], Self.token).first
         }
+    }
+
+    /// Tells every process that a token changed, after the change was committed, so that their
+    /// `TokenCache`s read it again. If this fails, their copies still expire within a second.
+    /// This process's own rows are dropped at once, without waiting for its notification.
+    private func announceTokenChange(_ db: PostgresConnection) {
+        tokenNotifications.changedHere()
+        _ = try? db.execute("NOTIFY \(TokenNotifications.channel)")
     }
 
     public func allTokens() throws -> [TokenRecord] {
@@ -84,7 +114,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     public func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? {
         try withConnection { db in
-            try db.query(
+            defer { announceTokenChange(db) }
+            return try db.query(
                 """
                 UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2)
                 WHERE id = (SELECT id FROM tokens WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1)
@@ -98,6 +129,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     public func markTokenUsed(id: String, at date: Date) throws {
         try withConnection { db in
             _ = try db.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", [.date(date), .text(id)])
+            announceTokenChange(db)
         }
     }
 
@@ -370,6 +402,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     Self.values(token)
                 )
             }
+            announceTokenChange(db)
         }
     }
 
