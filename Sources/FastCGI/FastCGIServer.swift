@@ -90,15 +90,14 @@ public final class FastCGIServer: Sendable {
         sigemptyset(&stop)
         for signal in Self.stopSignals { sigaddset(&stop, signal) }
         // Waiting for a stop signal, the main thread also looks at the workers every tick: see
-        // `workerTookRequest`.
+        // `growIfWorkersAreHeld`.
         var received: Int32 = 0
-        var tick = timespec(tv_sec: 0, tv_nsec: Self.growthTickMilliseconds * 1_000_000)
+        var tickMilliseconds = Self.idleTickMilliseconds
         while true {
+            var tick = timespec(tv_sec: 0, tv_nsec: tickMilliseconds * 1_000_000)
             received = sigtimedwait(&stop, nil, &tick)
             if received > 0 { break }
-            if state.busyWorkers.load(ordering: .relaxed) >= state.startedWorkers.load(ordering: .relaxed) {
-                workerTookRequest(busy: state.busyWorkers.load(ordering: .relaxed))
-            }
+            tickMilliseconds = growIfWorkersAreHeld() ? Self.busyTickMilliseconds : Self.idleTickMilliseconds
         }
 
         let inFlight = state.inFlight.load(ordering: .relaxed)
@@ -110,10 +109,12 @@ public final class FastCGIServer: Sendable {
         return drain(watching: stop)
     }
 
-    /// The least time between two worker starts while serving (see `workerTookRequest`).
-    private static let growthIntervalMicroseconds = 1_000
-    /// How often the main thread checks whether every worker is busy.
-    private static let growthTickMilliseconds = 20
+    /// How often the main thread looks at the workers (see `growIfWorkersAreHeld`): while some
+    /// are idle, and while all are busy.
+    private static let idleTickMilliseconds = 20
+    private static let busyTickMilliseconds = 1
+    /// How long a worker must have been on its request to count as held by it.
+    private static let heldMicroseconds = 10_000
 
     /// Threads that finish deferred responses (see `Worker.runFinisher`): each stores a turn and
     /// sends its answer, a fraction of a millisecond of work.
@@ -159,24 +160,27 @@ public final class FastCGIServer: Sendable {
         }
     }
 
-    /// Called by a worker as it takes a request: when every started worker is busy, one more
-    /// starts, so that the next request finds a worker waiting. Each thread's stack and malloc
+    /// The main thread's tick: when every started worker is busy and at least half of them have
+    /// been on their request for `heldMicroseconds`, one more worker starts, so that the next
+    /// request finds one waiting; then the tick comes every millisecond while all stay busy.
+    /// Requests that hold their worker (streams, a wait for a turn lock) so grow the pool by up
+    /// to a thousand threads a second, while a burst of short requests (a thousand answers of the
+    /// model arriving together, each a fraction of a millisecond of work) keeps every worker busy
+    /// for a moment without starting threads it does not need. Each thread's stack and malloc
     /// caches stay resident once it has run, so threads start as the load asks for them rather
     /// than all at once; they stay until the server stops.
-    ///
-    /// At most one starts per `growthIntervalMicroseconds`: a burst of short requests (a thousand
-    /// answers of the model arriving together, each a fraction of a millisecond of work) keeps
-    /// every worker busy for a moment without needing more of them, while requests that hold
-    /// their worker (streams) still grow the pool by up to a thousand threads a second: each new
-    /// worker takes a waiting request and starts the next. Should every worker be held when a
-    /// start was skipped, the main thread's tick (`growthTickMilliseconds`) starts one.
-    func workerTookRequest(busy: Int) {
-        guard busy >= state.startedWorkers.load(ordering: .relaxed) else { return }
+    /// - Returns: whether every started worker is busy.
+    private func growIfWorkersAreHeld() -> Bool {
+        let started = state.startedWorkers.load(ordering: .relaxed)
+        guard state.busyWorkers.load(ordering: .relaxed) >= started else { return false }
         let now = Int(MonotonicClock.now() * 1_000_000)
-        let last = state.lastWorkerStart.load(ordering: .relaxed)
-        guard now - last >= Self.growthIntervalMicroseconds,
-            state.lastWorkerStart.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
-        else { return }
+        let held = state.workerSlots.withLock { slots in
+            slots.reduce(0) { count, slot in
+                let since = slot.requestStarted.load(ordering: .relaxed)
+                return count + (since != 0 && now - since >= Self.heldMicroseconds ? 1 : 0)
+            }
+        }
+        guard held * 2 >= started else { return true }
         do {
             try startWorker()
         } catch {
@@ -188,6 +192,7 @@ public final class FastCGIServer: Sendable {
                 )
             }
         }
+        return true
     }
 
     /// Blocks the stop signals (and the ignored ones) in the calling thread, so that a SIGTERM

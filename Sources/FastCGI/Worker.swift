@@ -20,6 +20,8 @@ final class Worker {
     private let server: FastCGIServer
     /// The request struct this worker accepts new connections into.
     private var spare: UnsafeMutablePointer<FCGX_Request>
+    /// Since when this worker has been on its request, for the main thread (see `WorkerSlot`).
+    private let slot = WorkerSlot()
 
     /// What became of a request once its handler answered.
     private enum Outcome {
@@ -39,6 +41,7 @@ final class Worker {
     }
 
     func run() {
+        server.state.workerSlots.withLock { $0.append(slot) }
         while true {
             switch server.readySet.next() {
             case .stop:
@@ -102,9 +105,13 @@ final class Worker {
     /// Reads the request and answers it, or sets its deferred response going.
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
         server.state.inFlight.add(1, ordering: .relaxed)
-        server.workerTookRequest(busy: server.state.busyWorkers.add(1, ordering: .relaxed).newValue)
-        defer { server.state.busyWorkers.subtract(1, ordering: .relaxed) }
         let started = MonotonicClock.now()
+        server.state.busyWorkers.add(1, ordering: .relaxed)
+        slot.requestStarted.store(Int(started * 1_000_000), ordering: .relaxed)
+        defer {
+            slot.requestStarted.store(0, ordering: .relaxed)
+            server.state.busyWorkers.subtract(1, ordering: .relaxed)
+        }
         let application = server.application
         let params = RequestReader.parameters(request.pointee.envp)
         var (incoming, bodyLength) = RequestParameters.request(from: params)
