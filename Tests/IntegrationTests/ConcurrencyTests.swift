@@ -33,15 +33,9 @@ extension IntegrationTests {
             let atStart = try Self.threadCount(of: stack.askd.pid)
             #expect(atStart < 16 + 8, "\(atStart) threads before any load")
             let started = Date()
-            let connections = try (0..<40).map { _ in
-                let connection = try Connection(port: stack.port, timeoutSeconds: 10)
-                try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"))
-                return connection
-            }
-            let statuses = try connections.map { connection in
-                defer { connection.close() }
-                return try connection.readResponse().status
-            }
+            let statuses = try Connection.allAtOnce(
+                port: stack.port, Array(repeating: HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"), count: 40)
+            ).map(\.status)
             let elapsed = Date().timeIntervalSince(started)
             #expect(statuses == Array(repeating: 200, count: 40))
             // With only the first 16 workers they would take 3 s (16, 16 and 8).
@@ -92,15 +86,9 @@ extension IntegrationTests {
             let stack = try Stack(askdArguments: ["--threads", "2"])
             for round in 0..<3 {
                 let started = Date()
-                let connections = try (0..<8).map { _ in
-                    let connection = try Connection(port: stack.port, timeoutSeconds: 10)
-                    try connection.send(HTTPClient.requestBytes("GET", "/_test/slow?ms=100"))
-                    return connection
-                }
-                let statuses = try connections.map { connection in
-                    defer { connection.close() }
-                    return try connection.readResponse().status
-                }
+                let statuses = try Connection.allAtOnce(
+                    port: stack.port, Array(repeating: HTTPClient.requestBytes("GET", "/_test/slow?ms=100"), count: 8)
+                ).map(\.status)
                 let elapsed = Date().timeIntervalSince(started)
                 #expect(statuses == Array(repeating: 200, count: 8), "round \(round)")
                 // 8 requests of 100 ms on 2 workers: 0.4 s; a worker stuck on an idle connection never finishes.

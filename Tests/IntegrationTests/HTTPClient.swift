@@ -175,3 +175,19 @@ func connectError(unixSocket path: String) -> Int32? {
     }
     return rc == 0 ? nil : errno
 }
+
+extension Connection {
+    /// Sends each request on a connection of its own, all before reading any answer, then reads
+    /// the answers in order: the requests are in flight together.
+    static func allAtOnce(port: UInt16, _ requests: [[UInt8]], timeoutSeconds: Int = 10) throws -> [HTTPResponse] {
+        let connections = try requests.map { request in
+            let connection = try Connection(port: port, timeoutSeconds: timeoutSeconds)
+            try connection.send(request)
+            return connection
+        }
+        return try connections.map { connection in
+            defer { connection.close() }
+            return try connection.readResponse()
+        }
+    }
+}

@@ -99,18 +99,11 @@ extension IntegrationTests {
             #expect(try upstream.requests().count == 2)
         }
 
-        /// Sends every request before reading any answer, each on its own connection.
+        /// Sends every ask before reading any answer, each on its own connection.
         private func askAllAtOnce(_ stack: Stack, _ token: String, _ bodies: [String]) throws -> [HTTPResponse] {
             let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]
-            let connections = try bodies.map { body in
-                let connection = try Connection(port: stack.port, timeoutSeconds: 20)
-                try connection.send(HTTPClient.requestBytes("POST", "/ask", headers: headers, body: Array(body.utf8)))
-                return connection
-            }
-            return try connections.map { connection in
-                defer { connection.close() }
-                return try connection.readResponse()
-            }
+            let requests = bodies.map { HTTPClient.requestBytes("POST", "/ask", headers: headers, body: Array($0.utf8)) }
+            return try Connection.allAtOnce(port: stack.port, requests, timeoutSeconds: 20)
         }
 
         /// A plain answer is awaited on the upstream client's own thread, not on a worker: with 2
