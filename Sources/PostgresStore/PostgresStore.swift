@@ -82,14 +82,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// read it (see `TokenNotifications`), or a second passed: it saves a round trip, and the
     /// server's work, on every request.
     public func token(hash: String) throws -> TokenRecord? {
-        guard let generation = tokenNotifications.current() else { return try readToken(hash: hash) }
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        let now = Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
-        if let record = tokenCache.record(hash: hash, generation: generation, now: now) { return record }
-        let record = try readToken(hash: hash)
-        if let record { tokenCache.store(record, hash: hash, generation: generation, now: now) }
-        return record
+        try tokenCache.record(hash: hash, generation: tokenNotifications.current(), read: readToken)
     }
 
     private func readToken(hash: String) throws -> TokenRecord? {

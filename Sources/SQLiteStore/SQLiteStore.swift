@@ -82,12 +82,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     /// read it (see `TokenGeneration`), or a second passed: the database changes with every
     /// turn, and a read transaction on it is one of the dearest parts of a request.
     public func token(hash: String) throws -> TokenRecord? {
-        guard let generation = tokenGeneration.current() else { return try readToken(hash: hash) }
-        let now = MonotonicClock.seconds()
-        if let record = tokenCache.record(hash: hash, generation: generation, now: now) { return record }
-        let record = try readToken(hash: hash)
-        if let record { tokenCache.store(record, hash: hash, generation: generation, now: now) }
-        return record
+        try tokenCache.record(hash: hash, generation: tokenGeneration.current(), read: readToken)
     }
 
     private func readToken(hash: String) throws -> TokenRecord? {

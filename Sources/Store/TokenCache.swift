@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The token rows this process read, each kept with a generation number read just before it
 /// and used only while that number stays the same, and for at most `maxAge` seconds.
 ///
@@ -21,14 +25,28 @@ public final class TokenCache: Sendable {
     public init() {}
 
     /// The row for `hash`, if it was read under `generation` less than `maxAge` ago.
-    public func record(hash: String, generation: UInt64, now: Double) -> TokenRecord? {
+    /// The row for `hash`: kept, if it was read under `generation` less than `maxAge` ago, or
+    /// else read with `read` and kept. Without a generation (the backend cannot tell changes
+    /// now), always read.
+    public func record(hash: String, generation: UInt64?, read: (String) throws -> TokenRecord?) throws -> TokenRecord? {
+        guard let generation else { return try read(hash) }
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        let now = Double(time.tv_sec) + Double(time.tv_nsec) / 1_000_000_000
+        if let record = record(hash: hash, generation: generation, now: now) { return record }
+        let record = try read(hash)
+        if let record { store(record, hash: hash, generation: generation, now: now) }
+        return record
+    }
+
+    func record(hash: String, generation: UInt64, now: Double) -> TokenRecord? {
         entries.read { entries in
             guard let entry = entries[hash], entry.generation == generation, now - entry.loadedAt < Self.maxAge else { return nil }
             return entry.record
         }
     }
 
-    public func store(_ record: TokenRecord, hash: String, generation: UInt64, now: Double) {
+    func store(_ record: TokenRecord, hash: String, generation: UInt64, now: Double) {
         entries.write { entries in
             if entries.count >= Self.capacity && entries[hash] == nil { entries.removeAll(keepingCapacity: true) }
             entries[hash] = Entry(record: record, generation: generation, loadedAt: now)
