@@ -39,9 +39,13 @@ run: build
 
 # Unit tests and the integration tests through a real nginx. The integration tests run the
 # debug askd binary, which is the only build that can serve the test-only routes.
+# The tests' temporary files (stores, logs, sockets, configs) go to a folder of this run, removed
+# afterwards whatever the outcome. It is world-traversable, as /tmp is, for nginx's workers.
 test: test-deps build-debug
 	./Tests/Support/openapi-contract install
-	ASKD_BIN=$(CURDIR)/.build/debug/askd swift test
+	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
+	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test; \
+	status=$$?; rm -rf "$$scratch"; exit $$status
 
 bench: bench-deps build
 	./bench/run

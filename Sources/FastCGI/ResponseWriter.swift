@@ -36,6 +36,17 @@ struct ResponseWriter {
         return !clientIsGone
     }
 
+    /// Ends the response: what is buffered, the end of stdout and FCGI_END_REQUEST go out in
+    /// one write(2), where a flush and then `FCGX_Finish_r` would take two (and wake the web
+    /// server twice). `FCGX_Finish_r` then finds both streams closed and only frees the request.
+    /// Returns `false` if the client has gone away (this write failed, or an earlier one did).
+    func close(errorStream: UnsafeMutablePointer<FCGX_Stream>) -> Bool {
+        // stderr first, as `FCGX_Finish_r` does: the last writer to close appends END_REQUEST.
+        FCGX_FClose(errorStream)
+        FCGX_FClose(stream)
+        return !clientIsGone
+    }
+
     /// A header line must not be able to start another: no CR, LF or NUL.
     private static func isSafe(_ text: String) -> Bool {
         !text.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }

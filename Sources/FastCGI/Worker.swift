@@ -198,11 +198,11 @@ final class Worker {
                 }
             }
         }
-        _ = writer.flush()
-        clientGone = clientGone || writer.clientIsGone
+        clientGone = !writer.close(errorStream: request.pointee.err) || clientGone
         // nginx closed this connection when its client left: never park it for another request.
         if clientGone { request.pointee.keepConnection = 0 }
-        // Logged before the request ends, so that its line is written when the client has the whole answer.
+        // Logged once the answer is out, and before the request is finished: `request` stays this
+        // worker's (or finisher's) until `FCGX_Finish_r`.
         application.logCompletion(
             of: incoming, status: response.status.code, seconds: MonotonicClock.now() - started, clientGone: clientGone
         )

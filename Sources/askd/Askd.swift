@@ -19,9 +19,11 @@ struct Askd: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            LogSink.standardError.flush()
         } catch let error as ExitStatus {
             // Workers may still be running after a cut-short drain: end the process without
-            // running exit handlers under their feet.
+            // running exit handlers under their feet. (The warning that says why was written
+            // before it returned; a flush could wait on a stuck worker's line.)
             fflush(nil)
             _exit(error.code)
         } catch let error as ConfigurationError {

@@ -1,7 +1,10 @@
 @testable import App
+import Dispatch
+import Foundation
 import Glibc
 import HTTP
 import Logging
+import Synchronization
 import Testing
 
 struct LineLogHandlerTests {
@@ -45,5 +48,87 @@ struct LineLogHandlerTests {
         }
         #expect(output.split(separator: "\n").count == 1)
         #expect(output.contains(#"path="/a\nfake 200""#))
+    }
+}
+
+struct LogSinkTests {
+    /// Lines from many threads at once all arrive, each whole and on a line of its own.
+    @Test func concurrentLinesArriveWholeAndOnce() throws {
+        let path = NSTemporaryDirectory() + "askd-logsink-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o600)
+        try #require(fd >= 0)
+        defer { unlink(path) }
+        let sink = LogSink(fd: fd)
+        let threads = 8
+        let linesPerThread = 2_000
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for index in 0..<linesPerThread {
+                let line = "thread=\(thread) line=\(index) " + String(repeating: "x", count: index % 200) + "\n"
+                sink.write(Array(line.utf8), waitUntilWritten: index % 500 == 0)
+            }
+        }
+        // The last writer drains the queue before it returns: nothing is left behind.
+        close(fd)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == threads * linesPerThread)
+        var seen = Set<String>()
+        for line in lines {
+            let fields = line.split(separator: " ")
+            try #require(fields.count >= 2, "a torn line: \(line)")
+            let index = Int(fields[1].dropFirst("line=".count))!
+            #expect(fields.count == (index % 200 == 0 ? 2 : 3), "a torn line: \(line)")
+            seen.insert("\(fields[0]) \(fields[1])")
+        }
+        #expect(seen.count == threads * linesPerThread)
+    }
+
+    /// While one thread is stuck in its write, another's line is queued: without waiting, the
+    /// call returns at once; with `waitUntilWritten`, only once the line is out, after the first.
+    @Test func queuedLinesWaitOnlyWhenAsked() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let sink = LogSink(fd: fds[1])
+        // More than a pipe holds: the first writer blocks until the reader below drains it.
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + [UInt8(ascii: "\n")]
+        // Threads of their own: Dispatch's pool may be busy with other tests.
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            sink.write(big)
+            done.signal()
+        }
+        usleep(100_000)
+        let queued = Atomic<Bool>(false)
+        let waited = Atomic<Bool>(false)
+        Thread.detachNewThread {
+            sink.write(Array("queued\n".utf8))
+            queued.store(true, ordering: .releasing)
+            done.signal()
+        }
+        Thread.detachNewThread {
+            sink.write(Array("waited\n".utf8), waitUntilWritten: true)
+            waited.store(true, ordering: .releasing)
+            done.signal()
+        }
+        usleep(200_000)
+        let queuedAtOnce = queued.load(ordering: .acquiring)
+        let waitedAtOnce = waited.load(ordering: .acquiring)
+        #expect(queuedAtOnce, "a queued line does not wait for the write")
+        #expect(!waitedAtOnce, "a line that waits is not written before the stuck write")
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while received.count < big.count + 14 {
+            let count = read(fds[0], &buffer, buffer.count)
+            guard count > 0 else { break }
+            received += buffer[..<count]
+        }
+        for _ in 0..<3 { done.wait() }
+        let waitedAtEnd = waited.load(ordering: .acquiring)
+        #expect(waitedAtEnd)
+        #expect(received.count == big.count + 14)
+        let tail = String(decoding: received.suffix(14), as: UTF8.self)
+        #expect(tail == "queued\nwaited\n" || tail == "waited\nqueued\n")
+        close(fds[1])
     }
 }

@@ -95,8 +95,7 @@ extension IntegrationTests {
                 #expect(elapsed < 3, "round \(round) took \(elapsed) s")
             }
             // The connections nginx kept are still open and usable, one worker each time.
-            let kept = stack.askdLog.components(separatedBy: "status=200").count - 1
-            #expect(kept >= 25)
+            try waitUntil("askd logs the requests") { stack.askdLog.components(separatedBy: "status=200").count - 1 >= 25 }
         }
 
         @Test func aStreamArrivesChunkByChunk() throws {

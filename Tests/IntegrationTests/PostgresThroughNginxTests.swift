@@ -65,7 +65,7 @@ extension IntegrationTests {
             }
             #expect(earlier.sorted() == stride(from: 4, to: 44, by: 2).map { $0 })
             #expect(try cluster.value("SELECT COUNT(*) FROM messages WHERE conversation_id = '\(id)'", in: url) == "44")
-            #expect(stack.hostLogs.allSatisfy { $0.contains("path=/ask status=200") }, "nginx spread the turns over both hosts")
+            try waitUntil("nginx spread the turns over both hosts") { stack.hostLogs.allSatisfy { $0.contains("path=/ask status=200") } }
 
             // Revoked once, refused by both.
             let revoke = try Stack.run(Stack.askdBinary, ["token", "revoke", "app"], environment: ["ASKD_DATABASE": url])

@@ -11,7 +11,8 @@ extension IntegrationTests {
             #expect(try response.json()["status"] as? String == "ok")
             let id = try #require(response.header("X-Request-Id"))
             #expect(id.count == 32)
-            #expect(stack.askdLog.contains("request_id=\(id)"))
+            // Request lines may reach the log a moment after the answer (see LogSink).
+            try waitUntil("askd logs the request") { stack.askdLog.contains("request_id=\(id)") }
         }
 
         @Test func aSaneRequestIDIsKeptAndAnInsaneOneReplaced() throws {
