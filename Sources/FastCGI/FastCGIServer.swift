@@ -89,8 +89,9 @@ public final class FastCGIServer: Sendable {
         var stop = sigset_t()
         sigemptyset(&stop)
         for signal in Self.stopSignals { sigaddset(&stop, signal) }
-        // Waiting for a stop signal, the main thread also looks at the workers every tick: see
-        // `growIfWorkersAreHeld`.
+        // Waiting for a stop signal, the main thread also looks at the workers every tick (see
+        // `growIfWorkersAreHeld`), and gives freed memory back once askd is idle (`IdleMemory`).
+        var idleMemory = IdleMemory(since: MonotonicClock.now())
         var received: Int32 = 0
         var tickMilliseconds = Self.idleTickMilliseconds
         while true {
@@ -98,6 +99,7 @@ public final class FastCGIServer: Sendable {
             received = sigtimedwait(&stop, nil, &tick)
             if received > 0 { break }
             tickMilliseconds = growIfWorkersAreHeld() ? Self.busyTickMilliseconds : Self.idleTickMilliseconds
+            idleMemory.tick(requestsStarted: state.requestsStarted.load(ordering: .relaxed))
         }
 
         let inFlight = state.inFlight.load(ordering: .relaxed)

@@ -14,6 +14,8 @@ final class ServerState: Sendable {
     let busyWorkers = Atomic<Int>(0)
     /// Every started worker's slot, which says since when it has been on its request.
     let workerSlots = Mutex<[WorkerSlot]>([])
+    /// Requests accepted since the start: the main thread tells activity from idleness by it.
+    let requestsStarted = Atomic<Int>(0)
     /// Requests accepted and not yet finished.
     let inFlight = Atomic<Int>(0)
     /// Deferred responses started and not yet finished (counted in `inFlight` too).

@@ -105,6 +105,7 @@ final class Worker {
     /// Reads the request and answers it, or sets its deferred response going.
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
         server.state.inFlight.add(1, ordering: .relaxed)
+        server.state.requestsStarted.add(1, ordering: .relaxed)
         let started = MonotonicClock.now()
         server.state.busyWorkers.add(1, ordering: .relaxed)
         slot.requestStarted.store(Int(started * 1_000_000), ordering: .relaxed)

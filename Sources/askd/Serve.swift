@@ -42,7 +42,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         FastCGIServer.holdSignals()
         let environment = ProcessEnvironment.current()
-        MallocArenas.apply(environment: environment)
+        MallocTuning.apply(environment: environment)
         let flags = ServeConfiguration.Flags(
             socket: socket, socketMode: socketMode, socketGroup: socketGroup,
             listen: listen, threads: threads, drainSeconds: drainSeconds
