@@ -173,11 +173,16 @@ extension IntegrationTests {
             }
             let answers = try clients.map { try $0.readResponse() }
             #expect(answers.allSatisfy { $0.hasPrefix("Status: 200") })
-            let served = logs.map { log in
-                ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "path=/_test/slow").count - 1
+            func served() -> [Int] {
+                logs.map { log in
+                    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").components(separatedBy: "path=/_test/slow").count - 1
+                }
             }
-            #expect(served.reduce(0, +) == 8)
-            #expect(served.allSatisfy { $0 >= 1 }, "each process served some: \(served)")
+            // A request's line follows its answer (see LogSink).
+            try waitUntil("both processes log the 8 requests", seconds: 5) { served().reduce(0, +) == 8 }
+            let servedBy = served()
+            #expect(servedBy.reduce(0, +) == 8)
+            #expect(servedBy.allSatisfy { $0 >= 1 }, "each process served some: \(servedBy)")
 
             // A stop of one leaves the other serving the same socket.
             processes[0].signal(SIGTERM)
