@@ -44,8 +44,8 @@ run: build
 test: test-deps build-debug
 	./Tests/Support/openapi-contract install
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
-	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test; \
-	status=$$?; rm -rf "$$scratch"; exit $$status
+	trap 'rm -rf "$$scratch"' EXIT && \
+	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
 
 bench: bench-deps build
 	./bench/run

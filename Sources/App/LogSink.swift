@@ -5,12 +5,15 @@ import Glibc
 /// Where log lines go: one file descriptor (stderr, which journald collects), written by one
 /// thread at a time, in as few write(2) calls as the load allows.
 ///
-/// Whoever finds no write in progress writes its line at once, and then whatever other threads
-/// queued meanwhile, until nothing is left. A thread that finds a write in progress queues its
-/// line and goes on: the writing thread takes it along within one more write(2). So alone, a
-/// line costs one write(2), as before; under load, one write(2) carries many lines, and threads
-/// no longer queue on the file's own lock. A log file on ext4 cost askd about 10 µs per request
-/// line when every worker wrote its own (measured on /healthz, 2 cores).
+/// A thread that finds no write in progress writes its line at once, with whatever other
+/// threads queued meanwhile, in one write(2). A thread that finds a write in progress queues its
+/// line and goes on. If lines were queued while the first thread wrote, it does not write them
+/// too: it hands them to the sink's own drain thread, which writes until the queue is empty. So
+/// a worker spends at most one write(2) on the log, however long the load lasts or however slow
+/// the reader (journald, a disk) is; alone, a line costs one write(2), as before; under load,
+/// one write(2) carries many lines, and threads no longer queue on the file's own lock. A log
+/// file on ext4 cost askd about 10 µs per request line when every worker wrote its own
+/// (measured on /healthz, 2 cores).
 ///
 /// `write(_:waitUntilWritten:)` with `true` returns only once the line is written (askd uses it
 /// for notices, warnings and errors, so that they are out before, say, the process exits).
@@ -20,16 +23,24 @@ public final class LogSink: @unchecked Sendable {
     /// Queued bytes beyond which a thread waits for the write, as it did before there was a
     /// queue: a stalled log reader slows askd down rather than growing its memory.
     static let backlogLimit = 1 << 20
+    /// The largest buffer kept for reuse between writes.
+    private static let spareLimit = 64 << 10
 
     private let fd: Int32
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Signalled after each write, for the threads waiting until their line is written.
     private let written = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Signalled when the drain thread is handed the queue.
+    private let drainWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// Lines queued while a write is in progress.
     private var pending: [UInt8] = []
-    /// The buffer the writing thread writes from; kept to reuse its storage.
+    /// An emptied batch, kept to reuse its storage.
     private var spare: [UInt8] = []
+    /// Whether a thread (a caller, or the drain thread) is writing; it then owns the fd.
     private var writing = false
+    /// Whether the drain thread has been handed the queue (and so is the one writing).
+    private var draining = false
+    private var drainStarted = false
     /// Bytes queued and bytes written since the start: a line is written when `writtenBytes`
     /// reaches the `queuedBytes` its queuing produced.
     private var queuedBytes = 0
@@ -39,11 +50,15 @@ public final class LogSink: @unchecked Sendable {
         self.fd = fd
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(written, nil)
+        pthread_cond_init(drainWake, nil)
     }
 
+    /// Only a sink whose drain thread never started goes away (the thread keeps its sink).
     deinit {
+        pthread_cond_destroy(drainWake)
         pthread_cond_destroy(written)
         pthread_mutex_destroy(mutex)
+        drainWake.deallocate()
         written.deallocate()
         mutex.deallocate()
     }
@@ -51,51 +66,119 @@ public final class LogSink: @unchecked Sendable {
     /// Writes `line` (which ends with a newline), or queues it for the thread that is writing.
     public func write(_ line: [UInt8], waitUntilWritten: Bool = false) {
         pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         pending += line
         queuedBytes += line.count
         let mine = queuedBytes
         if writing {
-            if waitUntilWritten || pending.count > Self.backlogLimit {
-                while writtenBytes < mine { pthread_cond_wait(written, mutex) }
-            }
-            pthread_mutex_unlock(mutex)
+            if waitUntilWritten || pending.count > Self.backlogLimit { wait(until: mine) }
             return
         }
         writing = true
-        while !pending.isEmpty {
-            var batch = spare
-            swap(&batch, &pending)
-            pthread_mutex_unlock(mutex)
-            writeAll(batch)
-            let count = batch.count
-            batch.removeAll(keepingCapacity: true)
-            pthread_mutex_lock(mutex)
-            spare = batch
-            writtenBytes += count
-            pthread_cond_broadcast(written)
+        writeBatch()
+        if pending.isEmpty {
+            writing = false
+        } else {
+            handToDrainThread()
+            if waitUntilWritten { wait(until: mine) }
         }
-        writing = false
-        pthread_mutex_unlock(mutex)
     }
 
     /// Returns once every line queued so far is written: before the process exits.
     public func flush() {
         pthread_mutex_lock(mutex)
-        let queued = queuedBytes
-        while writtenBytes < queued { pthread_cond_wait(written, mutex) }
+        wait(until: queuedBytes)
         pthread_mutex_unlock(mutex)
     }
 
+    /// Whether a thread is writing now (for tests).
+    var isWriting: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return writing
+    }
+
+    /// Waits, with the mutex held, until the first `bytes` queued are written.
+    private func wait(until bytes: Int) {
+        while writtenBytes < bytes { pthread_cond_wait(written, mutex) }
+    }
+
+    /// Takes the queue and writes it, with the mutex held on entry and on return (not during
+    /// the write). The caller must be the writing thread.
+    private func writeBatch() {
+        var batch = pending
+        pending = spare
+        spare = []
+        pthread_mutex_unlock(mutex)
+        writeAll(batch)
+        let count = batch.count
+        batch.removeAll(keepingCapacity: batch.capacity <= Self.spareLimit)
+        pthread_mutex_lock(mutex)
+        spare = batch
+        writtenBytes += count
+        pthread_cond_broadcast(written)
+    }
+
+    /// Gives the queue, and the fd, to the drain thread, starting it the first time. Without a
+    /// thread (none could start), the caller writes the queue itself.
+    private func handToDrainThread() {
+        if !drainStarted {
+            drainStarted = startDrainThread()
+            if !drainStarted {
+                while !pending.isEmpty { writeBatch() }
+                writing = false
+                return
+            }
+        }
+        draining = true
+        pthread_cond_signal(drainWake)
+    }
+
+    private func drain() {
+        pthread_mutex_lock(mutex)
+        while true {
+            while !draining { pthread_cond_wait(drainWake, mutex) }
+            while !pending.isEmpty { writeBatch() }
+            draining = false
+            writing = false
+        }
+    }
+
+    private func startDrainThread() -> Bool {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, 64 << 10)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        // The thread keeps the sink: a sink with a drain thread lives as long as the process.
+        // It inherits the caller's signal mask: askd's threads all block the stop signals.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, &attributes, { context in
+            Unmanaged<LogSink>.fromOpaque(context!).takeUnretainedValue().drain()
+            return nil
+        }, context)
+        if rc != 0 { Unmanaged<LogSink>.fromOpaque(context).release() }
+        return rc == 0
+    }
+
     /// Writes every byte, or gives up on an error: a log that cannot be written must not stop
-    /// the request that logs.
+    /// the request that logs. A non-blocking fd that is full is waited for, up to a second.
     private func writeAll(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if count > 0 {
+                    offset += count
+                    continue
+                }
                 if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { return }
-                offset += count
+                if count < 0 && errno == EAGAIN {
+                    var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    if poll(&ready, 1, 1000) > 0 { continue }
+                }
+                return
             }
         }
     }

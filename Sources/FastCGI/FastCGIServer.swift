@@ -99,7 +99,10 @@ public final class FastCGIServer: Sendable {
             received = sigtimedwait(&stop, nil, &tick)
             if received > 0 { break }
             tickMilliseconds = growIfWorkersAreHeld() ? Self.busyTickMilliseconds : Self.idleTickMilliseconds
-            idleMemory.tick(requestsStarted: state.requestsStarted.load(ordering: .relaxed))
+            idleMemory.tick(
+                requestsStarted: state.requestsStarted.load(ordering: .relaxed),
+                inFlight: state.inFlight.load(ordering: .relaxed)
+            )
         }
 
         let inFlight = state.inFlight.load(ordering: .relaxed)

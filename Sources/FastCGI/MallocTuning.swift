@@ -35,8 +35,10 @@ public enum MallocTuning {
     }
 }
 
-/// Gives the memory malloc holds free back to the kernel once askd has been idle for a second:
-/// once per quiet spell, from the main thread's tick. Under load, the 1 MiB trim threshold
+/// Gives the memory malloc holds free back to the kernel once askd has been idle for a second
+/// (no new request, and none in flight: `malloc_trim` holds each arena's lock while it works, and
+/// a stream or a deferred answer still running would wait on it): once per quiet spell, from the
+/// main thread's tick. Under load, the 1 MiB trim threshold
 /// (`MallocTuning`) keeps freed memory for the next request; after a burst, the arenas' free
 /// space, in the middle of the heaps too, goes back with one `malloc_trim(0)`.
 struct IdleMemory {
@@ -52,8 +54,8 @@ struct IdleMemory {
         self.giveBack = giveBack
     }
 
-    mutating func tick(requestsStarted: Int, now: Double = MonotonicClock.now()) {
-        if requestsStarted != requestsSeen {
+    mutating func tick(requestsStarted: Int, inFlight: Int, now: Double = MonotonicClock.now()) {
+        if requestsStarted != requestsSeen || inFlight > 0 {
             requestsSeen = requestsStarted
             quietSince = now
             trimmed = false

@@ -22,8 +22,8 @@ struct Askd: ParsableCommand {
             LogSink.standardError.flush()
         } catch let error as ExitStatus {
             // Workers may still be running after a cut-short drain: end the process without
-            // running exit handlers under their feet. (The warning that says why was written
-            // before it returned; a flush could wait on a stuck worker's line.)
+            // running exit handlers under their feet. The warning that says why is written
+            // already; a flush could wait on a write(2) that a stalled log reader blocks.
             fflush(nil)
             _exit(error.code)
         } catch let error as ConfigurationError {
@@ -39,6 +39,7 @@ struct Askd: ParsableCommand {
     }
 
     static func fail(_ message: String) -> Never {
+        LogSink.standardError.flush()
         let line = "askd: error: " + message.split(separator: "\n").joined(separator: " ") + "\n"
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         Glibc.exit(2)

@@ -4,7 +4,6 @@ import Foundation
 import Glibc
 import HTTP
 import Logging
-import Synchronization
 import Testing
 
 struct LineLogHandlerTests {
@@ -67,7 +66,7 @@ struct LogSinkTests {
                 sink.write(Array(line.utf8), waitUntilWritten: index % 500 == 0)
             }
         }
-        // The last writer drains the queue before it returns: nothing is left behind.
+        sink.flush()
         close(fd)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
@@ -76,15 +75,17 @@ struct LogSinkTests {
         for line in lines {
             let fields = line.split(separator: " ")
             try #require(fields.count >= 2, "a torn line: \(line)")
-            let index = Int(fields[1].dropFirst("line=".count))!
+            let index = try #require(Int(fields[1].dropFirst("line=".count)), "a torn line: \(line)")
             #expect(fields.count == (index % 200 == 0 ? 2 : 3), "a torn line: \(line)")
             seen.insert("\(fields[0]) \(fields[1])")
         }
         #expect(seen.count == threads * linesPerThread)
     }
 
-    /// While one thread is stuck in its write, another's line is queued: without waiting, the
-    /// call returns at once; with `waitUntilWritten`, only once the line is out, after the first.
+    /// While one thread is stuck in its write (a full pipe), another's line is queued: without
+    /// waiting, the call returns at once; with `waitUntilWritten`, only once the line is out.
+    /// The stuck thread writes one batch and no more: the queued lines follow from the sink's
+    /// drain thread, so the first thread is free as soon as its own write is done.
     @Test func queuedLinesWaitOnlyWhenAsked() throws {
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
@@ -92,43 +93,90 @@ struct LogSinkTests {
         let sink = LogSink(fd: fds[1])
         // More than a pipe holds: the first writer blocks until the reader below drains it.
         let big = [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + [UInt8(ascii: "\n")]
+        let first = DispatchSemaphore(value: 0)
+        let queued = DispatchSemaphore(value: 0)
+        let waited = DispatchSemaphore(value: 0)
         // Threads of their own: Dispatch's pool may be busy with other tests.
-        let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             sink.write(big)
-            done.signal()
+            first.signal()
         }
-        usleep(100_000)
-        let queued = Atomic<Bool>(false)
-        let waited = Atomic<Bool>(false)
+        try waitFor("the first write to start") { sink.isWriting }
         Thread.detachNewThread {
             sink.write(Array("queued\n".utf8))
-            queued.store(true, ordering: .releasing)
-            done.signal()
+            queued.signal()
         }
+        #expect(queued.wait(timeout: .now() + 5) == .success, "a queued line does not wait for the write")
         Thread.detachNewThread {
             sink.write(Array("waited\n".utf8), waitUntilWritten: true)
-            waited.store(true, ordering: .releasing)
-            done.signal()
+            waited.signal()
         }
-        usleep(200_000)
-        let queuedAtOnce = queued.load(ordering: .acquiring)
-        let waitedAtOnce = waited.load(ordering: .acquiring)
-        #expect(queuedAtOnce, "a queued line does not wait for the write")
-        #expect(!waitedAtOnce, "a line that waits is not written before the stuck write")
+        #expect(waited.wait(timeout: .now() + 0.3) == .timedOut, "a line that waits is not out before the stuck write")
+
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while received.count < big.count + 14 {
+        let deadline = MonotonicDeadline(seconds: 10)
+        while received.count < big.count + 14 && !deadline.passed {
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
             let count = read(fds[0], &buffer, buffer.count)
             guard count > 0 else { break }
             received += buffer[..<count]
         }
-        for _ in 0..<3 { done.wait() }
-        let waitedAtEnd = waited.load(ordering: .acquiring)
-        #expect(waitedAtEnd)
+        #expect(first.wait(timeout: .now() + 5) == .success)
+        #expect(waited.wait(timeout: .now() + 5) == .success)
         #expect(received.count == big.count + 14)
         let tail = String(decoding: received.suffix(14), as: UTF8.self)
         #expect(tail == "queued\nwaited\n" || tail == "waited\nqueued\n")
         close(fds[1])
     }
+
+    /// `flush` returns once the lines queued before it are written.
+    @Test func flushWaitsForQueuedLines() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let sink = LogSink(fd: fds[1])
+        let big = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000) + [UInt8(ascii: "\n")]
+        let flushed = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { sink.write(big) }
+        try waitFor("the first write to start") { sink.isWriting }
+        sink.write(Array("last\n".utf8))
+        Thread.detachNewThread {
+            sink.flush()
+            flushed.signal()
+        }
+        #expect(flushed.wait(timeout: .now() + 0.3) == .timedOut, "flush returned before the lines were out")
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = MonotonicDeadline(seconds: 10)
+        while received < big.count + 5 && !deadline.passed {
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 100) > 0 else { continue }
+            let count = read(fds[0], &buffer, buffer.count)
+            guard count > 0 else { break }
+            received += count
+        }
+        #expect(flushed.wait(timeout: .now() + 5) == .success)
+        #expect(received == big.count + 5)
+        close(fds[1])
+    }
+
+    private func waitFor(_ what: String, _ condition: () -> Bool) throws {
+        let deadline = MonotonicDeadline(seconds: 5)
+        while !condition() {
+            try #require(!deadline.passed, "timed out waiting for \(what)")
+            usleep(1_000)
+        }
+    }
+}
+
+private struct MonotonicDeadline {
+    let end: UInt64
+
+    init(seconds: Double) {
+        end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    }
+
+    var passed: Bool { DispatchTime.now().uptimeNanoseconds >= end }
 }
