@@ -67,6 +67,14 @@ enum PostgresMigrations {
         [
             "ALTER TABLE conversations ADD COLUMN title TEXT, ADD COLUMN system BYTEA, ADD COLUMN model TEXT",
         ],
+        // 4: a token's usage for a day spread over up to `PostgresStore.usageShards` rows, which
+        // readers sum: every turn of one token no longer waits for the one row's lock (held to
+        // the previous turn's commit). Existing rows become shard 0.
+        [
+            "ALTER TABLE usage_daily ADD COLUMN shard SMALLINT NOT NULL DEFAULT 0",
+            "ALTER TABLE usage_daily DROP CONSTRAINT usage_daily_pkey",
+            "ALTER TABLE usage_daily ADD PRIMARY KEY (token_id, day, shard)",
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

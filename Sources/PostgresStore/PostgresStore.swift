@@ -169,6 +169,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             .text(turn.conversationID), .text(turn.owner), .date(turn.date), .bytes(turn.prompt), .bytes(turn.answer),
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
             .integer(turn.usage?.totalTokens), .text(turn.date.usageDay),
+            .integer(Int.random(in: 0..<Self.usageShards)),
         ] + (turn.startsConversation
             ? [.text(turn.settings.title), .bytes(turn.settings.system), .text(turn.settings.model)] : [])
         let inserted = try withConnection { db in
@@ -201,18 +202,25 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         ) AS message (step, role, content, model, prompt_tokens, completion_tokens, total_tokens)
         """
 
+    /// How many rows a token's usage for a day may spread over (see migration 4): a turn adds to
+    /// one of them, chosen at random, so that concurrent turns of one token seldom wait for one
+    /// another's commit. With 50 concurrent new conversations of one token (durable cluster,
+    /// three paired runs), PostgreSQL's CPU per turn was 268-429 µs with one row, 229-384 µs with
+    /// 16, and 221-229 µs with no usage update at all.
+    static let usageShards = 16
+
     private static let startTurn = """
         WITH conversation AS (
             INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model)
-            VALUES ($1, $2, $3, $3, $11, $12, $13)
+            VALUES ($1, $2, $3, $3, $12, $13, $14)
             ON CONFLICT (id) DO NOTHING
             RETURNING id
         ), last AS (
             SELECT 0 AS seq
         ), usage AS (
-            INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens)
-            SELECT $2, $10, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-            ON CONFLICT (token_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
                 prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
                 completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
         )
@@ -225,9 +233,9 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         ), last AS (
             SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
         ), usage AS (
-            INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens)
-            SELECT $2, $10, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-            ON CONFLICT (token_id, day) DO UPDATE SET requests = usage_daily.requests + 1,
+            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
                 prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
                 completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
         )

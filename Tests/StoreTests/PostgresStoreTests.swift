@@ -1,5 +1,5 @@
 import Foundation
-import PostgresStore
+@testable import PostgresStore
 import Store
 import Testing
 
@@ -12,15 +12,53 @@ struct PostgresStoreTests {
     @Test func aNewDatabaseIsMigratedToTheLatestSchema() throws {
         let url = try newDatabase()
         let store = try PostgresStore(url: url)
-        #expect(try store.schemaVersion() == 3)
+        #expect(try store.schemaVersion() == 4)
         try store.insertToken(makeToken("alice"))
         // Another host starting migrates nothing and keeps the data.
         let again = try PostgresStore(url: url)
         try again.migrate()
-        #expect(try again.schemaVersion() == 3)
+        #expect(try again.schemaVersion() == 4)
         #expect(try again.allTokens().count == 1)
         // Without migrating, a store only connects when first used.
         #expect(try PostgresStore(url: try newDatabase(), migrate: false).schemaVersion() == 0)
+    }
+
+    /// A token's usage for a day spreads over several rows, so that its concurrent turns do not
+    /// queue on one row's lock; the totals are their sums.
+    @Test func oneTokensUsageSpreadsOverRowsAndSumsUp() throws {
+        let url = try newDatabase()
+        let store = try PostgresStore(url: url)
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        let turns = 64
+        DispatchQueue.concurrentPerform(iterations: turns) { index in
+            _ = try? store.commitTurn(turn("c\(index)", owner: alice.id, starts: true, "hi"))
+        }
+        let day = Date.at(1_795_700_001_000).usageDay
+        #expect(try store.usage(owner: alice.id, day: day).day == UsageTotals(requests: turns, promptTokens: 3 * turns, completionTokens: 5 * turns))
+        let rows = try #require(Int(PostgresTestCluster.psql(url, "SELECT COUNT(*) FROM usage_daily")))
+        #expect(rows > 1 && rows <= PostgresStore.usageShards, "\(rows) rows")
+    }
+
+    /// A database that an askd before the usage shards left keeps its usage (as shard 0) and
+    /// adds to it.
+    @Test func usageFromBeforeTheShardsIsKept() throws {
+        let url = try newDatabase()
+        // Version 3, as the previous schema left it, with a day of usage.
+        var script = "CREATE TABLE askd_schema (version INTEGER PRIMARY KEY);"
+        for (index, step) in PostgresMigrations.steps.prefix(3).enumerated() {
+            script += step.map { $0 + ";" }.joined() + "INSERT INTO askd_schema VALUES (\(index + 1));"
+        }
+        let alice = makeToken("alice")
+        let day = Date.at(1_795_700_001_000).usageDay
+        script += "INSERT INTO usage_daily VALUES ('\(alice.id)', '\(day)', 10, 30, 50);"
+        _ = try PostgresTestCluster.psql(url, script)
+
+        let store = try PostgresStore(url: url)
+        #expect(try store.schemaVersion() == 4)
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "hi"))
+        #expect(try store.usage(owner: alice.id, day: day).day == UsageTotals(requests: 11, promptTokens: 33, completionTokens: 55))
     }
 
     @Test func manyStoresStartingAtOnceMigrateOnce() throws {
@@ -35,7 +73,7 @@ struct PostgresStoreTests {
             }
         }
         #expect(errors.failures.isEmpty, "\(errors.failures)")
-        #expect(try PostgresStore(url: url).schemaVersion() == 3)
+        #expect(try PostgresStore(url: url).schemaVersion() == 4)
     }
 
     @Test(arguments: [
