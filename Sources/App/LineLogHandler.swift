@@ -38,7 +38,8 @@ public struct LineLogHandler: LogHandler {
     ) {
         var entry: [UInt8] = []
         entry.reserveCapacity(256)
-        Self.appendTimestamp(Self.now(), to: &entry)
+        let now = Self.now()
+        RFC3339.append(seconds: Int(now.tv_sec), milliseconds: Int(now.tv_nsec / 1_000_000), to: &entry)
         entry.append(UInt8(ascii: " "))
         entry += level.rawValue.utf8
         entry.append(UInt8(ascii: " "))
@@ -72,37 +73,6 @@ public struct LineLogHandler: LogHandler {
 
     /// RFC 3339 in UTC with milliseconds.
     static func timestamp(_ time: timespec) -> String {
-        var bytes: [UInt8] = []
-        appendTimestamp(time, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// `2026-11-26T15:30:05.123Z`, digit by digit: this runs for every line.
-    static func appendTimestamp(_ time: timespec, to bytes: inout [UInt8]) {
-        var seconds = time.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            while divisor > 0 {
-                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                divisor /= 10
-            }
-        }
-        digits(Int(parts.tm_year) + 1900, 4)
-        bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2)
-        bytes.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2)
-        bytes.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2)
-        bytes.append(UInt8(ascii: "."))
-        digits(Int(time.tv_nsec / 1_000_000), 3)
-        bytes.append(UInt8(ascii: "Z"))
+        RFC3339.format(seconds: Int(time.tv_sec), milliseconds: Int(time.tv_nsec / 1_000_000))
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FastCGI
 
 /// Where log lines go: one file descriptor (stderr, which journald collects), written by one
 /// thread at a time, in as few write(2) calls as the load allows.
@@ -144,22 +145,10 @@ public final class LogSink: @unchecked Sendable {
         }
     }
 
+    /// The thread keeps the sink: a sink with a drain thread lives as long as the process. It
+    /// inherits the caller's signal mask: askd's threads all block the stop signals.
     private func startDrainThread() -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 64 << 10)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        // The thread keeps the sink: a sink with a drain thread lives as long as the process.
-        // It inherits the caller's signal mask: askd's threads all block the stop signals.
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { context in
-            Unmanaged<LogSink>.fromOpaque(context!).takeUnretainedValue().drain()
-            return nil
-        }, context)
-        if rc != 0 { Unmanaged<LogSink>.fromOpaque(context).release() }
-        return rc == 0
+        (try? WorkerThread.start(name: "askd-log", stackSize: 64 << 10) { self.drain() }) != nil
     }
 
     /// Writes every byte, or gives up on an error: a log that cannot be written must not stop

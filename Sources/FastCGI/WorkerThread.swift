@@ -4,13 +4,13 @@ import Glibc
 import CLinux
 
 /// Starts a detached POSIX thread with a chosen stack size and name.
-enum WorkerThread {
+public enum WorkerThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
     }
 
-    static func start(name: String, stackSize: Int, _ run: @escaping @Sendable () -> Void) throws {
+    public static func start(name: String, stackSize: Int, _ run: @escaping @Sendable () -> Void) throws {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }

@@ -113,16 +113,7 @@ struct LogSinkTests {
         }
         #expect(waited.wait(timeout: .now() + 0.3) == .timedOut, "a line that waits is not out before the stuck write")
 
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let deadline = MonotonicDeadline(seconds: 10)
-        while received.count < big.count + 14 && !deadline.passed {
-            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 100) > 0 else { continue }
-            let count = read(fds[0], &buffer, buffer.count)
-            guard count > 0 else { break }
-            received += buffer[..<count]
-        }
+        let received = readPipe(fds[0], bytes: big.count + 14)
         #expect(first.wait(timeout: .now() + 5) == .success)
         #expect(waited.wait(timeout: .now() + 5) == .success)
         #expect(received.count == big.count + 14)
@@ -147,19 +138,25 @@ struct LogSinkTests {
             flushed.signal()
         }
         #expect(flushed.wait(timeout: .now() + 0.3) == .timedOut, "flush returned before the lines were out")
-        var received = 0
+        let received = readPipe(fds[0], bytes: big.count + 5)
+        #expect(flushed.wait(timeout: .now() + 5) == .success)
+        #expect(received.count == big.count + 5)
+        close(fds[1])
+    }
+
+    /// Reads from the pipe until `bytes` have come, its writers are gone, or 10 s have passed.
+    private func readPipe(_ fd: Int32, bytes: Int) -> [UInt8] {
+        var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         let deadline = MonotonicDeadline(seconds: 10)
-        while received < big.count + 5 && !deadline.passed {
-            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+        while received.count < bytes && !deadline.passed {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&ready, 1, 100) > 0 else { continue }
-            let count = read(fds[0], &buffer, buffer.count)
+            let count = read(fd, &buffer, buffer.count)
             guard count > 0 else { break }
-            received += count
+            received += buffer[..<count]
         }
-        #expect(flushed.wait(timeout: .now() + 5) == .success)
-        #expect(received == big.count + 5)
-        close(fds[1])
+        return received
     }
 
     private func waitFor(_ what: String, _ condition: () -> Bool) throws {
