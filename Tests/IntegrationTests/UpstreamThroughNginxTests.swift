@@ -126,6 +126,46 @@ extension IntegrationTests {
             #expect(try upstream.requests().count == 40)
         }
 
+        /// A request waiting on the model gives up libfcgi's input stream for the wait. Its
+        /// kept-alive connection must still carry the answer, then the next requests, answered
+        /// and deferred alike; a connection whose client left during the wait must still close.
+        @Test func aKeptConnectionCarriesOneDeferredAnswerAfterAnother() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(askdArguments: ["--threads", "1"], environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": Self.upstreamKey,
+            ])
+            let token = try stack.createToken(name: "app")
+            func askParams(_ body: [UInt8]) -> [(String, String)] {
+                [
+                    ("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/ask"), ("CONTENT_TYPE", "application/json"),
+                    ("CONTENT_LENGTH", String(body.count)), ("HTTP_AUTHORIZATION", "Bearer \(token)"),
+                ]
+            }
+            let kept = try FastCGIClient(socketPath: stack.socketPath)
+            for round in 0..<4 {
+                let body = Array(#"{"prompt":"round \#(round)"}"#.utf8)
+                try kept.send(params: askParams(body), stdin: body)
+                let answer = try kept.readResponse()
+                #expect(answer.hasPrefix("Status: 200"), "round \(round): \(answer)")
+                #expect(answer.contains("upstream heard: round \(round)"), "round \(round)")
+                try kept.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [])
+                #expect(try kept.readResponse().contains(#"{"status":"ok"}"#), "round \(round)")
+            }
+            #expect(!kept.serverClosed())
+
+            // The client goes while its answer is awaited: askd notices when it writes the answer,
+            // and its one worker still serves the next connection.
+            do {
+                let leaving = try FastCGIClient(socketPath: stack.socketPath)
+                let slow = Array(##"{"prompt":"#slow 0.5"}"##.utf8)
+                try leaving.send(params: askParams(slow), stdin: slow)
+            }
+            try waitUntil("askd logs the abandoned ask") { stack.askdLog.contains("client=gone") }
+            let next = try FastCGIClient(socketPath: stack.socketPath)
+            try next.send(params: [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/healthz")], stdin: [])
+            #expect(try next.readResponse().contains(#"{"status":"ok"}"#))
+        }
+
         /// Concurrent turns on one conversation wait for its turn lock on workers, while the turn
         /// holding it waits on the model with no worker: with 2 workers and 6 turns at once, the
         /// holder is still finished (by a finisher thread) and every turn is kept, in order.
