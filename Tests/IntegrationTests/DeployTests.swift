@@ -301,6 +301,28 @@ extension IntegrationTests {
             #expect(!example.split(separator: "\n").contains { !$0.hasPrefix("#") && $0.contains("=") }, "all commented out")
         }
 
+        /// The site and the dev stack hand askd the same FastCGI params: the ones askd reads
+        /// (request headers come as HTTP_* besides), with HTTP_PROXY blanked (httpoxy).
+        @Test func theSiteAndTheDevStackSendAskdTheSameParams() throws {
+            func params(_ path: String) throws -> [String: String] {
+                var found: [String: String] = [:]
+                for line in try DeployFiles.text(path).split(separator: "\n") {
+                    let words = line.split(separator: " ", omittingEmptySubsequences: true)
+                    guard words.count >= 3, words[0] == "fastcgi_param" else { continue }
+                    found[String(words[1])] = String(words[2].hasSuffix(";") ? words[2].dropLast() : words[2])
+                }
+                return found
+            }
+            let site = try params("deploy/nginx.conf")
+            #expect(site == (try params("dev/askd_fastcgi.conf")))
+            #expect(Set(site.keys) == [
+                "REQUEST_METHOD", "REQUEST_URI", "DOCUMENT_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
+                "REMOTE_ADDR", "HTTP_HOST", "HTTP_PROXY",
+            ])
+            #expect(site["HTTP_PROXY"] == "\"\"")
+            #expect(site["HTTP_HOST"] == "$host")
+        }
+
         @Test func askdAdminRunsAskdWithTheServicesIdentityAndDatabase() throws {
             let directory = try DeployFiles.temporaryDirectory("askd-admin")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -365,7 +387,7 @@ private final class DeploySite {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("letsencrypt"), withIntermediateDirectories: true)
             try makeStaticRoot()
             try makeCertificate()
-            for file in ["fastcgi_params", "mime.types"] {
+            for file in ["mime.types"] {
                 try FileManager.default.copyItem(atPath: "/etc/nginx/\(file)", toPath: directory.appendingPathComponent(file).path)
             }
             try render(site: siteText).write(to: directory.appendingPathComponent("site.conf"), atomically: true, encoding: .utf8)
