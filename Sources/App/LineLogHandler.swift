@@ -11,7 +11,7 @@ import Logging
 ///
 /// It is cheaper than `StreamLogHandler` on the request path: the line is built as bytes, UTC
 /// timestamps need no time-zone lookup, and the sink writes the lines of many threads in one
-/// write(2) under load. Notices and anything worse are written before `log` returns.
+/// write(2), from its own thread. Notices and anything worse are written before `log` returns.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -21,10 +21,6 @@ public struct LineLogHandler: LogHandler {
     public init(label: String, sink: LogSink = .standardError) {
         self.label = label
         self.sink = sink
-    }
-
-    public init(label: String, fd: Int32) {
-        self.init(label: label, sink: LogSink(fd: fd))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

@@ -12,9 +12,12 @@ struct LineLogHandlerTests {
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
         defer { close(fds[0]) }
-        var logger = Logger(label: "askd") { LineLogHandler(label: $0, fd: fds[1]) }
+        let sink = LogSink(fd: fds[1])
+        var logger = Logger(label: "askd") { LineLogHandler(label: $0, sink: sink) }
         logger.logLevel = .debug
         body(logger)
+        // Info lines go out from the sink's drain thread: all of them before the pipe closes.
+        sink.flush()
         close(fds[1])
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -82,10 +85,35 @@ struct LogSinkTests {
         #expect(seen.count == threads * linesPerThread)
     }
 
-    /// While one thread is stuck in its write (a full pipe), another's line is queued: without
-    /// waiting, the call returns at once; with `waitUntilWritten`, only once the line is out.
-    /// The stuck thread writes one batch and no more: the queued lines follow from the sink's
-    /// drain thread, so the first thread is free as soon as its own write is done.
+    /// An info line costs its thread no write: with the pipe full and nobody reading, the call
+    /// still returns at once, and the drain thread writes the line once the reader comes.
+    @Test func anInfoLineIsLeftToTheDrainThread() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        // Fill the pipe, so that any write(2) to it would block.
+        let flags = fcntl(fds[1], F_GETFL)
+        _ = fcntl(fds[1], F_SETFL, flags | O_NONBLOCK)
+        let filler = [UInt8](repeating: UInt8(ascii: "f"), count: 4096)
+        var filled = 0
+        while case let count = Glibc.write(fds[1], filler, filler.count), count > 0 { filled += count }
+        _ = fcntl(fds[1], F_SETFL, flags)
+        let sink = LogSink(fd: fds[1])
+        let returned = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            sink.write(Array("info\n".utf8))
+            returned.signal()
+        }
+        #expect(returned.wait(timeout: .now() + 5) == .success, "an info line waited for a write")
+        let received = readPipe(fds[0], bytes: filled + 5)
+        #expect(received.count == filled + 5)
+        #expect(String(decoding: received.suffix(5), as: UTF8.self) == "info\n")
+        close(fds[1])
+    }
+
+    /// While the drain thread is stuck in its write (a full pipe), another line is queued:
+    /// without waiting, the call returns at once; with `waitUntilWritten`, only once the line
+    /// is out.
     @Test func queuedLinesWaitOnlyWhenAsked() throws {
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
