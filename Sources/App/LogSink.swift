@@ -54,6 +54,9 @@ public final class LogSink: @unchecked Sendable {
     private var writing = false
     private var drainRequest = DrainRequest.none
     private var drainStarted = false
+    /// Set once starting the drain thread failed: the callers then write their own lines, and
+    /// no further thread is tried (a try per line, under the mutex, would cost every worker).
+    private var drainFailed = false
     /// Bytes queued and bytes written since the start: a line is written when `writtenBytes`
     /// reaches the `queuedBytes` its queuing produced.
     private var queuedBytes = 0
@@ -62,7 +65,12 @@ public final class LogSink: @unchecked Sendable {
     public init(fd: Int32) {
         self.fd = fd
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(written, nil)
+        // `written` is waited on with a deadline on the monotonic clock (`flush(waitingAtMost:)`).
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(written, &attributes)
+        pthread_condattr_destroy(&attributes)
         pthread_cond_init(drainWake, nil)
     }
 
@@ -113,6 +121,25 @@ public final class LogSink: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
+    /// Returns once every line queued so far is written, or after `seconds`, whichever comes
+    /// first: for an exit that must not hang on a stalled log reader.
+    /// - Returns: whether every line was written.
+    @discardableResult
+    public func flush(waitingAtMost seconds: Double) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(seconds * 1_000_000_000)
+        deadline.tv_sec += nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let target = queuedBytes
+        while writtenBytes < target {
+            if pthread_cond_timedwait(written, mutex, &deadline) == ETIMEDOUT { return writtenBytes >= target }
+        }
+        return true
+    }
+
     /// Whether a thread is writing now (for tests).
     var isWriting: Bool {
         pthread_mutex_lock(mutex)
@@ -153,9 +180,12 @@ public final class LogSink: @unchecked Sendable {
         pthread_cond_signal(drainWake)
     }
 
-    /// Starts the drain thread the first time; `false` if it could not start.
+    /// Starts the drain thread the first time; `false` if it could not start, then or before.
     private func startDrainThreadIfNeeded() -> Bool {
-        if !drainStarted { drainStarted = startDrainThread() }
+        if !drainStarted && !drainFailed {
+            drainStarted = startDrainThread()
+            drainFailed = !drainStarted
+        }
         return drainStarted
     }
 

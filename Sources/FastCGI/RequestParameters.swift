@@ -7,7 +7,8 @@ enum BodyLength: Equatable {
     case untilEndOfStream
 }
 
-/// Maps FastCGI params (CGI/1.1 meta-variables, as nginx's `fastcgi_params` sends them) to a `Request`.
+/// Maps FastCGI params (CGI/1.1 meta-variables: those of `dev/askd_fastcgi.conf`, or of nginx's
+/// stock `fastcgi_params`, whose extra ones are ignored) to a `Request`.
 enum RequestParameters {
     /// The request the params describe, with an empty body, and how long its body is:
     /// a 400 `HTTPError` for a CONTENT_LENGTH that is not a number.

@@ -22,8 +22,10 @@ struct Askd: ParsableCommand {
             LogSink.standardError.flush()
         } catch let error as ExitStatus {
             // Workers may still be running after a cut-short drain: end the process without
-            // running exit handlers under their feet. The warning that says why is written
-            // already; a flush could wait on a write(2) that a stalled log reader blocks.
+            // running exit handlers under their feet. The last info lines ("stopped cleanly",
+            // the last requests') wait in the log's queue: they get a moment to go out, bounded
+            // because a stalled log reader could block the write(2) for good.
+            LogSink.standardError.flush(waitingAtMost: 1)
             fflush(nil)
             _exit(error.code)
         } catch let error as ConfigurationError {

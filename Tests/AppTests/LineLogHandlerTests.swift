@@ -172,6 +172,24 @@ struct LogSinkTests {
         close(fds[1])
     }
 
+    /// A bounded flush gives up on a stalled reader, and reports that it did.
+    @Test func aBoundedFlushGivesUpOnAStalledReader() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let sink = LogSink(fd: fds[1])
+        let big = [UInt8](repeating: UInt8(ascii: "c"), count: 200_000) + [UInt8(ascii: "\n")]
+        sink.write(big)
+        let started = DispatchTime.now().uptimeNanoseconds
+        #expect(!sink.flush(waitingAtMost: 0.2), "the lines cannot be out: nobody reads the pipe")
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        #expect(waited >= 0.19 && waited < 3, "waited \(waited) s")
+        let received = readPipe(fds[0], bytes: big.count)
+        #expect(received.count == big.count)
+        #expect(sink.flush(waitingAtMost: 5))
+        close(fds[1])
+    }
+
     /// Reads from the pipe until `bytes` have come, its writers are gone, or 10 s have passed.
     private func readPipe(_ fd: Int32, bytes: Int) -> [UInt8] {
         var received: [UInt8] = []

@@ -3,7 +3,8 @@ import HTTP
 import Testing
 
 struct RequestParametersTests {
-    /// What nginx sends with Debian's fastcgi_params for `POST /ask?conversation_id=x`.
+    /// What nginx sends with Debian's stock fastcgi_params for `POST /ask?conversation_id=x`
+    /// (askd's own config sends fewer; the others must be ignored).
     private let nginxParams: [(name: String, value: String)] = [
         ("QUERY_STRING", "conversation_id=x%20y"),
         ("REQUEST_METHOD", "POST"),
