@@ -96,7 +96,7 @@ struct AskInput: Equatable {
         case form
 
         init(contentType: String?, body: [UInt8]) throws {
-            let mediaType = contentType?.split(separator: ";").first.map { $0.filter { !$0.isWhitespace }.lowercased() } ?? ""
+            let mediaType = MediaType.of(contentType: contentType)
             switch mediaType {
             case "application/json", "text/json": self = .json
             case "application/x-www-form-urlencoded": self = .form
