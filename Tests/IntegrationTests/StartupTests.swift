@@ -146,7 +146,12 @@ extension IntegrationTests {
             let started = Date()
             #expect(try fastCGIHealthz(path).contains(#"{"status":"ok"}"#))
             #expect(Date().timeIntervalSince(started) < 2, "the first request, which starts askd, is answered")
-            let log = try String(contentsOfFile: directory.appendingPathComponent("activate.log").path, encoding: .utf8)
+            // askd's "serving" line is an info line: the log's own thread writes it a moment later.
+            let logPath = directory.appendingPathComponent("activate.log").path
+            try waitUntil("askd says which socket it serves") {
+                ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("askd is serving")
+            }
+            let log = try String(contentsOfFile: logPath, encoding: .utf8)
             #expect(log.contains("LISTEN_FDS"))
         }
     

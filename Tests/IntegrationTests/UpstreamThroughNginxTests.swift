@@ -45,6 +45,8 @@ extension IntegrationTests {
                 "You are terse.", "first question", "upstream heard: first question", "second question",
             ])
             #expect(sent.last?.body["model"] as? String == "test-model")
+            // Both asks' lines are out (the log's thread writes them a moment after the answer).
+            try waitUntil("askd logs both asks") { stack.askdLog.components(separatedBy: "path=/ask ").count == 3 }
             #expect(!stack.askdLog.contains(Self.upstreamKey))
             #expect(!stack.askdLog.contains(token))
         }
