@@ -62,8 +62,14 @@ public final class LogSink: @unchecked Sendable {
     private var queuedBytes = 0
     private var writtenBytes = 0
 
-    public init(fd: Int32) {
+    public convenience init(fd: Int32) {
+        self.init(fd: fd, drainThread: true)
+    }
+
+    /// `drainThread: false` makes a sink as it is when its drain thread could not start (for tests).
+    init(fd: Int32, drainThread: Bool) {
         self.fd = fd
+        drainFailed = !drainThread
         pthread_mutex_init(mutex, nil)
         // `written` is waited on with a deadline on the monotonic clock (`flush(waitingAtMost:)`).
         var attributes = pthread_condattr_t()

@@ -172,6 +172,48 @@ struct LogSinkTests {
         close(fds[1])
     }
 
+    /// Without a drain thread (none could start), a caller writes its own info line, before
+    /// `write` returns.
+    @Test func withoutADrainThreadCallersWriteTheirOwnLines() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let sink = LogSink(fd: fds[1], drainThread: false)
+        sink.write(Array("first\n".utf8))
+        sink.write(Array("second\n".utf8))
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(fds[0], &buffer, buffer.count)
+        #expect(count == 13, "the lines were not in the pipe when write returned")
+        #expect(String(decoding: buffer[..<max(count, 0)], as: UTF8.self) == "first\nsecond\n")
+        close(fds[1])
+    }
+
+    /// A notice being written (its thread stuck on a full pipe) and an info line queued behind
+    /// it: the notice's thread writes its own batch only, and hands the info line over to the
+    /// drain thread, which writes it once the pipe has room.
+    @Test func linesQueuedBehindAWaitingWriterAreHandedOver() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let sink = LogSink(fd: fds[1])
+        let notice = [UInt8](repeating: UInt8(ascii: "n"), count: 200_000) + [UInt8(ascii: "\n")]
+        let written = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            sink.write(notice, waitUntilWritten: true)
+            written.signal()
+        }
+        try waitFor("the notice's write to start") { sink.isWriting }
+        sink.write(Array("behind\n".utf8))
+        #expect(written.wait(timeout: .now() + 0.3) == .timedOut, "the notice cannot be out: nobody reads the pipe")
+        let received = readPipe(fds[0], bytes: notice.count + 7)
+        #expect(written.wait(timeout: .now() + 5) == .success)
+        #expect(received.count == notice.count + 7)
+        #expect(String(decoding: received.suffix(7), as: UTF8.self) == "behind\n")
+        #expect(sink.flush(waitingAtMost: 5))
+        close(fds[1])
+    }
+
     /// A bounded flush gives up on a stalled reader, and reports that it did.
     @Test func aBoundedFlushGivesUpOnAStalledReader() throws {
         var fds: [Int32] = [0, 0]
