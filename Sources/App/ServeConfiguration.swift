@@ -81,7 +81,13 @@ public struct ServeConfiguration: Sendable, Equatable {
         guard maxBody >= 1, maxBody <= 1 << 30 else {
             throw ConfigurationError("ASKD_MAX_BODY_BYTES must be between 1 and 1073741824, not \(maxBody)")
         }
-        server = ServerOptions(threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody)
+        let idleThreadSeconds = try env.value("ASKD_IDLE_THREAD_SECONDS") { Double($0) } ?? 10
+        guard idleThreadSeconds >= 0.1, idleThreadSeconds <= 86_400 else {
+            throw ConfigurationError("ASKD_IDLE_THREAD_SECONDS must be between 0.1 and 86400, not \(idleThreadSeconds)")
+        }
+        server = ServerOptions(
+            threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds
+        )
 
         logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {
             Logger.Level(rawValue: $0.lowercased())

@@ -16,6 +16,8 @@ final class ReadySet: @unchecked Sendable {
     enum Work {
         case accept
         case stop
+        /// Nothing came for the calling worker within its wait.
+        case idle
         /// A parked connection with a request waiting on it (or closed by its peer).
         case connection(UnsafeMutablePointer<FCGX_Request>)
     }
@@ -37,15 +39,17 @@ final class ReadySet: @unchecked Sendable {
         close(epoll)
     }
 
-    /// Blocks until there is work for the calling worker.
-    func next() -> Work {
+    /// Blocks until there is work for the calling worker, or `.idle` after `timeoutMilliseconds`
+    /// without any (-1: no limit).
+    func next(timeoutMilliseconds: Int32 = -1) -> Work {
         var event = epoll_event()
         while true {
-            let count = epoll_wait(epoll, &event, 1, -1)
+            let count = epoll_wait(epoll, &event, 1, timeoutMilliseconds)
             if count < 0 {
                 if errno == EINTR { continue }
                 return .stop
             }
+            if count == 0 && timeoutMilliseconds >= 0 { return .idle }
             guard count == 1 else { continue }
             switch event.data.u64 {
             case Self.listenTag: return .accept

@@ -10,14 +10,18 @@ public struct ServerOptions: Sendable, Equatable {
     public var drainSeconds: Double
     /// The largest request body askd reads; a larger one gets 413 unread.
     public var maxBodyBytes: Int
+    /// How long a worker beyond the first `initialThreads` waits for work before it ends.
+    public var idleWorkerSeconds: Double
 
     public init(
-        threads: Int = 256, initialThreads: Int = 16, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20
+        threads: Int = 256, initialThreads: Int = 16, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20,
+        idleWorkerSeconds: Double = 10
     ) {
         self.threads = threads
         self.initialThreads = initialThreads
         self.stackSize = stackSize
         self.drainSeconds = drainSeconds
         self.maxBodyBytes = maxBodyBytes
+        self.idleWorkerSeconds = idleWorkerSeconds
     }
 }

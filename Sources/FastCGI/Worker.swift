@@ -42,11 +42,18 @@ final class Worker {
 
     func run() {
         server.state.workerSlots.withLock { $0.append(slot) }
+        let idleMilliseconds = Int32(clamping: Int(server.options.idleWorkerSeconds * 1_000))
         while true {
-            switch server.readySet.next() {
+            switch server.readySet.next(timeoutMilliseconds: idleMilliseconds) {
             case .stop:
                 serveQueuedConnections()
                 return
+            case .idle:
+                // A worker that a burst started, and that has had nothing to do since, ends.
+                if server.retireIdleWorker() {
+                    server.state.workerSlots.withLock { slots in slots.removeAll { $0 === slot } }
+                    return
+                }
             case .accept:
                 let rc = FCGX_Accept_r(spare)
                 guard rc >= 0 else {

@@ -68,7 +68,8 @@ struct ServeConfigurationTests {
         ("ASKD_MAX_BODY_BYTES", "1MB"), ("ASKD_MAX_BODY_BYTES", "0"),
         ("ASKD_LOG_LEVEL", "loud"), ("ASKD_SOCKET_MODE", "rw-rw----"), ("ASKD_SOCKET_MODE", "0999"),
         ("ASKD_SQLITE_BUSY_TIMEOUT_MS", "forever"), ("ASKD_STREAM_KEEPALIVE_SECONDS", "0"),
-        ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"),
+        ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"), ("ASKD_IDLE_THREAD_SECONDS", "0"),
+        ("ASKD_IDLE_THREAD_SECONDS", "a while"),
     ])
     func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
         var environment = [name: value]
@@ -102,6 +103,12 @@ struct ServeConfigurationTests {
         )
         #expect(configured.logLevel == .warning)
         #expect(configured.server.maxBodyBytes == 2048)
+    }
+
+    @Test func idleWorkersEndAfterTenSecondsUnlessToldOtherwise() throws {
+        #expect(try configuration(flags: Flags(), environment: [:]).server.idleWorkerSeconds == 10)
+        let configured = try configuration(flags: Flags(), environment: ["ASKD_IDLE_THREAD_SECONDS": "2.5"])
+        #expect(configured.server.idleWorkerSeconds == 2.5)
     }
 
     @Test func providerAndStore() throws {

@@ -44,6 +44,25 @@ extension IntegrationTests {
             #expect(afterLoad >= 40 && afterLoad < 48 + 8, "\(afterLoad) threads after 40 concurrent requests")
         }
 
+        @Test func workersABurstStartedEndOnceIdle() throws {
+            let stack = try Stack(askdArguments: ["--threads", "48"], environment: ["ASKD_IDLE_THREAD_SECONDS": "1"])
+            let atStart = try Self.threadCount(of: stack.askd.pid)
+            let statuses = try Connection.allAtOnce(
+                port: stack.port, Array(repeating: HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"), count: 40)
+            ).map(\.status)
+            #expect(statuses == Array(repeating: 200, count: 40))
+            let afterLoad = try Self.threadCount(of: stack.askd.pid)
+            #expect(afterLoad >= atStart + 20, "\(atStart) threads at the start, \(afterLoad) after 40 concurrent requests")
+            // The 16 initial workers stay; those the burst started end a second after their last work.
+            try waitUntil("the burst's workers end", seconds: 10) { (try? Self.threadCount(of: stack.askd.pid)) == atStart }
+            // And the pool grows again when the load comes back.
+            let again = try Connection.allAtOnce(
+                port: stack.port, Array(repeating: HTTPClient.requestBytes("GET", "/_test/slow?ms=1000"), count: 40)
+            ).map(\.status)
+            #expect(again == Array(repeating: 200, count: 40))
+            #expect(try Self.threadCount(of: stack.askd.pid) >= atStart + 20)
+        }
+
         /// The `Threads:` line of /proc/PID/status.
         private static func threadCount(of pid: pid_t) throws -> Int {
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
