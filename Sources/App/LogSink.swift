@@ -132,11 +132,7 @@ public final class LogSink: @unchecked Sendable {
     /// - Returns: whether every line was written.
     @discardableResult
     public func flush(waitingAtMost seconds: Double) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let nanoseconds = Int(deadline.tv_nsec) + Int(seconds * 1_000_000_000)
-        deadline.tv_sec += nanoseconds / 1_000_000_000
-        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        var deadline = MonotonicClock.deadline(after: seconds)
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let target = queuedBytes

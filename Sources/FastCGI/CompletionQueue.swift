@@ -54,11 +54,7 @@ final class CompletionQueue: @unchecked Sendable {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         if head == items.count {
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let nanoseconds = deadline.tv_nsec + milliseconds % 1_000 * 1_000_000
-            deadline.tv_sec += milliseconds / 1_000 + nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            var deadline = MonotonicClock.deadline(after: Double(milliseconds) / 1_000)
             while head == items.count {
                 if pthread_cond_timedwait(posted, lock, &deadline) == ETIMEDOUT { break }
             }

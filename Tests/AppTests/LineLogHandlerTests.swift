@@ -9,8 +9,7 @@ import Testing
 struct LineLogHandlerTests {
     /// Logs through a handler writing to a pipe and returns what it wrote.
     private func capture(_ body: (Logger) -> Void) throws -> String {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
         var logger = Logger(label: "askd") { LineLogHandler(label: $0, sink: sink) }
@@ -88,8 +87,7 @@ struct LogSinkTests {
     /// An info line costs its thread no write: with the pipe full and nobody reading, the call
     /// still returns at once, and the drain thread writes the line once the reader comes.
     @Test func anInfoLineIsLeftToTheDrainThread() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         // Fill the pipe, so that any write(2) to it would block.
         let flags = fcntl(fds[1], F_GETFL)
@@ -115,8 +113,7 @@ struct LogSinkTests {
     /// without waiting, the call returns at once; with `waitUntilWritten`, only once the line
     /// is out.
     @Test func queuedLinesWaitOnlyWhenAsked() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
         // More than a pipe holds: the first writer blocks until the reader below drains it.
@@ -152,8 +149,7 @@ struct LogSinkTests {
 
     /// `flush` returns once the lines queued before it are written.
     @Test func flushWaitsForQueuedLines() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
         let big = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000) + [UInt8(ascii: "\n")]
@@ -175,8 +171,7 @@ struct LogSinkTests {
     /// Without a drain thread (none could start), a caller writes its own info line, before
     /// `write` returns.
     @Test func withoutADrainThreadCallersWriteTheirOwnLines() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1], drainThread: false)
         sink.write(Array("first\n".utf8))
@@ -193,8 +188,7 @@ struct LogSinkTests {
     /// it: the notice's thread writes its own batch only, and hands the info line over to the
     /// drain thread, which writes it once the pipe has room.
     @Test func linesQueuedBehindAWaitingWriterAreHandedOver() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
         let notice = [UInt8](repeating: UInt8(ascii: "n"), count: 200_000) + [UInt8(ascii: "\n")]
@@ -216,8 +210,7 @@ struct LogSinkTests {
 
     /// A bounded flush gives up on a stalled reader, and reports that it did.
     @Test func aBoundedFlushGivesUpOnAStalledReader() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(pipe(&fds) == 0)
+        let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
         let big = [UInt8](repeating: UInt8(ascii: "c"), count: 200_000) + [UInt8(ascii: "\n")]
@@ -264,4 +257,11 @@ private struct MonotonicDeadline {
     }
 
     var passed: Bool { DispatchTime.now().uptimeNanoseconds >= end }
+}
+
+/// A pipe: the read end, then the write end.
+private func makePipe() throws -> [Int32] {
+    var fds: [Int32] = [0, 0]
+    try #require(pipe(&fds) == 0)
+    return fds
 }
