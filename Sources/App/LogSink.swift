@@ -27,8 +27,12 @@ public final class LogSink: @unchecked Sendable {
     static let backlogLimit = 1 << 20
     /// The largest buffer kept for reuse between writes.
     private static let spareLimit = 64 << 10
-    /// How long the drain thread gathers info lines before it writes them.
-    static let gatherMicroseconds: UInt32 = 1_000
+    /// How long the drain thread gathers info lines before it writes them. Each line carries its
+    /// own time stamp, so the wait changes no figure in the log. With 1 ms, at 930 requests a
+    /// second (1,000 waiting /ask) each wake of the drain thread wrote about one line: 0.40 of its
+    /// context switches per request, against 0.08 with 10 ms, and askd's CPU per request went
+    /// from 387-462 to 373-398 µs (three alternating runs each).
+    static let gatherMicroseconds: UInt32 = 10_000
 
     /// What the drain thread has been asked to do.
     private enum DrainRequest {
