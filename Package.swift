@@ -68,9 +68,9 @@ let package = Package(
         // The ConversationStore protocol, its model types and the in-memory store.
         .target(name: "Store", swiftSettings: swiftSettings),
         // The SQLite backend of ConversationStore.
-        .target(name: "SQLiteStore", dependencies: ["CSQLite", "Store"], swiftSettings: swiftSettings),
+        .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Store"], swiftSettings: swiftSettings),
         // The PostgreSQL backend of ConversationStore.
-        .target(name: "PostgresStore", dependencies: ["CPostgres", "Store"], swiftSettings: swiftSettings),
+        .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.

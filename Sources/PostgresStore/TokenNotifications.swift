@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Synchronization
 
 /// A generation number for the token rows this process keeps (`TokenCache`), changed whenever
@@ -27,6 +28,7 @@ final class TokenNotifications: @unchecked Sendable {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { context in
+            askd_set_thread_name(pthread_self(), "askd-pg-listen")
             Unmanaged<TokenNotifications>.fromOpaque(context!).takeRetainedValue().run()
             return nil
         }, context)

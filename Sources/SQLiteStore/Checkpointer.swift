@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import CSQLite
 
 /// Copies the write-ahead log back into the database file on a thread of its own.
@@ -103,6 +104,9 @@ final class Checkpointer: @unchecked Sendable {
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
+            // A new thread inherits its creator's name, a worker's: `top -H` and perf would
+            // count the checkpoints as that worker's.
+            askd_set_thread_name(pthread_self(), "askd-checkpoint")
             Unmanaged<Checkpointer>.fromOpaque(context!).takeRetainedValue().run()
             return nil
         }, context)
