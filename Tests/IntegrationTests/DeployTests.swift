@@ -323,6 +323,23 @@ extension IntegrationTests {
             #expect(site["HTTP_HOST"] == "$host")
         }
 
+        /// The bench and the tests measure the dev stack; the site must keep as many idle
+        /// connections to askd, and enough for the concurrency both see (50 in `make bench`):
+        /// a smaller pool makes nginx close and reopen connections to askd all the time.
+        @Test func theSiteAndTheDevStackKeepAsManyConnectionsToAskd() throws {
+            func keepalive(_ path: String) throws -> [Int] {
+                try DeployFiles.text(path).split(separator: "\n").compactMap { line -> Int? in
+                    let words = line.split(separator: " ", omittingEmptySubsequences: true)
+                    guard words.count == 2, words[0] == "keepalive", words[1].hasSuffix(";") else { return nil }
+                    return Int(words[1].dropLast())
+                }
+            }
+            let site = try keepalive("deploy/nginx.conf")
+            #expect(site.count == 1)
+            #expect(site == (try keepalive("dev/nginx.conf.in")))
+            #expect(site.allSatisfy { $0 >= 64 })
+        }
+
         @Test func askdAdminRunsAskdWithTheServicesIdentityAndDatabase() throws {
             let directory = try DeployFiles.temporaryDirectory("askd-admin")
             defer { try? FileManager.default.removeItem(at: directory) }
