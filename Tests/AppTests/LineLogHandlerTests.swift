@@ -116,17 +116,9 @@ struct LogSinkTests {
         let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
-        // More than a pipe holds: the first writer blocks until the reader below drains it.
-        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + [UInt8(ascii: "\n")]
-        let first = DispatchSemaphore(value: 0)
+        let (big, first) = try startStuckWrite(on: sink, of: "a")
         let queued = DispatchSemaphore(value: 0)
         let waited = DispatchSemaphore(value: 0)
-        // Threads of their own: Dispatch's pool may be busy with other tests.
-        Thread.detachNewThread {
-            sink.write(big)
-            first.signal()
-        }
-        try waitFor("the first write to start") { sink.isWriting }
         Thread.detachNewThread {
             sink.write(Array("queued\n".utf8))
             queued.signal()
@@ -152,10 +144,8 @@ struct LogSinkTests {
         let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
-        let big = [UInt8](repeating: UInt8(ascii: "b"), count: 200_000) + [UInt8(ascii: "\n")]
+        let (big, _) = try startStuckWrite(on: sink, of: "b")
         let flushed = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { sink.write(big) }
-        try waitFor("the first write to start") { sink.isWriting }
         sink.write(Array("last\n".utf8))
         Thread.detachNewThread {
             sink.flush()
@@ -191,13 +181,7 @@ struct LogSinkTests {
         let fds = try makePipe()
         defer { close(fds[0]) }
         let sink = LogSink(fd: fds[1])
-        let notice = [UInt8](repeating: UInt8(ascii: "n"), count: 200_000) + [UInt8(ascii: "\n")]
-        let written = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            sink.write(notice, waitUntilWritten: true)
-            written.signal()
-        }
-        try waitFor("the notice's write to start") { sink.isWriting }
+        let (notice, written) = try startStuckWrite(on: sink, of: "n", waitUntilWritten: true)
         sink.write(Array("behind\n".utf8))
         #expect(written.wait(timeout: .now() + 0.3) == .timedOut, "the notice cannot be out: nobody reads the pipe")
         let received = readPipe(fds[0], bytes: notice.count + 7)
@@ -223,6 +207,22 @@ struct LogSinkTests {
         #expect(received.count == big.count)
         #expect(sink.flush(waitingAtMost: 5))
         close(fds[1])
+    }
+
+    /// Writes a line of more than a pipe holds to `sink` on a thread of its own (Dispatch's pool
+    /// may be busy with other tests) and returns once that write has started: it stays stuck
+    /// until the test reads the pipe. The semaphore is signalled when `write` returns.
+    private func startStuckWrite(
+        on sink: LogSink, of byte: Unicode.Scalar, waitUntilWritten: Bool = false
+    ) throws -> (line: [UInt8], returned: DispatchSemaphore) {
+        let line = [UInt8](repeating: UInt8(ascii: byte), count: 200_000) + [UInt8(ascii: "\n")]
+        let returned = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            sink.write(line, waitUntilWritten: waitUntilWritten)
+            returned.signal()
+        }
+        try waitFor("the first write to start") { sink.isWriting }
+        return (line, returned)
     }
 
     /// Reads from the pipe until `bytes` have come, its writers are gone, or 10 s have passed.
