@@ -150,11 +150,9 @@ public final class FastCGIServer: Sendable {
     /// Whether an idle worker may end: only while more than the initial workers run and no stop
     /// has begun. Counted off here, so that the main thread may start another when all are busy.
     ///
-    /// Every idle worker waits in the same `epoll_wait`, and each request wakes one of them: the
-    /// more there are, the more of them take turns, each a context switch with cold caches. A
-    /// pool grown by a burst of `/ask` made /healthz cost 2.1 context switches per request
-    /// instead of 1.4-1.6 (56 workers against 16). So threads a burst started end after
-    /// `idleWorkerSeconds` with nothing to do, and their stacks go back too.
+    /// Threads a burst started end after `idleWorkerSeconds` with nothing to do, and their stacks
+    /// and malloc caches go back. (Only a few idle workers wait in epoll at once, the most
+    /// recently idle first, so those at the back of the line are the ones whose time runs out.)
     func retireIdleWorker() -> Bool {
         let floor = min(max(options.initialThreads, 1), options.threads)
         var started = state.startedWorkers.load(ordering: .relaxed)
@@ -242,7 +240,7 @@ public final class FastCGIServer: Sendable {
         socket.stopListening()
         var byte: UInt8 = 1
         _ = write(wakeWriteFD, &byte, 1)
-        readySet.closeParked()
+        readySet.stop()
     }
 
     /// Waits for the workers to finish, up to the drain time or a second stop signal.

@@ -4,14 +4,15 @@ import Glibc
 import CFastCGI
 import CLinux
 
-/// The one epoll set every worker waits on: the listening socket, the stop pipe, and the idle
+/// The one epoll set the workers wait on: the listening socket, the stop pipe, and the idle
 /// kept-alive connections (FCGI_KEEP_CONN, nginx's `fastcgi_keep_conn on`).
 ///
 /// An idle kept-alive connection does not pin a worker: after its request, the worker parks the
 /// connection here (EPOLLONESHOT) and goes back to waiting. When the web server sends the next
 /// request on it, exactly one worker claims it. Threads waiting on one epoll instance are woken
 /// one per event, so a new connection wakes one worker, not all of them; the stop pipe stays
-/// readable, and level-triggered readiness passes it on to every worker in turn.
+/// readable, and level-triggered readiness passes it on to every worker in turn. Only a few idle
+/// workers wait in epoll at once (`EpollWaiters`); the others sleep until one of those leaves.
 final class ReadySet: @unchecked Sendable {
     enum Work {
         case accept
@@ -24,11 +25,13 @@ final class ReadySet: @unchecked Sendable {
 
     private let epoll: Int32
     private let parked = ParkedConnections()
+    private let waiters: EpollWaiters
 
     private static let listenTag: UInt64 = 1
     private static let stopTag: UInt64 = 2
 
-    init(listenFD: Int32, stopFD: Int32) throws {
+    init(listenFD: Int32, stopFD: Int32, waiters: EpollWaiters = EpollWaiters()) throws {
+        self.waiters = waiters
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SystemError("epoll_create1") }
         try control(EPOLL_CTL_ADD, listenFD, events: EPOLLIN.rawValue, tag: Self.listenTag)
@@ -42,14 +45,22 @@ final class ReadySet: @unchecked Sendable {
     /// Blocks until there is work for the calling worker, or `.idle` after `timeoutMilliseconds`
     /// without any (-1: no limit).
     func next(timeoutMilliseconds: Int32 = -1) -> Work {
+        let started = MonotonicClock.now()
+        guard waiters.enter(waitingUpTo: timeoutMilliseconds) else { return .idle }
+        defer { waiters.leave() }
+        var timeout = timeoutMilliseconds
+        if timeout >= 0 {
+            let waited = Int32(clamping: Int((MonotonicClock.now() - started) * 1_000))
+            timeout = max(0, timeout - waited)
+        }
         var event = epoll_event()
         while true {
-            let count = epoll_wait(epoll, &event, 1, timeoutMilliseconds)
+            let count = epoll_wait(epoll, &event, 1, timeout)
             if count < 0 {
                 if errno == EINTR { continue }
                 return .stop
             }
-            if count == 0 && timeoutMilliseconds >= 0 { return .idle }
+            if count == 0 && timeout >= 0 { return .idle }
             guard count == 1 else { continue }
             switch event.data.u64 {
             case Self.listenTag: return .accept
@@ -78,9 +89,11 @@ final class ReadySet: @unchecked Sendable {
         return true
     }
 
-    /// Closes every parked connection and refuses new ones: the web server reconnects elsewhere.
-    func closeParked() {
+    /// At a stop: closes every parked connection and refuses new ones (the web server reconnects
+    /// elsewhere), and lets every idle worker in to see the stop pipe.
+    func stop() {
         for request in parked.stop() { KeptRequest.release(request) }
+        waiters.admitAll()
     }
 
     private func control(_ operation: Int32, _ fd: Int32, events: UInt32, tag: UInt64) throws {

@@ -2,11 +2,12 @@
 #define ASKD_CLINUX_H
 
 // Linux interfaces that Swift's Glibc module does not expose: epoll, eventfd, pipe2, thread
-// names, POLLRDHUP and mallopt.
+// names, POLLRDHUP, mallopt, the usable CPUs and sem_clockwait.
 
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -15,5 +16,10 @@ int askd_pipe2(int fds[2], int flags);
 int askd_set_thread_name(pthread_t thread, const char *name);
 /// 1 if the peer of socket `fd` has closed or shut down its side, 0 if not (checked without waiting).
 int askd_peer_hung_up(int fd);
+
+/// How many CPUs this thread may run on (its affinity mask), or the online CPUs if that is unknown.
+int askd_usable_cpus(void);
+/// `sem_wait` until `deadline` on CLOCK_MONOTONIC: 0, or -1 with errno (ETIMEDOUT, EINTR).
+int askd_sem_wait_until(sem_t *sem, const struct timespec *deadline);
 
 #endif

@@ -1,0 +1,94 @@
+import Dispatch
+@testable import FastCGI
+import Synchronization
+import Testing
+
+struct EpollWaitersTests {
+    @Test func letsInUpToItsLimitAndTheRestWait() {
+        let waiters = EpollWaiters(limit: 2)
+        #expect(waiters.enter(waitingUpTo: 0))
+        #expect(waiters.enter(waitingUpTo: -1))
+        let started = MonotonicClock.now()
+        #expect(!waiters.enter(waitingUpTo: 50), "a third idle worker waits outside, and its wait ends")
+        #expect(MonotonicClock.now() - started >= 0.045)
+        #expect(waiters.counts == (2, 0), "a worker whose wait ended is not left in line")
+    }
+
+    /// When the last waiter in epoll leaves with work, the most recently idle worker goes in, so
+    /// that one waits for the next request while any is idle; before that, nobody is woken.
+    @Test func theLastToLeaveLetsTheMostRecentIdleWorkerIn() async {
+        let waiters = EpollWaiters(limit: 2)
+        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1))
+        let first = Entry(waiters), second = Entry(waiters)
+        first.start()
+        await waitUntil { waiters.counts.outside == 1 }
+        second.start()
+        await waitUntil { waiters.counts.outside == 2 }
+
+        waiters.leave()
+        #expect(waiters.counts == (1, 2), "one waiter is still in epoll: nobody is woken")
+        waiters.leave()
+        await waitUntil { second.hasEntered }
+        #expect(!first.hasEntered, "the most recently idle goes first")
+        #expect(waiters.counts == (1, 1))
+
+        waiters.leave()
+        await waitUntil { first.hasEntered }
+        #expect(waiters.counts == (1, 0))
+    }
+
+    @Test func aStopLetsEveryoneIn() async {
+        let waiters = EpollWaiters(limit: 2)
+        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1))
+        let sleepers = (0..<3).map { _ in Entry(waiters) }
+        for sleeper in sleepers { sleeper.start() }
+        await waitUntil { waiters.counts.outside == 3 }
+
+        waiters.admitAll()
+        await waitUntil { sleepers.allSatisfy(\.hasEntered) }
+        #expect(waiters.counts == (5, 0))
+        #expect(waiters.enter(waitingUpTo: 0), "after a stop nobody waits outside")
+    }
+
+    /// An idle worker whose wait ends is gone from the line: a later leave does not count it in.
+    @Test func aWorkerWhoseWaitEndedIsNotLetInLater() {
+        let waiters = EpollWaiters(limit: 1)
+        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(!waiters.enter(waitingUpTo: 10))
+        waiters.leave()
+        #expect(waiters.counts == (0, 0))
+        #expect(waiters.enter(waitingUpTo: 0))
+    }
+
+    @Test func allowsAtLeastTwoWaiters() {
+        #expect(EpollWaiters.defaultLimit >= 2)
+        #expect(EpollWaiters(limit: 0).limit == 1)
+    }
+}
+
+/// An idle worker on a thread of its own, calling `enter` without a time limit.
+private final class Entry: Sendable {
+    let waiters: EpollWaiters
+    private let entered = Atomic<Bool>(false)
+
+    var hasEntered: Bool { entered.load(ordering: .acquiring) }
+
+    init(_ waiters: EpollWaiters) {
+        self.waiters = waiters
+    }
+
+    func start() {
+        DispatchQueue.global().async { [self] in
+            if waiters.enter(waitingUpTo: -1) { entered.store(true, ordering: .releasing) }
+        }
+    }
+}
+
+private func waitUntil(_ condition: () -> Bool) async {
+    for _ in 0..<2_000 where !condition() {
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    #expect(condition(), "timed out after 2 s")
+}
