@@ -46,7 +46,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names).
+        // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names, the usable
+        // CPUs, sem_clockwait).
         .target(name: "CLinux"),
         // Request, Response, Router and error mapping: no C, no FastCGI.
         .target(

@@ -10,13 +10,19 @@ import CLinux
 /// request nginx sent woke a sleeping thread, even while others were about to ask for more work:
 /// with 50 connections and 16 workers, /healthz cost 1.4 context switches per request in askd,
 /// and every switch landed on a thread with cold caches. With as many waiters as CPUs, a burst
-/// of requests wakes at most that many threads, and the rest of the burst waits in epoll's ready
-/// list for the workers that finish: 0.2 switches per request.
+/// of requests wakes those few, and the rest of the burst waits in epoll's ready list for the
+/// workers that finish: 0.2 switches per request.
 ///
 /// A worker that leaves epoll with work may then block for long (a stream, a wait on the model
-/// or on a lock). So when the last waiter leaves, the most recently idle worker outside takes
-/// its place at once: while any worker is idle, one waits in epoll, and a request never waits
-/// for a busy worker while an idle one sleeps.
+/// or on a lock). So when the last waiter leaves (with work, or because its wait ended), the
+/// most recently idle worker outside takes its place at once: while any worker is idle, one
+/// waits in epoll, and a request never waits for a busy worker while an idle one sleeps.
+///
+/// When more workers are busy than there are CPUs, some of them are blocked, not running, and
+/// requests arrive faster than one waiter can be replaced: woken one by one, each sleeper
+/// needs a CPU before it can take the next request, and under load that chain made streams wait
+/// up to 110 ms for their first event. So while busy workers outnumber the CPUs, the limit does
+/// not hold: every worker that leaves is replaced at once, and idle workers go straight in.
 final class EpollWaiters: @unchecked Sendable {
     private final class Sleeper {
         let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
@@ -33,20 +39,23 @@ final class EpollWaiters: @unchecked Sendable {
         }
     }
 
-    /// The most workers waiting in epoll at once.
+    /// The most workers waiting in epoll at once, while no more workers are busy than that.
     let limit: Int
+    /// How many workers are serving a request now.
+    private let busyWorkers: @Sendable () -> Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var inside = 0
     /// Idle workers outside, the most recent last.
     private var outside: [Sleeper] = []
     private var admittingAll = false
 
-    /// One waiter per CPU askd may run on, and at least two: with one, every request that found
-    /// it would wake another worker to take its place.
+    /// One waiter per CPU askd may run on (its affinity, within its cgroup's CPU quota), and at
+    /// least two: with one, every request that found it would wake another worker to take its place.
     static var defaultLimit: Int { max(2, Int(askd_usable_cpus())) }
 
-    init(limit: Int = EpollWaiters.defaultLimit) {
+    init(limit: Int = EpollWaiters.defaultLimit, busyWorkers: @escaping @Sendable () -> Int) {
         self.limit = max(1, limit)
+        self.busyWorkers = busyWorkers
         pthread_mutex_init(mutex, nil)
     }
 
@@ -58,8 +67,9 @@ final class EpollWaiters: @unchecked Sendable {
     /// Waits until the caller may wait in epoll, for up to `milliseconds` (-1: no limit).
     /// - Returns: `false` if that time passed first; the caller is then not inside.
     func enter(waitingUpTo milliseconds: Int32) -> Bool {
+        let busy = busyWorkers()
         pthread_mutex_lock(mutex)
-        if admittingAll || inside < limit {
+        if admittingAll || inside < limit || busy > limit {
             inside += 1
             pthread_mutex_unlock(mutex)
             return true
@@ -74,24 +84,28 @@ final class EpollWaiters: @unchecked Sendable {
         }
         var deadline = MonotonicClock.deadline(after: Double(milliseconds) / 1_000)
         while askd_sem_wait_until(sleeper.wake, &deadline) != 0 {
-            guard errno == ETIMEDOUT else { continue }  // EINTR
+            if errno == EINTR { continue }
+            // The time ran out (or the wait failed): leave the line, unless let in meanwhile.
             pthread_mutex_lock(mutex)
             let admitted = sleeper.admitted
             if !admitted { outside.removeAll { $0 === sleeper } }
             pthread_mutex_unlock(mutex)
             guard admitted else { return false }
             // Let in just as the time ran out: its post is on the way.
+            while sem_wait(sleeper.wake) != 0 {}  // EINTR only
+            break
         }
         return true
     }
 
-    /// The caller no longer waits in epoll. If nobody else does, the most recently idle worker
-    /// outside goes in.
+    /// The caller no longer waits in epoll. If nobody else does, or if the caller makes the busy
+    /// workers outnumber the CPUs, the most recently idle worker outside goes in.
     func leave() {
+        let busy = busyWorkers()
         pthread_mutex_lock(mutex)
         inside -= 1
         var next: Sleeper?
-        if inside == 0, let last = outside.popLast() {
+        if inside == 0 || busy >= limit, let last = outside.popLast() {
             last.admitted = true
             inside += 1
             next = last

@@ -45,7 +45,11 @@ public final class FastCGIServer: Sendable {
         var pipeFDs: [Int32] = [-1, -1]
         guard askd_pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
         wakeWriteFD = pipeFDs[1]
-        readySet = try ReadySet(listenFD: socket.fd, stopFD: pipeFDs[0])
+        let state = state
+        readySet = try ReadySet(
+            listenFD: socket.fd, stopFD: pipeFDs[0],
+            waiters: EpollWaiters { state.busyWorkers.load(ordering: .relaxed) }
+        )
     }
 
     /// Serves until a stop signal, then drains.

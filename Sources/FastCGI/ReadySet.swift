@@ -30,7 +30,7 @@ final class ReadySet: @unchecked Sendable {
     private static let listenTag: UInt64 = 1
     private static let stopTag: UInt64 = 2
 
-    init(listenFD: Int32, stopFD: Int32, waiters: EpollWaiters = EpollWaiters()) throws {
+    init(listenFD: Int32, stopFD: Int32, waiters: EpollWaiters) throws {
         self.waiters = waiters
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SystemError("epoll_create1") }

@@ -1,11 +1,11 @@
-import Dispatch
 @testable import FastCGI
+import Foundation
 import Synchronization
 import Testing
 
 struct EpollWaitersTests {
     @Test func letsInUpToItsLimitAndTheRestWait() {
-        let waiters = EpollWaiters(limit: 2)
+        let waiters = EpollWaiters(limit: 2) { 0 }
         #expect(waiters.enter(waitingUpTo: 0))
         #expect(waiters.enter(waitingUpTo: -1))
         let started = MonotonicClock.now()
@@ -17,7 +17,7 @@ struct EpollWaitersTests {
     /// When the last waiter in epoll leaves with work, the most recently idle worker goes in, so
     /// that one waits for the next request while any is idle; before that, nobody is woken.
     @Test func theLastToLeaveLetsTheMostRecentIdleWorkerIn() async {
-        let waiters = EpollWaiters(limit: 2)
+        let waiters = EpollWaiters(limit: 2) { 0 }
         #expect(waiters.enter(waitingUpTo: -1))
         #expect(waiters.enter(waitingUpTo: -1))
         let first = Entry(waiters), second = Entry(waiters)
@@ -39,7 +39,7 @@ struct EpollWaitersTests {
     }
 
     @Test func aStopLetsEveryoneIn() async {
-        let waiters = EpollWaiters(limit: 2)
+        let waiters = EpollWaiters(limit: 2) { 0 }
         #expect(waiters.enter(waitingUpTo: -1))
         #expect(waiters.enter(waitingUpTo: -1))
         let sleepers = (0..<3).map { _ in Entry(waiters) }
@@ -54,7 +54,7 @@ struct EpollWaitersTests {
 
     /// An idle worker whose wait ends is gone from the line: a later leave does not count it in.
     @Test func aWorkerWhoseWaitEndedIsNotLetInLater() {
-        let waiters = EpollWaiters(limit: 1)
+        let waiters = EpollWaiters(limit: 1) { 0 }
         #expect(waiters.enter(waitingUpTo: -1))
         #expect(!waiters.enter(waitingUpTo: 10))
         waiters.leave()
@@ -62,9 +62,37 @@ struct EpollWaitersTests {
         #expect(waiters.enter(waitingUpTo: 0))
     }
 
+    /// With more workers busy than CPUs, some are blocked: every worker that leaves is replaced
+    /// at once, and idle ones go straight in.
+    @Test func theLimitDoesNotHoldWhileBusyWorkersOutnumberTheCPUs() async {
+        let busy = Atomic<Int>(0)
+        let waiters = EpollWaiters(limit: 2) { busy.load(ordering: .relaxed) }
+        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1))
+        let sleepers = (0..<2).map { _ in Entry(waiters) }
+        sleepers[0].start()
+        await waitUntil { waiters.counts.outside == 1 }
+        sleepers[1].start()
+        await waitUntil { waiters.counts.outside == 2 }
+
+        busy.store(2, ordering: .relaxed)
+        waiters.leave()
+        await waitUntil { sleepers[1].hasEntered }
+        #expect(waiters.counts == (2, 1), "a third busy worker: the one that left is replaced")
+
+        busy.store(3, ordering: .relaxed)
+        #expect(waiters.enter(waitingUpTo: 0), "an idle worker goes straight in")
+        #expect(waiters.counts == (3, 1))
+
+        busy.store(0, ordering: .relaxed)
+        waiters.leave()
+        #expect(waiters.counts == (2, 1), "with few busy, nobody replaces a waiter while others wait")
+        #expect(!sleepers[0].hasEntered)
+    }
+
     @Test func allowsAtLeastTwoWaiters() {
         #expect(EpollWaiters.defaultLimit >= 2)
-        #expect(EpollWaiters(limit: 0).limit == 1)
+        #expect(EpollWaiters(limit: 0) { 0 }.limit == 1)
     }
 }
 
@@ -79,8 +107,10 @@ private final class Entry: Sendable {
         self.waiters = waiters
     }
 
+    /// On a thread of its own: it blocks, and Dispatch's pool would add a thread for it only
+    /// slowly.
     func start() {
-        DispatchQueue.global().async { [self] in
+        Thread.detachNewThread { [self] in
             if waiters.enter(waitingUpTo: -1) { entered.store(true, ordering: .releasing) }
         }
     }

@@ -17,7 +17,8 @@ int askd_set_thread_name(pthread_t thread, const char *name);
 /// 1 if the peer of socket `fd` has closed or shut down its side, 0 if not (checked without waiting).
 int askd_peer_hung_up(int fd);
 
-/// How many CPUs this thread may run on (its affinity mask), or the online CPUs if that is unknown.
+/// How many CPUs this thread may run on: its affinity mask (or the online CPUs if that is unknown),
+/// within the CPU quota of its cgroup and their parents (cgroup v2 `cpu.max`).
 int askd_usable_cpus(void);
 /// `sem_wait` until `deadline` on CLOCK_MONOTONIC: 0, or -1 with errno (ETIMEDOUT, EINTR).
 int askd_sem_wait_until(sem_t *sem, const struct timespec *deadline);
