@@ -101,7 +101,7 @@ extension IntegrationTests {
         }
 
         @Test func idleKeptAliveConnectionsDoNotPinWorkers() throws {
-            // nginx keeps up to 32 idle connections to askd (fastcgi_keep_conn on); askd has 2 workers.
+            // nginx keeps up to 128 idle connections to askd (fastcgi_keep_conn on); askd has 2 workers.
             let stack = try Stack(askdArguments: ["--threads", "2"])
             for round in 0..<3 {
                 let started = Date()
