@@ -25,7 +25,8 @@ final class Transfer {
     private var parser: ServerSentEventParser?
     private var decided = false
     private var received = 0
-    private let decoder = JSONDecoder()
+    /// For stream chunks only: a plain answer never makes one.
+    private lazy var decoder = JSONDecoder()
 
     init(handle: UnsafeMutableRawPointer, limit: Int, sink: (any ChatStreamSink)?) {
         self.handle = handle
