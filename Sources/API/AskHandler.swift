@@ -43,12 +43,25 @@ public struct AskHandler: Sendable {
 
     /// The plain answer of a provider that answers in the background (`OpenAIClient`): this
     /// worker prepares the turn, taking the conversation's turn lock when it continues one, and
-    /// returns a deferred response, so that no thread waits on the model. Whichever worker
-    /// finishes the response stores the turn and gives the lock back.
+    /// returns a deferred response, so that no thread waits on the model. The turn is stored
+    /// by the store's own thread when it commits in the background, or else by whichever thread
+    /// finishes the response; that thread gives the lock back in either case.
     private func inBackground(_ input: AskInput, owner: String, requestID: String) throws -> Response {
         let prepared = try mappingErrors(requestID: requestID) { try prepare(input, owner: owner) }
         return Response(status: .ok, body: .deferred(DeferredResponse { resume in
             upstream.begin(prepared.request) { result in
+                // A store that commits in the background takes the turn from here, and many
+                // answers then share a transaction; the response is finished once it is stored.
+                if store.commitsInBackground, case .success(let answer) = result {
+                    store.commitTurn(storedTurn(prepared, of: input, owner: owner, answer: answer)) { committed in
+                        resume {
+                            defer { release(prepared) }
+                            try mappingErrors(requestID: requestID) { try committed.get() }
+                            return .json(.ok, AskResponse.body(conversationID: prepared.conversationID, answer: answer).serialized)
+                        }
+                    }
+                    return
+                }
                 resume {
                     defer { release(prepared) }
                     let answer = try mappingErrors(requestID: requestID) { () throws -> ChatResponse in
@@ -166,11 +179,15 @@ public struct AskHandler: Sendable {
 
     /// Stores the prompt and the answer, in one transaction.
     private func commit(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse) throws {
-        try store.commitTurn(Turn(
+        try store.commitTurn(storedTurn(prepared, of: input, owner: owner, answer: answer))
+    }
+
+    private func storedTurn(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse) -> Turn {
+        Turn(
             conversationID: prepared.conversationID, owner: owner, startsConversation: prepared.startsConversation,
             prompt: input.prompt, answer: answer.text, model: answer.model, usage: answer.usage, date: Date(),
             settings: input.settings
-        ))
+        )
     }
 
     private func release(_ prepared: PreparedTurn) {

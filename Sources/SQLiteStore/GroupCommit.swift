@@ -15,13 +15,13 @@ import Glibc
 /// variable while the leader still held it: two context switches per waiter instead of one).
 final class GroupCommit<Item>: @unchecked Sendable {
     private final class Slot {
-        let item: Item
+        let items: [Item]
         /// Written by the leader before it posts `wake`; read by the owner after its wait.
-        var result: Result<Void, any Error>?
+        var results: [Result<Void, any Error>]?
         let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
 
-        init(_ item: Item) {
-            self.item = item
+        init(_ items: [Item]) {
+            self.items = items
             sem_init(wake, 0, 0)
         }
 
@@ -52,7 +52,13 @@ final class GroupCommit<Item>: @unchecked Sendable {
     /// thread leads, it calls `commit` with the batch, which returns one result per item, in order.
     /// - Throws: what the commit reported for `item`.
     func submit(_ item: Item, commit: ([Item]) -> [Result<Void, any Error>]) throws {
-        let slot = Slot(item)
+        try submit([item], commit: commit)[0].get()
+    }
+
+    /// Commits `items` with whatever else is queued; returns once they are committed, with one
+    /// result per item, in order.
+    func submit(_ items: [Item], commit: ([Item]) -> [Result<Void, any Error>]) -> [Result<Void, any Error>] {
+        let slot = Slot(items)
         pthread_mutex_lock(mutex)
         queue.append(slot)
         let follows = leading
@@ -61,31 +67,34 @@ final class GroupCommit<Item>: @unchecked Sendable {
         if follows {
             // Woken with a verdict, or without one to lead the next batch.
             slot.wait()
-            if let result = slot.result { return try result.get() }
+            if let results = slot.results { return results }
         }
 
-        // This thread leads: the queue holds its own item and everything that came since.
+        // This thread leads: the queue holds its own items and everything that came since.
         pthread_mutex_lock(mutex)
         let batch = queue
         queue.removeAll(keepingCapacity: true)
         pthread_mutex_unlock(mutex)
-        let results = commit(batch.map(\.item))
-        precondition(results.count == batch.count, "a group commit must settle every item")
+        let results = commit(batch.flatMap(\.items))
+        precondition(results.count == batch.reduce(0) { $0 + $1.items.count }, "a group commit must settle every item")
         pthread_mutex_lock(mutex)
         let next = queue.first
         if next == nil { leading = false }
         pthread_mutex_unlock(mutex)
         // The next leader first, so that the next batch's commit starts while these finish.
         if let next { sem_post(next.wake) }
-        var own: Result<Void, any Error> = .success(())
-        for (settled, result) in zip(batch, results) {
+        var own: [Result<Void, any Error>] = []
+        var offset = 0
+        for settled in batch {
+            let share = Array(results[offset..<offset + settled.items.count])
+            offset += settled.items.count
             if settled === slot {
-                own = result
+                own = share
             } else {
-                settled.result = result
+                settled.results = share
                 sem_post(settled.wake)
             }
         }
-        try own.get()
+        return own
     }
 }

@@ -20,6 +20,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     /// The connection of group commits; only the leader of a commit uses it.
     private let turnWriter: SQLiteConnection
     private let turnCommits = GroupCommit<Turn>()
+    /// Turns committed without waiting; they go through `turnCommits` too.
+    private let backgroundCommits: BackgroundCommits
     private let tokenGeneration: TokenGeneration
     private let tokenCache = TokenCache()
 
@@ -44,13 +46,18 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         self.checkpointer = checkpointer
         // A connection that comes back inside a transaction (a failed ROLLBACK) must not be lent again.
         pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
-        turnWriter = try open()
+        let writer = try open()
+        turnWriter = writer
+        // The thread must not hold the store: it captures the writer and the group commit only.
+        let commits = turnCommits
+        backgroundCommits = BackgroundCommits { turns in commits.submit(turns) { Self.commit($0, on: writer) } }
         // After the database file exists, whose mode and owner it takes.
         tokenGeneration = TokenGeneration(databasePath: path)
         try withConnection { try SQLiteMigrations.migrate($0) }
     }
 
     deinit {
+        backgroundCommits.stop()
         checkpointer.stop()
     }
 
@@ -160,29 +167,39 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     /// Turns committed at the same moment by different threads share one transaction (see
     /// `GroupCommit`), each in its own savepoint, so one turn's failure undoes only that turn.
     public func commitTurn(_ turn: Turn) throws {
-        try Self.mappingErrors {
-            try turnCommits.submit(turn) { turns in
-                do {
-                    return try turnWriter.writeTransaction {
-                        var results: [Result<Void, any Error>] = []
-                        for turn in turns {
-                            do {
-                                try turnWriter.savepoint { try Self.insert(turn, into: turnWriter) }
-                                results.append(.success(()))
-                            } catch let failure as SQLiteConnection.SavepointUndoFailed {
-                                throw failure.error
-                            } catch {
-                                // If SQLite gave up the whole transaction, no turn of it stands.
-                                guard turnWriter.inTransaction else { throw error }
-                                results.append(.failure(error))
-                            }
-                        }
-                        return results
+        let writer = turnWriter
+        try Self.mappingErrors { try turnCommits.submit(turn) { Self.commit($0, on: writer) } }
+    }
+
+    /// Turns handed over here are committed on a thread of the store's own, many to a
+    /// transaction (see `BackgroundCommits`), and join the turns of waiting threads.
+    public var commitsInBackground: Bool { true }
+
+    public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        backgroundCommits.submit(turn) { result in completion(result.mapError(Self.mapped)) }
+    }
+
+    /// Commits `turns` in one transaction, each in a savepoint: one result per turn, in order.
+    private static func commit(_ turns: [Turn], on writer: SQLiteConnection) -> [Result<Void, any Error>] {
+        do {
+            return try writer.writeTransaction {
+                var results: [Result<Void, any Error>] = []
+                for turn in turns {
+                    do {
+                        try writer.savepoint { try Self.insert(turn, into: writer) }
+                        results.append(.success(()))
+                    } catch let failure as SQLiteConnection.SavepointUndoFailed {
+                        throw failure.error
+                    } catch {
+                        // If SQLite gave up the whole transaction, no turn of it stands.
+                        guard writer.inTransaction else { throw error }
+                        results.append(.failure(error))
                     }
-                } catch {
-                    return turns.map { _ in .failure(error) }
                 }
+                return results
             }
+        } catch {
+            return turns.map { _ in .failure(error) }
         }
     }
 
@@ -445,9 +462,16 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     private static func mappingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
-        } catch let error as SQLiteError where unavailableCodes.contains(error.code & 0xFF) {
-            throw StoreError.unavailable("\(error)")
+        } catch {
+            throw mapped(error)
         }
+    }
+
+    private static func mapped(_ error: any Error) -> any Error {
+        if let error = error as? SQLiteError, unavailableCodes.contains(error.code & 0xFF) {
+            return StoreError.unavailable("\(error)")
+        }
+        return error
     }
 
     /// Failures of the database rather than of a request: busy, locked, read-only, I/O error,

@@ -52,6 +52,16 @@ public protocol ConversationStore: Sendable {
     /// Stores a completed turn atomically; see the contract above.
     func commitTurn(_ turn: Turn) throws
 
+    /// Commits `turn` as `commitTurn(_:)` does and passes the outcome to `completion`. A store
+    /// with `commitsInBackground` returns at once and calls `completion` from a thread of its
+    /// own, maybe committing the turn together with others; the default commits on the calling
+    /// thread before it returns.
+    func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+
+    /// Whether `commitTurn(_:completion:)` returns without waiting for the store, so that a
+    /// thread that must not block (one running upstream transfers) may call it.
+    var commitsInBackground: Bool { get }
+
     /// Changes some of the settings of `owner`'s conversation; the conversation as it now is,
     /// or nil if there is none (or it is another owner's). `updatedAt` is left alone.
     func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation?
@@ -111,6 +121,12 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        completion(Result { try commitTurn(turn) })
+    }
+
+    public var commitsInBackground: Bool { false }
+
     /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
     /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.
     public func withTurnLock<T>(conversationID: String, timeout: Double, _ body: () throws -> T) throws -> T {

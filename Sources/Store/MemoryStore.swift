@@ -16,8 +16,32 @@ public final class MemoryStore: ConversationStore {
     }
 
     private let state = Mutex(State())
+    public let commitsInBackground: Bool
 
-    public init() {}
+    /// - Parameter commitsInBackground: whether `commitTurn(_:completion:)` commits on a thread
+    ///   of its own, as SQLiteStore does, so that callers of that path can be tested.
+    public init(commitsInBackground: Bool = false) {
+        self.commitsInBackground = commitsInBackground
+    }
+
+    public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        guard commitsInBackground else {
+            completion(Result { try commitTurn(turn) })
+            return
+        }
+        var thread = pthread_t()
+        let work = Unmanaged.passRetained(BackgroundCommit { completion(Result { try self.commitTurn(turn) }) }).toOpaque()
+        let rc = pthread_create(&thread, nil, { context in
+            Unmanaged<BackgroundCommit>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, work)
+        guard rc == 0 else {
+            Unmanaged<BackgroundCommit>.fromOpaque(work).release()
+            completion(Result { try commitTurn(turn) })
+            return
+        }
+        pthread_detach(thread)
+    }
 
     /// How many conversations exist, whoever owns them.
     public var conversationCount: Int { state.withLock { $0.conversations.count } }
@@ -201,5 +225,14 @@ public final class MemoryStore: ConversationStore {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// One commit for `MemoryStore`'s thread.
+private final class BackgroundCommit {
+    let run: () -> Void
+
+    init(_ run: @escaping () -> Void) {
+        self.run = run
     }
 }

@@ -43,13 +43,17 @@ final class FakeUpstream: ChatCompletions, @unchecked Sendable {
 
 /// An application with the ask routes over a memory store, two tokens and a fake upstream.
 struct AskFixture {
-    let store = MemoryStore()
+    let store: MemoryStore
     let upstream: FakeUpstream
     let alice: String
     let bob: String
     let application: Application
 
-    init(settings: AskSettings = AskSettings(maxPromptCharacters: 100), upstream model: (any ChatCompletions)? = nil) throws {
+    init(
+        settings: AskSettings = AskSettings(maxPromptCharacters: 100), upstream model: (any ChatCompletions)? = nil,
+        commitsInBackground: Bool = false
+    ) throws {
+        store = MemoryStore(commitsInBackground: commitsInBackground)
         let fake = FakeUpstream()
         upstream = fake
         let model = model ?? fake

@@ -63,15 +63,12 @@ enum DeferredTestError: Error {
     case notDeferred, neverResumed, notBytes
 }
 
+/// Run with a store that commits on the finishing thread, and with one that commits turns on a
+/// thread of its own (as SQLiteStore does).
 @Suite struct DeferredAskTests {
-    let fixture: AskFixture
     let upstream = BackgroundUpstream()
 
-    init() throws {
-        fixture = try AskFixture(upstream: upstream)
-    }
-
-    private func request(_ body: String) -> Request {
+    private func request(_ body: String, for fixture: AskFixture) -> Request {
         Request(
             method: "POST", path: "/ask",
             headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"], body: Array(body.utf8)
@@ -79,14 +76,16 @@ enum DeferredTestError: Error {
     }
 
     /// Starts an ask: the handler answers with a deferred response, whose wait has begun.
-    private func start(_ body: String) throws -> (Resumption, Request) {
-        var incoming = request(body)
+    private func start(_ body: String, on fixture: AskFixture) throws -> (Resumption, Request) {
+        var incoming = request(body, for: fixture)
         let response = fixture.application.respond(to: &incoming)
         return (try Resumption(response), incoming)
     }
 
-    @Test func aPlainAskIsDeferredAndStoredWhenTheAnswerArrives() throws {
-        let (resumption, incoming) = try start(#"{"prompt":"hello"}"#)
+    @Test(arguments: [false, true])
+    func aPlainAskIsDeferredAndStoredWhenTheAnswerArrives(commitsInBackground: Bool) throws {
+        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+        let (resumption, incoming) = try start(#"{"prompt":"hello"}"#, on: fixture)
         #expect(upstream.waitingCount == 1)
         #expect(try fixture.store.allConversations().isEmpty, "nothing is stored before the model answered")
         upstream.answerNext()
@@ -99,13 +98,15 @@ enum DeferredTestError: Error {
         #expect(try fixture.store.messages(conversationID: id).map(\.content) == ["hello", "answer 1"])
     }
 
-    @Test func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock() throws {
-        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#)
+    @Test(arguments: [false, true])
+    func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
+        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
         upstream.answerNext()
         let id = try #require((try first.finished(by: fixture.application, for: firstRequest).1["response"] as? [String: Any])?["conversation_id"] as? String)
 
         upstream.inner.failure = .rateLimited(retryAfter: "9")
-        let (failing, failingRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#)
+        let (failing, failingRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#, on: fixture)
         // While the model works, the turn lock is held: no other turn can start.
         #expect(throws: StoreError.self) { try fixture.store.acquireTurnLock(conversationID: id, timeout: 0.05) }
         upstream.answerNext()
@@ -119,8 +120,29 @@ enum DeferredTestError: Error {
         fixture.store.releaseTurnLock(lock)
     }
 
+    /// A turn whose store refuses it (its conversation deleted while the model worked) gets the
+    /// store's answer, stores nothing, and gives the turn lock back.
+    @Test(arguments: [false, true])
+    func aTurnTheStoreRefusesGetsItsErrorAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
+        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
+        upstream.answerNext()
+        let id = try #require((try first.finished(by: fixture.application, for: firstRequest).1["response"] as? [String: Any])?["conversation_id"] as? String)
+
+        let (second, secondRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#, on: fixture)
+        #expect(try fixture.store.deleteConversation(id: id, owner: "t-alice"))
+        upstream.answerNext()
+        let (status, json, _) = try second.finished(by: fixture.application, for: secondRequest)
+        #expect(status == 404)
+        #expect(json["error"] as? String == "conversation not found")
+        #expect(try fixture.store.messages(conversationID: id).isEmpty)
+        let lock = try fixture.store.acquireTurnLock(conversationID: id, timeout: 0.05)
+        fixture.store.releaseTurnLock(lock)
+    }
+
     @Test func anUnknownConversationIsRefusedBeforeAnythingWaits() throws {
-        var incoming = request(#"{"prompt":"x","conversation_id":"00000000-0000-4000-8000-000000000000"}"#)
+        let fixture = try AskFixture(upstream: upstream)
+        var incoming = request(#"{"prompt":"x","conversation_id":"00000000-0000-4000-8000-000000000000"}"#, for: fixture)
         let response = fixture.application.respond(to: &incoming)
         #expect(response.status.code == 404)
         #expect(upstream.waitingCount == 0)

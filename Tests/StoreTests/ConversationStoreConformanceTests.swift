@@ -146,6 +146,40 @@ import Testing
         #expect(try store.conversation(id: "c1", owner: alice.id)?.owner == alice.id)
     }
 
+    /// `commitTurn(_:completion:)`: each turn is settled once, stored before its completion
+    /// says so, and a failure stores nothing; many handed over at once are all kept.
+    @Test(arguments: StoreBackend.allCases)
+    func turnsCommittedWithoutWaitingAreSettledOnceEach(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        let outcomes = Outcomes()
+        let count = 40
+        for index in 0..<count {
+            store.commitTurn(turn("c\(index)", owner: alice.id, starts: true, "turn \(index)")) { result in
+                // Stored before it is reported.
+                let stored = (try? store.messages(conversationID: "c\(index)").count) ?? -1
+                outcomes.add(index, result, stored: stored)
+            }
+        }
+        store.commitTurn(turn("missing", owner: alice.id, starts: false, "x")) { result in
+            outcomes.add(-1, result, stored: (try? store.messages(conversationID: "missing").count) ?? -1)
+        }
+        try outcomes.wait(for: count + 1)
+
+        let settled = outcomes.all
+        #expect(settled.count == count + 1, "each turn is settled once")
+        for index in 0..<count {
+            let outcome = try #require(settled[index])
+            #expect(outcome.failure == nil, "turn \(index): \(String(describing: outcome.failure))")
+            #expect(outcome.stored == 2, "turn \(index) was reported before it was stored")
+        }
+        let missing = try #require(settled[-1])
+        #expect(missing.failure as? StoreError == .conversationNotFound("missing"))
+        #expect(missing.stored == 0)
+        #expect(try store.conversations(owner: alice.id, limit: 100, after: nil).count == count)
+    }
+
     // MARK: Ownership and deletes
 
     @Test(arguments: StoreBackend.allCases)
@@ -499,4 +533,44 @@ func waitFor(seconds: Double = 5, _ condition: () -> Bool) throws {
         usleep(10_000)
     }
     Issue.record("condition not met within \(seconds) s")
+}
+
+/// Completions of turns committed without waiting, gathered from whatever thread reports them.
+private final class Outcomes: @unchecked Sendable {
+    struct Outcome {
+        let failure: (any Error)?
+        let stored: Int
+    }
+
+    private let lock = NSCondition()
+    private var outcomes: [Int: Outcome] = [:]
+    private var reports = 0
+
+    func add(_ key: Int, _ result: Result<Void, any Error>, stored: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        reports += 1
+        if case .failure(let error) = result {
+            outcomes[key] = Outcome(failure: error, stored: stored)
+        } else {
+            outcomes[key] = Outcome(failure: nil, stored: stored)
+        }
+        lock.broadcast()
+    }
+
+    func wait(for count: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date().addingTimeInterval(10)
+        while reports < count {
+            guard lock.wait(until: deadline) else { break }
+        }
+        #expect(reports == count, "\(reports) of \(count) turns settled within 10 s")
+    }
+
+    var all: [Int: Outcome] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
 }
