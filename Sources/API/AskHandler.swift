@@ -45,7 +45,7 @@ public struct AskHandler: Sendable {
     /// worker prepares the turn, taking the conversation's turn lock when it continues one, and
     /// returns a deferred response, so that no thread waits on the model. The turn is stored
     /// by the store's own thread when it commits in the background, or else by whichever thread
-    /// finishes the response; that thread gives the lock back in either case.
+    /// finishes the response. The thread that finishes the response gives the lock back.
     private func inBackground(_ input: AskInput, owner: String, requestID: String) throws -> Response {
         let prepared = try mappingErrors(requestID: requestID) { try prepare(input, owner: owner) }
         return Response(status: .ok, body: .deferred(DeferredResponse { resume in

@@ -125,8 +125,9 @@ public final class FastCGIServer: Sendable {
     /// How long a worker must have been on its request to count as held by it.
     private static let heldMicroseconds = 10_000
 
-    /// Threads that finish deferred responses (see `Worker.runFinisher`): each stores a turn and
-    /// sends its answer, a fraction of a millisecond of work.
+    /// Threads that finish deferred responses (see `Worker.runFinisher`): each builds an answer
+    /// (storing its turn too, unless the store committed it already) and sends it, a fraction of
+    /// a millisecond of work.
     private static let finisherThreads = 4
 
     /// Starts one more worker while fewer than `options.threads` have started and no stop has begun.

@@ -4,8 +4,9 @@ import Glibc
 import CLinux
 import Store
 
-/// Commits turns handed over without waiting, on a thread of its own: each round takes every turn
-/// queued since the last and commits them together, then reports each one's outcome.
+/// Commits turns handed over without waiting, on a thread of its own: each round takes the turns
+/// queued since the last (up to `batchLimit`) and commits them together, then reports each
+/// one's outcome.
 ///
 /// Threads that wait for their commit (`GroupCommit`) batch only as many turns as there are
 /// threads waiting at once. Deferred answers were finished by four threads, one commit each:
@@ -14,6 +15,10 @@ import Store
 /// the queue is empty.
 final class BackgroundCommits: @unchecked Sendable {
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
+
+    /// The most turns in one round: a transaction holds the write lock, which other writers
+    /// (workers' own turns, turn locks) wait for, and each turn's answer waits for its batch.
+    static var batchLimit: Int { 128 }
 
     private let commit: ([Turn]) -> [Result<Void, any Error>]
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -37,7 +42,9 @@ final class BackgroundCommits: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Queues `item`; `completion` gets its outcome, on this object's thread.
+    /// Queues `item`; `completion` gets its outcome, on this object's thread, or on the
+    /// caller's before this returns when the turn is refused (after `stop`, or when the thread
+    /// cannot start).
     func submit(_ item: Turn, completion: @escaping Completion) {
         pthread_mutex_lock(mutex)
         guard !stopping else {
@@ -87,8 +94,8 @@ final class BackgroundCommits: @unchecked Sendable {
         while true {
             pthread_mutex_lock(mutex)
             while queue.isEmpty && !stopping { pthread_cond_wait(posted, mutex) }
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
+            let batch = Array(queue.prefix(Self.batchLimit))
+            queue.removeFirst(batch.count)
             let done = batch.isEmpty && stopping
             pthread_mutex_unlock(mutex)
             if done { return }

@@ -52,10 +52,11 @@ public protocol ConversationStore: Sendable {
     /// Stores a completed turn atomically; see the contract above.
     func commitTurn(_ turn: Turn) throws
 
-    /// Commits `turn` as `commitTurn(_:)` does and passes the outcome to `completion`. A store
-    /// with `commitsInBackground` returns at once and calls `completion` from a thread of its
-    /// own, maybe committing the turn together with others; the default commits on the calling
-    /// thread before it returns.
+    /// Commits `turn` as `commitTurn(_:)` does and passes the outcome to `completion`, once. A
+    /// store with `commitsInBackground` returns at once and calls `completion` from a thread of
+    /// its own, maybe committing the turn together with others (a turn it refuses outright, when
+    /// closed, may be reported on the caller's thread before the call returns); the default
+    /// commits on the calling thread before it returns.
     func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
 
     /// Whether `commitTurn(_:completion:)` returns without waiting for the store, so that a
