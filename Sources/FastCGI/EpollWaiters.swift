@@ -65,14 +65,15 @@ final class EpollWaiters: @unchecked Sendable {
     }
 
     /// Waits until the caller may wait in epoll, for up to `milliseconds` (-1: no limit).
-    /// - Returns: `false` if that time passed first; the caller is then not inside.
-    func enter(waitingUpTo milliseconds: Int32) -> Bool {
+    /// - Returns: what is left of that time (-1 if there was no limit), or nil if it passed
+    ///   first; the caller is then not inside.
+    func enter(waitingUpTo milliseconds: Int32) -> Int32? {
         let busy = busyWorkers()
         pthread_mutex_lock(mutex)
         if admittingAll || inside < limit || busy > limit {
             inside += 1
             pthread_mutex_unlock(mutex)
-            return true
+            return milliseconds
         }
         let sleeper = Sleeper()
         outside.append(sleeper)
@@ -80,8 +81,9 @@ final class EpollWaiters: @unchecked Sendable {
 
         if milliseconds < 0 {
             while sem_wait(sleeper.wake) != 0 {}  // EINTR only
-            return true
+            return milliseconds
         }
+        let until = MonotonicClock.now() + Double(milliseconds) / 1_000
         var deadline = MonotonicClock.deadline(after: Double(milliseconds) / 1_000)
         while askd_sem_wait_until(sleeper.wake, &deadline) != 0 {
             if errno == EINTR { continue }
@@ -90,12 +92,12 @@ final class EpollWaiters: @unchecked Sendable {
             let admitted = sleeper.admitted
             if !admitted { outside.removeAll { $0 === sleeper } }
             pthread_mutex_unlock(mutex)
-            guard admitted else { return false }
+            guard admitted else { return nil }
             // Let in just as the time ran out: its post is on the way.
             while sem_wait(sleeper.wake) != 0 {}  // EINTR only
             break
         }
-        return true
+        return max(0, Int32(clamping: Int((until - MonotonicClock.now()) * 1_000)))
     }
 
     /// The caller no longer waits in epoll. If nobody else does, or if the caller makes the busy

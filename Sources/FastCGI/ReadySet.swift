@@ -45,14 +45,9 @@ final class ReadySet: @unchecked Sendable {
     /// Blocks until there is work for the calling worker, or `.idle` after `timeoutMilliseconds`
     /// without any (-1: no limit).
     func next(timeoutMilliseconds: Int32 = -1) -> Work {
-        let started = MonotonicClock.now()
-        guard waiters.enter(waitingUpTo: timeoutMilliseconds) else { return .idle }
+        // What is left of the wait after any spent outside epoll.
+        guard let timeout = waiters.enter(waitingUpTo: timeoutMilliseconds) else { return .idle }
         defer { waiters.leave() }
-        var timeout = timeoutMilliseconds
-        if timeout >= 0 {
-            let waited = Int32(clamping: Int((MonotonicClock.now() - started) * 1_000))
-            timeout = max(0, timeout - waited)
-        }
         var event = epoll_event()
         while true {
             let count = epoll_wait(epoll, &event, 1, timeout)

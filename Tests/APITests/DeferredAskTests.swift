@@ -75,6 +75,14 @@ enum DeferredTestError: Error {
         )
     }
 
+    /// A conversation with one turn, answered and stored: its id.
+    private func conversation(on fixture: AskFixture) throws -> String {
+        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
+        upstream.answerNext()
+        let json = try first.finished(by: fixture.application, for: firstRequest).1
+        return try #require((json["response"] as? [String: Any])?["conversation_id"] as? String)
+    }
+
     /// Starts an ask: the handler answers with a deferred response, whose wait has begun.
     private func start(_ body: String, on fixture: AskFixture) throws -> (Resumption, Request) {
         var incoming = request(body, for: fixture)
@@ -101,9 +109,7 @@ enum DeferredTestError: Error {
     @Test(arguments: [false, true])
     func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
         let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
-        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
-        upstream.answerNext()
-        let id = try #require((try first.finished(by: fixture.application, for: firstRequest).1["response"] as? [String: Any])?["conversation_id"] as? String)
+        let id = try conversation(on: fixture)
 
         upstream.inner.failure = .rateLimited(retryAfter: "9")
         let (failing, failingRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#, on: fixture)
@@ -125,9 +131,7 @@ enum DeferredTestError: Error {
     @Test(arguments: [false, true])
     func aTurnTheStoreRefusesGetsItsErrorAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
         let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
-        let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
-        upstream.answerNext()
-        let id = try #require((try first.finished(by: fixture.application, for: firstRequest).1["response"] as? [String: Any])?["conversation_id"] as? String)
+        let id = try conversation(on: fixture)
 
         let (second, secondRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#, on: fixture)
         #expect(try fixture.store.deleteConversation(id: id, owner: "t-alice"))

@@ -6,10 +6,10 @@ import Testing
 struct EpollWaitersTests {
     @Test func letsInUpToItsLimitAndTheRestWait() {
         let waiters = EpollWaiters(limit: 2) { 0 }
-        #expect(waiters.enter(waitingUpTo: 0))
-        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: 0) != nil)
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
         let started = MonotonicClock.now()
-        #expect(!waiters.enter(waitingUpTo: 50), "a third idle worker waits outside, and its wait ends")
+        #expect(waiters.enter(waitingUpTo: 50) == nil, "a third idle worker waits outside, and its wait ends")
         #expect(MonotonicClock.now() - started >= 0.045)
         #expect(waiters.counts == (2, 0), "a worker whose wait ended is not left in line")
     }
@@ -18,8 +18,8 @@ struct EpollWaitersTests {
     /// that one waits for the next request while any is idle; before that, nobody is woken.
     @Test func theLastToLeaveLetsTheMostRecentIdleWorkerIn() async {
         let waiters = EpollWaiters(limit: 2) { 0 }
-        #expect(waiters.enter(waitingUpTo: -1))
-        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
         let first = Entry(waiters), second = Entry(waiters)
         first.start()
         await waitUntil { waiters.counts.outside == 1 }
@@ -40,8 +40,8 @@ struct EpollWaitersTests {
 
     @Test func aStopLetsEveryoneIn() async {
         let waiters = EpollWaiters(limit: 2) { 0 }
-        #expect(waiters.enter(waitingUpTo: -1))
-        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
         let sleepers = (0..<3).map { _ in Entry(waiters) }
         for sleeper in sleepers { sleeper.start() }
         await waitUntil { waiters.counts.outside == 3 }
@@ -49,17 +49,32 @@ struct EpollWaitersTests {
         waiters.admitAll()
         await waitUntil { sleepers.allSatisfy(\.hasEntered) }
         #expect(waiters.counts == (5, 0))
-        #expect(waiters.enter(waitingUpTo: 0), "after a stop nobody waits outside")
+        #expect(waiters.enter(waitingUpTo: 0) != nil, "after a stop nobody waits outside")
     }
 
     /// An idle worker whose wait ends is gone from the line: a later leave does not count it in.
+    @Test func aWaitOutsideComesOffTheTimeLeftForEpoll() async {
+        let waiters = EpollWaiters(limit: 1) { 0 }
+        #expect(waiters.enter(waitingUpTo: 5_000) == 5_000, "no wait outside: the whole time is left")
+        let left = Atomic<Int32>(-2)
+        Thread.detachNewThread {
+            left.store(waiters.enter(waitingUpTo: 5_000) ?? -3, ordering: .releasing)
+        }
+        await waitUntil { waiters.counts.outside == 1 }
+        try? await Task.sleep(for: .milliseconds(300))
+        waiters.leave()
+        await waitUntil { left.load(ordering: .acquiring) != -2 }
+        let rest = left.load(ordering: .acquiring)
+        #expect(rest > 0 && rest <= 4_700, "\(rest) ms left after at least 300 ms outside")
+    }
+
     @Test func aWorkerWhoseWaitEndedIsNotLetInLater() {
         let waiters = EpollWaiters(limit: 1) { 0 }
-        #expect(waiters.enter(waitingUpTo: -1))
-        #expect(!waiters.enter(waitingUpTo: 10))
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
+        #expect(waiters.enter(waitingUpTo: 10) == nil)
         waiters.leave()
         #expect(waiters.counts == (0, 0))
-        #expect(waiters.enter(waitingUpTo: 0))
+        #expect(waiters.enter(waitingUpTo: 0) != nil)
     }
 
     /// With more workers busy than CPUs, some are blocked: every worker that leaves is replaced
@@ -67,8 +82,8 @@ struct EpollWaitersTests {
     @Test func theLimitDoesNotHoldWhileBusyWorkersOutnumberTheCPUs() async {
         let busy = Atomic<Int>(0)
         let waiters = EpollWaiters(limit: 2) { busy.load(ordering: .relaxed) }
-        #expect(waiters.enter(waitingUpTo: -1))
-        #expect(waiters.enter(waitingUpTo: -1))
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
+        #expect(waiters.enter(waitingUpTo: -1) != nil)
         let sleepers = (0..<2).map { _ in Entry(waiters) }
         sleepers[0].start()
         await waitUntil { waiters.counts.outside == 1 }
@@ -81,7 +96,7 @@ struct EpollWaitersTests {
         #expect(waiters.counts == (2, 1), "a third busy worker: the one that left is replaced")
 
         busy.store(3, ordering: .relaxed)
-        #expect(waiters.enter(waitingUpTo: 0), "an idle worker goes straight in")
+        #expect(waiters.enter(waitingUpTo: 0) != nil, "an idle worker goes straight in")
         #expect(waiters.counts == (3, 1))
 
         busy.store(0, ordering: .relaxed)
@@ -111,7 +126,7 @@ private final class Entry: Sendable {
     /// slowly.
     func start() {
         Thread.detachNewThread { [self] in
-            if waiters.enter(waitingUpTo: -1) { entered.store(true, ordering: .releasing) }
+            if waiters.enter(waitingUpTo: -1) != nil { entered.store(true, ordering: .releasing) }
         }
     }
 }
