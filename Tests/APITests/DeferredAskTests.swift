@@ -51,7 +51,7 @@ final class Resumption: @unchecked Sendable {
     }
 
     func finished(by application: Application, for request: Request) throws -> (Int, [String: Any], Response) {
-        guard done.wait(timeout: .now() + 5) == .success, let finish else { throw DeferredTestError.neverResumed }
+        guard done.wait(timeout: .now() + 30) == .success, let finish else { throw DeferredTestError.neverResumed }
         let response = application.finish(finish, request: request)
         guard case .bytes(let bytes) = response.body else { throw DeferredTestError.notBytes }
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]

@@ -102,7 +102,7 @@ struct LogSinkTests {
             sink.write(Array("info\n".utf8))
             returned.signal()
         }
-        #expect(returned.wait(timeout: .now() + 5) == .success, "an info line waited for a write")
+        #expect(returned.wait(timeout: .now() + 30) == .success, "an info line waited for a write")
         let received = readPipe(fds[0], bytes: filled + 5)
         #expect(received.count == filled + 5)
         #expect(String(decoding: received.suffix(5), as: UTF8.self) == "info\n")
@@ -123,7 +123,7 @@ struct LogSinkTests {
             sink.write(Array("queued\n".utf8))
             queued.signal()
         }
-        #expect(queued.wait(timeout: .now() + 5) == .success, "a queued line does not wait for the write")
+        #expect(queued.wait(timeout: .now() + 30) == .success, "a queued line does not wait for the write")
         Thread.detachNewThread {
             sink.write(Array("waited\n".utf8), waitUntilWritten: true)
             waited.signal()
@@ -131,8 +131,8 @@ struct LogSinkTests {
         #expect(waited.wait(timeout: .now() + 0.3) == .timedOut, "a line that waits is not out before the stuck write")
 
         let received = readPipe(fds[0], bytes: big.count + 14)
-        #expect(first.wait(timeout: .now() + 5) == .success)
-        #expect(waited.wait(timeout: .now() + 5) == .success)
+        #expect(first.wait(timeout: .now() + 30) == .success)
+        #expect(waited.wait(timeout: .now() + 30) == .success)
         #expect(received.count == big.count + 14)
         let tail = String(decoding: received.suffix(14), as: UTF8.self)
         #expect(tail == "queued\nwaited\n" || tail == "waited\nqueued\n")
@@ -153,7 +153,7 @@ struct LogSinkTests {
         }
         #expect(flushed.wait(timeout: .now() + 0.3) == .timedOut, "flush returned before the lines were out")
         let received = readPipe(fds[0], bytes: big.count + 5)
-        #expect(flushed.wait(timeout: .now() + 5) == .success)
+        #expect(flushed.wait(timeout: .now() + 30) == .success)
         #expect(received.count == big.count + 5)
         close(fds[1])
     }
@@ -185,7 +185,7 @@ struct LogSinkTests {
         sink.write(Array("behind\n".utf8))
         #expect(written.wait(timeout: .now() + 0.3) == .timedOut, "the notice cannot be out: nobody reads the pipe")
         let received = readPipe(fds[0], bytes: notice.count + 7)
-        #expect(written.wait(timeout: .now() + 5) == .success)
+        #expect(written.wait(timeout: .now() + 30) == .success)
         #expect(received.count == notice.count + 7)
         #expect(String(decoding: received.suffix(7), as: UTF8.self) == "behind\n")
         #expect(sink.flush(waitingAtMost: 5))

@@ -92,7 +92,7 @@ private final class BatchRecorder: @unchecked Sendable {
 
     func waitForBatches(_ count: Int) throws {
         try condition.withLock {
-            let deadline = Date().addingTimeInterval(5)
+            let deadline = Date().addingTimeInterval(30)
             while batches.count < count {
                 guard condition.wait(until: deadline) else { throw TimedOut() }
             }
@@ -122,7 +122,7 @@ private final class Settled: @unchecked Sendable {
 
     func wait(for count: Int) throws {
         try condition.withLock {
-            let deadline = Date().addingTimeInterval(5)
+            let deadline = Date().addingTimeInterval(30)
             while reports < count {
                 guard condition.wait(until: deadline) else { throw TimedOut() }
             }
