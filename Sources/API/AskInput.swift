@@ -26,7 +26,7 @@ struct AskInput: Equatable {
             case .form: fields = try formFields(request.body)
             }
         }
-        if fields["conversation_id"] == nil, let fromQuery = request.queryParameter("conversation_id") {
+        if fields["conversation_id"] == nil, let fromQuery = try request.queryParameter("conversation_id") {
             fields["conversation_id"] = .string(fromQuery)
         }
 
@@ -135,7 +135,7 @@ struct AskInput: Equatable {
     private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {
         guard let text = String(validating: body, as: UTF8.self) else { throw HTTPError.badRequest("the body is not valid UTF-8") }
         var fields: [String: JSONValue] = [:]
-        for (name, value) in FormEncoding.pairs(text) where fields[name] == nil {
+        for (name, value) in try FormEncoding.pairs(text) where fields[name] == nil {
             fields[name] = .string(value)
         }
         return fields

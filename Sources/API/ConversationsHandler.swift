@@ -25,13 +25,13 @@ public struct ConversationsHandler: Sendable {
     public func list(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         var limit = 20
-        if let text = try Self.parameter("limit", of: request) {
+        if let text = try request.queryParameter("limit") {
             guard let value = Int(text), (1...100).contains(value) else {
                 throw HTTPError.badRequest("limit must be a whole number from 1 to 100")
             }
             limit = value
         }
-        let cursor = try Self.parameter("cursor", of: request).map(Self.cursor(from:))
+        let cursor = try request.queryParameter("cursor").map(Self.cursor(from:))
         // One more than asked: whether it exists says whether there is a next page.
         let page = try storing { try store.conversations(owner: token.id, limit: limit + 1, after: cursor) }
         let shown = page.prefix(limit)
@@ -98,14 +98,6 @@ public struct ConversationsHandler: Sendable {
         let token = try verifier.caller(of: request)
         _ = try storing { try store.deleteAllConversations(owner: token.id) }
         return Response(status: .noContent)
-    }
-
-    /// A query parameter; one that is there but does not decode is a 400, not an absence.
-    private static func parameter(_ name: String, of request: Request) throws -> String? {
-        if let value = request.queryParameter(name) { return value }
-        let present = request.query.split(separator: "&").contains { $0 == name || $0.hasPrefix(name + "=") }
-        guard !present else { throw HTTPError.badRequest("\(name) is malformed") }
-        return nil
     }
 
     private func storing<T>(_ body: () throws -> T) throws -> T {

@@ -13,13 +13,13 @@ enum TestRoutes {
 
     static func register(on router: inout Router) {
         router.get("/_test/slow") { request in
-            let milliseconds = min(Int(request.queryParameter("ms") ?? "") ?? 1000, 60_000)
+            let milliseconds = min(Int(try request.queryParameter("ms") ?? "") ?? 1000, 60_000)
             usleep(useconds_t(milliseconds * 1000))
             return .json(.ok, Array(#"{"slept_ms":\#(milliseconds)}"#.utf8))
         }
         router.get("/_test/stream") { request in
-            let chunks = min(Int(request.queryParameter("chunks") ?? "") ?? 10, 100_000)
-            let interval = min(Int(request.queryParameter("interval_ms") ?? "") ?? 100, 10_000)
+            let chunks = min(Int(try request.queryParameter("chunks") ?? "") ?? 10, 100_000)
+            let interval = min(Int(try request.queryParameter("interval_ms") ?? "") ?? 100, 10_000)
             return Response(status: .ok, headers: ["Content-Type": "text/plain", "X-Accel-Buffering": "no"], body: .stream { writer in
                 for index in 0..<chunks {
                     try writer.write("chunk \(index)\n")

@@ -132,6 +132,26 @@ struct AskHandlerTests {
         #expect(try fixture.store.messages(conversationID: conversation).count == 4)
     }
 
+    /// A field that does not decode is a 400, not a field dropped: a dropped `conversation_id`
+    /// would start a new conversation where the caller meant to continue one.
+    @Test func aFieldThatDoesNotDecodeIsRefusedNotDropped() throws {
+        let fixture = try AskFixture()
+        let (_, first, _) = fixture.ask(#"{"prompt":"x"}"#, token: fixture.alice)
+        let conversation = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        for (query, body, message) in [
+            ("", "prompt=more&conversation_id=\(conversation)%zz", "conversation_id is not percent-encoded UTF-8"),
+            ("conversation_id=%FF", "prompt=more", "conversation_id is not percent-encoded UTF-8"),
+            ("", "prompt=100%", "prompt is not percent-encoded UTF-8"),
+        ] {
+            let (status, json, _) = fixture.ask(body, token: fixture.alice, contentType: "application/x-www-form-urlencoded", query: query)
+            #expect(status == 400)
+            #expect(json["error"] as? String == message)
+        }
+        #expect(fixture.upstream.requests.count == 1)
+        #expect(try fixture.store.messages(conversationID: conversation).count == 2)
+        #expect(try fixture.store.conversations(owner: "t-alice", limit: 10, after: nil).count == 1)
+    }
+
     @Test func authErrors() throws {
         let fixture = try AskFixture()
         let (missing, missingBody, missingResponse) = fixture.ask(#"{"prompt":"x"}"#, token: nil)

@@ -14,12 +14,30 @@ struct EncodingTests {
         #expect(PercentDecoding.decode("ab%41") == "abA")
     }
 
-    @Test func formPairs() {
-        let pairs = FormEncoding.pairs("prompt=hello+world&conversation_id=a%2Fb&empty=&flag&&bad=%zz")
-        #expect(pairs.map(\.name) == ["prompt", "conversation_id", "empty", "flag"])
-        #expect(pairs.map(\.value) == ["hello world", "a/b", "", ""])
-        #expect(Request.mock(query: "a=1&a=2").queryParameter("a") == "1")
-        #expect(Request.mock(query: "").queryParameter("a") == nil)
+    @Test func formPairs() throws {
+        let pairs = try FormEncoding.pairs("prompt=hello+world&conversation_id=a%2Fb&empty=&flag&&n%C3%A4me=%E2%9C%93")
+        #expect(pairs.map(\.name) == ["prompt", "conversation_id", "empty", "flag", "näme"])
+        #expect(pairs.map(\.value) == ["hello world", "a/b", "", "", "✓"])
+        #expect(try Request.mock(query: "a=1&a=2").queryParameter("a") == "1")
+        #expect(try Request.mock(query: "").queryParameter("a") == nil)
+        #expect(try Request.mock(query: "other=%zz&a=1").queryParameter("a") == "1", "only the pair asked for is judged")
+    }
+
+    /// A field that does not decode is an error naming it, never a field silently dropped.
+    @Test(arguments: [
+        ("prompt=a&conversation_id=abc%zz", "conversation_id is not percent-encoded UTF-8"),
+        ("prompt=%FF", "prompt is not percent-encoded UTF-8"),
+        ("prompt=100%", "prompt is not percent-encoded UTF-8"),
+        ("prompt=a&%FF=b", "a field name is not percent-encoded UTF-8"),
+    ])
+    func aFieldThatDoesNotDecodeIsA400NamingIt(form: String, message: String) {
+        #expect(throws: HTTPError.badRequest(message)) { try FormEncoding.pairs(form) }
+    }
+
+    @Test func aQueryParameterThatDoesNotDecodeIsA400() {
+        #expect(throws: HTTPError.badRequest("conversation_id is not percent-encoded UTF-8")) {
+            try Request.mock(query: "conversation_id=%FF").queryParameter("conversation_id")
+        }
     }
 
     @Test func jsonStringEscaping() {
