@@ -112,7 +112,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
 
     private func send(_ body: [UInt8], model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
         let handle = try threadHandle()
-        let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink)
+        let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink, silenceLimit: .seconds(timeoutSeconds))
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
         let headers = prepare(handle, for: transfer, context: context.toOpaque(), body: body)
@@ -152,9 +152,9 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             askd_curl_set_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
         } else {
             // A streamed answer may rightly take longer than a plain one: the timeout bounds its
-            // silences (less than a byte a second for that long), and four times it the whole.
-            askd_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-            askd_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, timeoutSeconds)
+            // silences (the `Transfer` checks them on each progress call; libcurl's low-speed
+            // limit averages over its last five seconds or more, and the request it sent
+            // counts, so it let a 2 s limit pass silences of 8 s), and four times it the whole.
             askd_curl_set_long(handle, CURLOPT_TIMEOUT, Self.streamTimeoutFactor * timeoutSeconds)
         }
         askd_curl_set_long(handle, CURLOPT_SSL_VERIFYPEER, 1)

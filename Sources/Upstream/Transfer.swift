@@ -27,11 +27,17 @@ final class Transfer {
     private var received = 0
     /// For stream chunks only: a plain answer never makes one.
     private lazy var decoder = JSONDecoder()
+    /// The longest the upstream may stay silent (no byte of header or body) in a stream.
+    private let silenceLimit: Duration?
+    private var lastHeard = ContinuousClock.now
 
-    init(handle: UnsafeMutableRawPointer, limit: Int, sink: (any ChatStreamSink)?) {
+    /// - Parameter silenceLimit: for a stream, the longest silence before the transfer is
+    ///   abandoned as timed out; the progress callback (`tick`) checks it.
+    init(handle: UnsafeMutableRawPointer, limit: Int, sink: (any ChatStreamSink)?, silenceLimit: Duration? = nil) {
         self.handle = handle
         self.limit = limit
         self.sink = sink
+        self.silenceLimit = sink == nil ? nil : silenceLimit
     }
 
     /// Whether the answer was parsed as a stream.
@@ -39,6 +45,7 @@ final class Transfer {
 
     /// Takes body bytes from libcurl; false abandons the transfer.
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if silenceLimit != nil { lastHeard = .now }
         received += bytes.count
         guard received <= limit else {
             failure = UpstreamError.failed(detail: "the answer is larger than \(limit) bytes")
@@ -49,8 +56,16 @@ final class Transfer {
             body.append(contentsOf: bytes)
             return true
         }
+        let events: [ServerSentEvent]
         do {
-            for event in try parser!.feed(bytes) { try take(event) }
+            events = try parser!.feed(bytes)
+        } catch {
+            // The upstream's stream is beyond reading: its failure, not askd's.
+            failure = UpstreamError.failed(detail: "unreadable event stream: \(error)")
+            return false
+        }
+        do {
+            for event in events { try take(event) }
             return true
         } catch {
             failure = error
@@ -60,6 +75,7 @@ final class Transfer {
 
     /// Takes a header line from libcurl.
     func receiveHeader(_ line: String) {
+        if silenceLimit != nil { lastHeard = .now }
         if line.lowercased().hasPrefix("retry-after:") {
             retryAfter = String(line.dropFirst("retry-after:".count)).trimmingWhitespace()
         }
@@ -68,6 +84,10 @@ final class Transfer {
     /// libcurl's progress call, about once a second at the least; false abandons the transfer.
     func tick() -> Bool {
         guard let sink, failure == nil else { return failure == nil }
+        if let silenceLimit, ContinuousClock.now - lastHeard > silenceLimit {
+            failure = UpstreamError.timedOut(detail: "the upstream sent nothing for \(silenceLimit)")
+            return false
+        }
         do {
             try sink.idle()
             return true

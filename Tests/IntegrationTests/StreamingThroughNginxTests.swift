@@ -122,6 +122,46 @@ extension IntegrationTests {
             #expect(stack.askdLog.contains(prompt.hasPrefix("#dripfail") ? "broke midway" : "before the answer was complete"), "the cause goes to the log")
         }
 
+        /// `ASKD_UPSTREAM_TIMEOUT_SECONDS` bounds each silence of a stream, before its first byte
+        /// and between chunks: libcurl's own low-speed limit let a 1 s timeout pass silences of
+        /// four seconds (up to the cap on the whole stream).
+        @Test func theTimeoutBoundsTheModelsSilences() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream, extra: ["ASKD_UPSTREAM_TIMEOUT_SECONDS": "1"])
+            let token = try stack.createToken(name: "app")
+
+            let midway = try EventStreamClient(port: stack.port, token: token, body: ##"{"prompt":"#drip 3 4000","stream":true}"##).readAll()
+            #expect(midway.filter { $0.event == nil }.count == 1, "the first delta came before the silence")
+            let last = try #require(midway.last)
+            #expect(last.event == "error")
+            #expect(last.json["error"] as? String == "the model did not answer in time")
+            #expect(last.at < 3, "the error came \(last.at) s after the request, after a 1 s limit")
+
+            let started = Date()
+            let before = try stack.client.request(
+                "POST", "/ask", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: Array(##"{"prompt":"#slow 4","stream":true}"##.utf8)
+            )
+            #expect(before.status == 504)
+            #expect(try before.json()["error"] as? String == "the model did not answer in time")
+            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 0)
+        }
+
+        /// A stream askd cannot read (a line beyond its 1 MiB limit) is the model's failure: 502.
+        @Test func anUnreadableStreamIs502() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try stack(upstream)
+            let token = try stack.createToken(name: "app")
+            let response = try stack.client.request(
+                "POST", "/ask", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                body: Array(##"{"prompt":"#bigline","stream":true}"##.utf8)
+            )
+            #expect(response.status == 502)
+            #expect(try response.json()["error"] as? String == "the model could not answer")
+            #expect(stack.askdLog.contains("unreadable event stream"), "the cause goes to the log")
+        }
+
         @Test func errorsBeforeTheFirstByteKeepTheirStatus() throws {
             let upstream = try FakeOpenAI()
             let stack = try stack(upstream)

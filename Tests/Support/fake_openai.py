@@ -19,6 +19,7 @@ With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI
   "#drip N MS"        N content chunks "w0 ", "w1 ", ... the first at once, then one every MS ms
   "#dripfail N MS K"  like #drip, but after K chunks an error object instead of the rest
   "#dripcut N MS K"   like #drip, but after K chunks the connection just closes (no finish, no [DONE])
+  "#bigline"          after the role chunk, one event line of 1.1 MiB (more than askd reads in a line)
 If askd closes the connection during a stream, a line {"event": "closed", "prompt": ..., "at": unix
 time} is appended to RECORD_FILE + ".events" as soon as the server notices (it checks before
 each chunk and every 10 ms while waiting).
@@ -157,6 +158,10 @@ class Handler(BaseHTTPRequestHandler):
 
         try:
             self.wfile.write(chunk(role="assistant"))
+            if prompt == "#bigline":
+                self.wfile.write(b"data: " + b"x" * (1100 * 1024) + b"\n\n")
+                self.wfile.flush()
+                return
             for index, piece in enumerate(pieces):
                 if index > 0 and not self.wait(interval, prompt):
                     return
