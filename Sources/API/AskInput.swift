@@ -37,7 +37,7 @@ struct AskInput: Equatable {
             throw HTTPError.badRequest("prompt must be a string, not \(promptValue.kind)")
         }
         guard !prompt.allSatisfy(\.isWhitespace) else { throw HTTPError.badRequest("prompt must not be empty") }
-        guard prompt.count <= maxPromptCharacters else {
+        guard prompt.unicodeScalars.count <= maxPromptCharacters else {
             throw HTTPError.badRequest("prompt is longer than \(maxPromptCharacters) characters")
         }
 

@@ -1,10 +1,10 @@
 /// The limits and defaults of `POST /ask`, from configuration.
 public struct AskSettings: Sendable, Equatable {
-    /// The longest prompt accepted, in characters (`ASKD_MAX_PROMPT_CHARS`).
+    /// The longest prompt accepted, in Unicode code points (`ASKD_MAX_PROMPT_CHARS`).
     public var maxPromptCharacters: Int
     /// The most earlier messages sent to the model (`ASKD_MAX_HISTORY_MESSAGES`).
     public var maxHistoryMessages: Int
-    /// The most characters of earlier messages sent to the model (`ASKD_MAX_HISTORY_CHARS`).
+    /// The most code points of earlier messages sent to the model (`ASKD_MAX_HISTORY_CHARS`).
     public var maxHistoryCharacters: Int
     /// Sent first, as the system message, when set (`ASKD_SYSTEM_PROMPT`).
     public var systemPrompt: String?

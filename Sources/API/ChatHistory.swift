@@ -7,10 +7,10 @@ enum ChatHistory {
         var kept: [StoredMessage] = []
         var characters = 0
         for message in history.reversed() {
-            guard kept.count < settings.maxHistoryMessages, characters + message.content.count <= settings.maxHistoryCharacters
-            else { break }
+            let length = message.content.unicodeScalars.count
+            guard kept.count < settings.maxHistoryMessages, characters + length <= settings.maxHistoryCharacters else { break }
             kept.append(message)
-            characters += message.content.count
+            characters += length
         }
         kept.reverse()
         // Never start the history with an answer whose question was trimmed away.

@@ -25,7 +25,7 @@ enum ConversationFields {
         case .null?: return .some(nil)
         case .string(let text)?:
             guard !text.allSatisfy(\.isWhitespace) else { return .some(nil) }
-            guard text.count <= maxCharacters else { throw HTTPError.badRequest("\(name) is longer than \(maxCharacters) characters") }
+            guard text.unicodeScalars.count <= maxCharacters else { throw HTTPError.badRequest("\(name) is longer than \(maxCharacters) characters") }
             return .some(text)
         case let other?:
             throw HTTPError.badRequest("\(name) must be a string or null, not \(other.kind)")

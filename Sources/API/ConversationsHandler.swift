@@ -14,6 +14,8 @@ public struct ConversationsHandler: Sendable {
 
     /// The longest title made from a first prompt, in characters.
     static let titleLength = 60
+    /// The most code points in a title made from a prompt: a family emoji takes up to 11.
+    static let titleScalarLimit = 8 * titleLength
 
     public init(store: any ConversationStore, verifier: any TokenVerifier, limits: AskSettings = AskSettings()) {
         self.store = store
@@ -136,15 +138,24 @@ public struct ConversationsHandler: Sendable {
         ])
     }
 
-    /// The first prompt's first line, its whitespace collapsed, cut to `titleLength` characters
-    /// (whole characters: an emoji or an accented letter is never split) with an ellipsis.
+    /// The first prompt's first line that is not blank, its whitespace collapsed, cut to
+    /// `titleLength` characters with an ellipsis. It is cut on whole characters (an emoji or an
+    /// accented letter is never split), and to at most `titleScalarLimit` code points: a
+    /// character may carry any number of combining marks.
     static func title(_ prompt: String?) -> JSONValue {
         guard let prompt else { return .null }
-        let line = prompt.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let line = prompt.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) } ?? ""
         let words = line.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         guard !words.isEmpty else { return .null }
-        guard words.count > titleLength else { return .string(words) }
-        return .string(String(words.prefix(titleLength - 1)).trimmingWhitespace() + "…")
+        guard words.count > titleLength || words.unicodeScalars.count > titleScalarLimit else { return .string(words) }
+        var cut = ""
+        var scalars = 0
+        for character in words.prefix(titleLength - 1) {
+            scalars += character.unicodeScalars.count
+            guard scalars < titleScalarLimit else { break }
+            cut.append(character)
+        }
+        return .string(cut.trimmingWhitespace() + "…")
     }
 
     // MARK: Cursors

@@ -172,6 +172,8 @@ struct AskHandlerTests {
         (#"{"prompt":42}"#, "prompt must be a string, not a number"),
         (#"{"prompt":["a"]}"#, "prompt must be a string, not an array"),
         (#"{"prompt":"\#(String(repeating: "a", count: 101))"}"#, "prompt is longer than 100 characters"),
+        // One grapheme, 101 code points: the limit bounds what is sent upstream, so it counts these.
+        (#"{"prompt":"a\#(String(repeating: "\u{0301}", count: 100))"}"#, "prompt is longer than 100 characters"),
         (#"{"prompt":"x","conversation_id":7}"#, "conversation_id must be a string, not a number"),
         (#"{"prompt":"x","conversation_id":"../../etc"}"#, "conversation_id is malformed: expected the id askd returned"),
         (#"{"prompt":"x""#, "the body is not valid JSON (at byte 13)"),

@@ -31,5 +31,15 @@ import Testing
         #expect(title.count == 60)
         #expect(title.hasSuffix("…"))
         #expect(title.dropLast().allSatisfy { $0 == "👩‍👩‍👧" })
+        #expect(ConversationsHandler.title("\n \n  Real title\nmore") == .string("Real title"), "blank lines are skipped")
+    }
+
+    /// A character may carry any number of combining marks: a title stays small all the same.
+    @Test func aTitleIsBoundedInCodePointsToo() throws {
+        let marked = String(repeating: "a" + String(repeating: "\u{0301}", count: 50), count: 30)
+        guard case .string(let title) = ConversationsHandler.title(marked) else { Issue.record("no title"); return }
+        #expect(title.unicodeScalars.count <= ConversationsHandler.titleScalarLimit)
+        #expect(title.hasSuffix("…"))
+        #expect(title.dropLast().allSatisfy { $0.unicodeScalars.count == 51 }, "whole characters only")
     }
 }

@@ -264,6 +264,7 @@ extension IntegrationTests {
                 (#"{"prompt":"x","title":7}"#, "title must be a string or null, not a number"),
                 (#"{"prompt":"x","system":["be","brief"]}"#, "system must be a string or null, not an array"),
                 (#"{"prompt":"x","title":"\#(String(repeating: "t", count: 201))"}"#, "title is longer than 200 characters"),
+                (#"{"prompt":"x","title":"t\#(String(repeating: "\u{0301}", count: 200))"}"#, "title is longer than 200 characters"),
             ]
             for (body, message) in refusals {
                 let response = try ask(body)
