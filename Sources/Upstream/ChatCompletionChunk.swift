@@ -44,8 +44,8 @@ public struct ChatCompletionChunk: Sendable, Equatable {
         let choice = wire.choices?.first { ($0.index ?? 0) == 0 }
         let usage = wire.usage.flatMap { usage in
             usage.promptTokens.flatMap { prompt in
-                usage.completionTokens.map { completion in
-                    TokenUsage(promptTokens: prompt, completionTokens: completion, totalTokens: usage.totalTokens ?? prompt + completion)
+                usage.completionTokens.flatMap { completion in
+                    TokenUsage.reported(prompt: prompt, completion: completion, total: usage.totalTokens)
                 }
             }
         }

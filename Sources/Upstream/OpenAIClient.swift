@@ -247,9 +247,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
         var usage: TokenUsage?
         if let prompt = answer["usage"]?["prompt_tokens"]?.integer, let completion = answer["usage"]?["completion_tokens"]?.integer {
-            usage = TokenUsage(
-                promptTokens: prompt, completionTokens: completion, totalTokens: answer["usage"]?["total_tokens"]?.integer ?? prompt + completion
-            )
+            usage = TokenUsage.reported(prompt: prompt, completion: completion, total: answer["usage"]?["total_tokens"]?.integer)
         }
         return ChatResponse(
             text: content, model: answer["model"]?.string ?? "", finishReason: choice["finish_reason"]?.string ?? "stop", usage: usage

@@ -27,6 +27,27 @@ struct ChatCompletionChunkTests {
         #expect(try ChatCompletionChunk.decode(#"{"usage":{"prompt_tokens":2,"completion_tokens":3}}"#)?.usage == TokenUsage(promptTokens: 2, completionTokens: 3, totalTokens: 5))
     }
 
+    /// Counts that cannot be true are left out, not stored: negative ones, and ones so large
+    /// that adding them up would overflow (which would stop the process).
+    @Test(arguments: [
+        #"{"prompt_tokens":-5,"completion_tokens":3}"#,
+        #"{"prompt_tokens":5,"completion_tokens":1099511627776}"#,
+        #"{"prompt_tokens":9223372036854775807,"completion_tokens":1}"#,
+        #"{"prompt_tokens":1,"completion_tokens":1,"total_tokens":-2}"#,
+    ])
+    func impossibleCountsAreLeftOut(usage: String) throws {
+        #expect(try ChatCompletionChunk.decode(#"{"usage":\#(usage)}"#)?.usage == nil)
+        let answer = #"{"model":"m","choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"usage":\#(usage)}"#
+        let parsed = try OpenAIClient.parse(Array(answer.utf8), endpoint: "test")
+        #expect(parsed.text == "hi")
+        #expect(parsed.usage == nil)
+    }
+
+    @Test func plausibleCountsAreKept() throws {
+        let answer = #"{"model":"m","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":0,"completion_tokens":2147483647}}"#
+        #expect(try OpenAIClient.parse(Array(answer.utf8), endpoint: "test").usage == TokenUsage(promptTokens: 0, completionTokens: 2_147_483_647, totalTokens: 2_147_483_647))
+    }
+
     @Test func chunksWithoutChoicesOrOfOtherChoicesCarryNoDelta() throws {
         #expect(try ChatCompletionChunk.decode(#"{"choices":[],"prompt_filter_results":[]}"#) == ChatCompletionChunk())
         #expect(try ChatCompletionChunk.decode("{}") == ChatCompletionChunk())
