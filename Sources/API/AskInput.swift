@@ -22,7 +22,7 @@ struct AskInput: Equatable {
         var fields: [String: JSONValue] = [:]
         if !request.body.isEmpty {
             switch try BodyKind(contentType: request.headers["Content-Type"], body: request.body) {
-            case .json: fields = try jsonFields(request.body)
+            case .json: fields = try JSONBody.fields(of: request.body)
             case .form: fields = try formFields(request.body)
             }
         }
@@ -98,7 +98,7 @@ struct AskInput: Equatable {
         init(contentType: String?, body: [UInt8]) throws {
             let mediaType = MediaType.of(contentType: contentType)
             switch mediaType {
-            case "application/json", "text/json": self = .json
+            case _ where JSONBody.isJSON(mediaType): self = .json
             case "application/x-www-form-urlencoded": self = .form
             case "":
                 // No Content-Type: a JSON object, or else the original clients' form encoding.
@@ -110,26 +110,6 @@ struct AskInput: Equatable {
                 )
             }
         }
-    }
-
-    /// How deep a JSON body may nest. `/ask` needs depth 1; the parser recurses per level, and a
-    /// worker's stack is small.
-    static let maxJSONDepth = 16
-
-    private static func jsonFields(_ body: [UInt8]) throws -> [String: JSONValue] {
-        guard String(validating: body, as: UTF8.self) != nil else { throw HTTPError.badRequest("the body is not valid UTF-8") }
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body, maxDepth: maxJSONDepth)
-        } catch .tooDeep {
-            throw HTTPError.badRequest("the body nests deeper than \(maxJSONDepth) levels")
-        } catch .invalid(let offset) {
-            throw HTTPError.badRequest("the body is not valid JSON (at byte \(offset))")
-        }
-        guard case .object(let fields) = value else {
-            throw HTTPError.badRequest("the body must be a JSON object, not \(value.kind)")
-        }
-        return fields
     }
 
     private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {

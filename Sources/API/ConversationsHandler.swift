@@ -56,20 +56,18 @@ public struct ConversationsHandler: Sendable {
     }
 
     /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
-    /// (which clears it); any other field is a 400. Answers with the conversation as `GET` does.
+    /// (which clears it); any other field is a 400, and a body that is not JSON a 415.
+    /// Answers with the conversation as `GET` does.
     public func update(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }
-        guard String(validating: request.body, as: UTF8.self) != nil else { throw HTTPError.badRequest("the body is not valid UTF-8") }
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(request.body, maxDepth: 16)
-        } catch {
-            throw HTTPError.badRequest("the body is not valid JSON")
+        let mediaType = MediaType.of(contentType: request.headers["Content-Type"])
+        guard mediaType.isEmpty || JSONBody.isJSON(mediaType) else {
+            throw HTTPError(.unsupportedMediaType, "unsupported Content-Type \(mediaType); send application/json")
         }
-        guard let fields = value.object else { throw HTTPError.badRequest("the body must be a JSON object, not \(value.kind)") }
+        let fields = try JSONBody.fields(of: request.body)
         if let unknown = fields.keys.sorted().first(where: { !ConversationFields.names.contains($0) }) {
             throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
         }

@@ -275,11 +275,24 @@ extension IntegrationTests {
                 (#"{"model":"model-z"}"#, "model model-z is not allowed; allowed: model-a, model-b"),
                 (#"{"title":false}"#, "title must be a string or null, not a boolean"),
                 (#"["title"]"#, "the body must be a JSON object, not an array"),
+                (#"{"title":"x",}"#, "the body is not valid JSON (at byte 13)"),
+                (String(repeating: "[", count: 40) + String(repeating: "]", count: 40), "the body nests deeper than 16 levels"),
             ] {
                 let refused = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(body.utf8))
                 #expect(refused.status == 400, "\(body)")
                 #expect(try refused.json()["error"] as? String == message, "\(body)")
             }
+            // Only JSON is read, as a JSON body: a form or text/plain is not guessed at.
+            for type in ["text/plain", "application/x-www-form-urlencoded"] {
+                let refused = try stack.client.request(
+                    "PATCH", "/conversation/\(id)", headers: [headers[0], ("Content-Type", type)], body: Array(#"{"title":"tp"}"#.utf8)
+                )
+                #expect(refused.status == 415, "\(type)")
+                #expect(try refused.json()["error"] as? String == "unsupported Content-Type \(type); send application/json")
+            }
+            let untyped = try stack.client.request("PATCH", "/conversation/\(id)", headers: [headers[0]], body: Array(#"{"title":"Rome"}"#.utf8))
+            #expect(untyped.status == 200, "without a Content-Type, the body is read as JSON")
+            #expect(try untyped.json()["title"] as? String == "Rome")
             let unknown = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(#"{"colour":"red"}"#.utf8))
             #expect(unknown.status == 400)
             #expect(try unknown.json()["error"] as? String == "unknown field colour; a conversation has title, system and model")
