@@ -145,6 +145,18 @@ extension IntegrationTests {
             #expect(at.header("x-request-id") != nil, "askd answered: \(at)")
         }
 
+        /// What nginx itself would answer with an HTML page is JSON too.
+        @Test func nginxsOwnAnswersOnTheAPIAreJSON() throws {
+            let site = try DeploySite()
+            // Over HTTP/1.1: over HTTP/2 nginx resets the stream of a request with such headers.
+            let hugeHeader = try site.https("/usage", ["--http1.1", "-H", "Authorization: " + String(repeating: "a", count: 20_000)])
+            #expect(hugeHeader.status == 400, "\(hugeHeader)")
+            #expect((try? hugeHeader.json())?["error"] as? String == "the request headers are too large", "\(hugeHeader)")
+            let noSlash = try site.https("/conversation")
+            #expect(noSlash.status == 404, "askd's 404, not nginx's 301 to /conversation/: \(noSlash)")
+            #expect(noSlash.header("x-request-id") != nil, "askd answered: \(noSlash)")
+        }
+
         @Test func staticFilesAreServedFromTheStaticRootWithCaching() throws {
             let site = try DeploySite()
             let page = try site.https("/")

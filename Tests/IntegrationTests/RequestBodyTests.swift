@@ -132,6 +132,16 @@ extension IntegrationTests {
             #expect([404, 414].contains(hugeURI.status))
             #expect(try hugeURI.json()["error"] is String)
 
+            let hugeHeader = try stack.client.request("GET", "/usage", headers: [("Authorization", String(repeating: "a", count: 20_000))])
+            #expect(hugeHeader.status == 400)
+            #expect(try hugeHeader.json()["error"] as? String == "the request headers are too large")
+
+            // nginx would redirect /conversation to /conversation/ with an HTML page: askd answers.
+            let noSlash = try stack.client.get("/conversation")
+            #expect(noSlash.status == 404)
+            #expect(noSlash.header("X-Request-Id") != nil, "askd answered: \(noSlash)")
+            #expect(try noSlash.json()["error"] is String)
+
             // The server is still fine afterwards.
             #expect(try stack.client.get("/healthz").status == 200)
         }
