@@ -8,7 +8,7 @@ struct AskInput: Equatable {
     var prompt: String
     var conversationID: String?
     /// Whether the answer goes out as Server-Sent Events: `"stream": true` in the body (or the
-    /// form field `stream=true`), or `Accept: text/event-stream`.
+    /// form field `stream=true`), or `Accept` listing `text/event-stream` (with a q above 0).
     var stream = false
     /// `model`, `system` and `title`: a new conversation keeps them; on a later turn, `model`
     /// and `system` apply to that turn only (PATCH changes what is kept).
@@ -53,12 +53,10 @@ struct AskInput: Equatable {
         case let other?:
             throw HTTPError.badRequest("conversation_id must be a string, not \(other.kind)")
         }
-        var stream = request.headers["Accept"]?.lowercased().contains("text/event-stream") ?? false
+        var stream = Self.acceptsEventStream(request.headers["Accept"])
         switch fields["stream"] {
         case nil, .null: break
         case .bool(let flag): stream = flag
-        case .string(let text) where ["true", "1", "false", "0", ""].contains(text.lowercased()):
-            stream = text.lowercased() == "true" || text == "1"
         case let other?:
             throw HTTPError.badRequest("stream must be a boolean, not \(other.kind)")
         }
@@ -72,13 +70,29 @@ struct AskInput: Equatable {
         return input
     }
 
-    /// A number field within `range`; a form sends it as text.
+    /// Whether an `Accept` value lists `text/event-stream` with a quality above 0.
+    static func acceptsEventStream(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";")
+            guard let type = parts.first, type.trimmingWhitespace().lowercased() == "text/event-stream" else { continue }
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1)
+                if pair.count == 2, pair[0].trimmingWhitespace().lowercased() == "q" {
+                    return (Double(pair[1].trimmingWhitespace()) ?? 0) > 0
+                }
+            }
+            return true
+        }
+        return false
+    }
+
+    /// A number field within `range`.
     private static func number(_ name: String, in fields: [String: JSONValue], within range: ClosedRange<Double>) throws -> Double? {
         let value: Double
         switch fields[name] {
         case nil, .null: return nil
         case .number(let number): value = number
-        case .string(let text) where Double(text) != nil: value = Double(text)!
         case let other?: throw HTTPError.badRequest("\(name) must be a number, not \(other.kind)")
         }
         guard range.contains(value) else {
@@ -112,11 +126,26 @@ struct AskInput: Equatable {
         }
     }
 
+    /// The fields of a form, as JSON would carry them: a form sends everything as text, so
+    /// `stream` is read as a boolean and `temperature` and `max_tokens` as numbers here (a
+    /// JSON body must send those types itself).
     private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {
         guard let text = String(validating: body, as: UTF8.self) else { throw HTTPError.badRequest("the body is not valid UTF-8") }
         var fields: [String: JSONValue] = [:]
         for (name, value) in try FormEncoding.pairs(text) where fields[name] == nil {
-            fields[name] = .string(value)
+            switch name {
+            case "stream":
+                switch value.lowercased() {
+                case "true", "1": fields[name] = .bool(true)
+                case "false", "0", "": fields[name] = .bool(false)
+                default: throw HTTPError.badRequest("stream must be true or false")
+                }
+            case "temperature", "max_tokens":
+                guard let number = Double(value), number.isFinite else { throw HTTPError.badRequest("\(name) must be a number") }
+                fields[name] = .number(number)
+            default:
+                fields[name] = .string(value)
+            }
         }
         return fields
     }

@@ -84,6 +84,41 @@ final class RecordingWriter: BodyWriter {
         guard case .bytes = fixture.application.respond(to: &off).body else { Issue.record("stream:false streamed"); return }
     }
 
+    /// `Accept` asks for a stream when it lists text/event-stream, unless with q=0 ("not
+    /// acceptable"). Clients that list JSON too (for their errors) still get the stream.
+    @Test(arguments: [
+        ("text/event-stream", true),
+        ("Text/Event-Stream; charset=utf-8", true),
+        ("application/json, text/event-stream", true),
+        ("text/event-stream;q=0.5, application/json", true),
+        ("text/event-stream;q=0, application/json", false),
+        ("text/event-stream; q=0.0", false),
+        ("application/json", false),
+        ("*/*", false),
+        ("text/event-streamx", false),
+    ])
+    func acceptListsTheStream(accept: String, streams: Bool) {
+        #expect(AskInput.acceptsEventStream(accept) == streams)
+    }
+
+    /// A form sends text, so its `stream`, `temperature` and `max_tokens` are read from text;
+    /// a JSON body must send a boolean and numbers.
+    @Test(arguments: [
+        (#"{"prompt":"hi","stream":"true"}"#, "application/json", "stream must be a boolean, not a string"),
+        (#"{"prompt":"hi","temperature":"1"}"#, "application/json", "temperature must be a number, not a string"),
+        (#"{"prompt":"hi","max_tokens":"10"}"#, "application/json", "max_tokens must be a number, not a string"),
+        ("prompt=hi&stream=yes", "application/x-www-form-urlencoded", "stream must be true or false"),
+        ("prompt=hi&temperature=warm", "application/x-www-form-urlencoded", "temperature must be a number"),
+        ("prompt=hi&max_tokens=nan", "application/x-www-form-urlencoded", "max_tokens must be a number"),
+        ("prompt=hi&max_tokens=0", "application/x-www-form-urlencoded", "max_tokens must be from 1 to 4096"),
+    ])
+    func typesFollowTheBodysEncoding(body: String, contentType: String, message: String) throws {
+        let fixture = try AskFixture()
+        let (status, json, _) = fixture.ask(body, token: fixture.alice, contentType: contentType)
+        #expect(status == 400)
+        #expect(json["error"] as? String == message)
+    }
+
     @Test func aFailureBeforeTheFirstPieceIsAnHTTPError() throws {
         let fixture = try AskFixture()
         fixture.upstream.failure = .rateLimited(retryAfter: "3")
