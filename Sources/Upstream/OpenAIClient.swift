@@ -208,7 +208,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
         var status = 0
         askd_curl_get_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
-        let text = String(decoding: transfer.body.prefix(500), as: UTF8.self)
+        let text = Self.errorText(of: transfer.body)
         switch status {
         case 200..<300:
             guard transfer.streamed else {
@@ -233,6 +233,21 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         default:
             throw UpstreamError.failed(detail: "\(endpoint) answered \(status): \(text)")
         }
+    }
+
+    /// What the log gets of an error answer: its `error.message` (and `code`) when it is
+    /// OpenAI's error object, else the start of the body; at most 300 characters either way.
+    /// The rest of an error body may echo the request, the user's prompt included.
+    static func errorText(of body: [UInt8]) -> String {
+        let text: String
+        if body.first == UInt8(ascii: "{"), let error = (try? JSONParser.parse(body, maxDepth: 8))?["error"],
+            let message = error["message"]?.string ?? error.string
+        {
+            text = error["code"]?.string.map { "\(message) (code \($0))" } ?? message
+        } else {
+            text = String(decoding: body.prefix(300), as: UTF8.self)
+        }
+        return text.count <= 300 ? text : String(text.prefix(297)) + "..."
     }
 
     /// A chat.completion: the first choice's message, its finish reason, the model and usage.

@@ -43,6 +43,15 @@ struct ChatCompletionChunkTests {
         #expect(parsed.usage == nil)
     }
 
+    /// The log gets the error's message, not the whole body, which may echo the prompt.
+    @Test func anErrorAnswerIsLoggedByItsMessage() {
+        let openAI = #"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"},"request":{"messages":[{"content":"my secret prompt"}]}}"#
+        #expect(OpenAIClient.errorText(of: Array(openAI.utf8)) == "Incorrect API key provided (code invalid_api_key)")
+        #expect(OpenAIClient.errorText(of: Array(#"{"error":"overloaded"}"#.utf8)) == "overloaded")
+        #expect(OpenAIClient.errorText(of: Array("<html>Bad Gateway</html>".utf8)) == "<html>Bad Gateway</html>")
+        #expect(OpenAIClient.errorText(of: Array(String(repeating: "x", count: 1000).utf8)).count == 300)
+    }
+
     @Test func plausibleCountsAreKept() throws {
         let answer = #"{"model":"m","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":0,"completion_tokens":2147483647}}"#
         #expect(try OpenAIClient.parse(Array(answer.utf8), endpoint: "test").usage == TokenUsage(promptTokens: 0, completionTokens: 2_147_483_647, totalTokens: 2_147_483_647))
