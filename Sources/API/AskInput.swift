@@ -19,13 +19,8 @@ struct AskInput: Equatable {
     /// Reads and validates the request.
     /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
     static func parse(_ request: Request, maxPromptCharacters: Int, limits: AskSettings = AskSettings()) throws -> AskInput {
-        var fields: [String: JSONValue] = [:]
-        if !request.body.isEmpty {
-            switch try BodyKind(contentType: request.headers["Content-Type"], body: request.body) {
-            case .json: fields = try JSONBody.fields(of: request.body)
-            case .form: fields = try formFields(request.body)
-            }
-        }
+        let body = try BodyFields(of: request)
+        var fields = body.encoding == .form ? try typed(form: body.fields) : body.fields
         if fields["conversation_id"] == nil, let fromQuery = try request.queryParameter("conversation_id") {
             fields["conversation_id"] = .string(fromQuery)
         }
@@ -105,48 +100,23 @@ struct AskInput: Equatable {
         number.rounded() == number ? String(Int(number)) : "\(number)"
     }
 
-    private enum BodyKind {
-        case json
-        case form
-
-        init(contentType: String?, body: [UInt8]) throws {
-            let mediaType = MediaType.of(contentType: contentType)
-            switch mediaType {
-            case _ where JSONBody.isJSON(mediaType): self = .json
-            case "application/x-www-form-urlencoded": self = .form
-            case "":
-                // No Content-Type: a JSON object, or else the original clients' form encoding.
-                self = body.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") ? .json : .form
-            default:
-                throw HTTPError(
-                    .unsupportedMediaType,
-                    "unsupported Content-Type \(mediaType); send application/json or application/x-www-form-urlencoded"
-                )
+    /// A form's fields as JSON would carry them: a form sends everything as text, so `stream`
+    /// is read as a boolean and `temperature` and `max_tokens` as numbers here (a JSON body
+    /// must send those types itself).
+    private static func typed(form fields: [String: JSONValue]) throws -> [String: JSONValue] {
+        var typed = fields
+        if case .string(let text)? = fields["stream"] {
+            switch text.lowercased() {
+            case "true", "1": typed["stream"] = .bool(true)
+            case "false", "0", "": typed["stream"] = .bool(false)
+            default: throw HTTPError.badRequest("stream must be true or false")
             }
         }
-    }
-
-    /// The fields of a form, as JSON would carry them: a form sends everything as text, so
-    /// `stream` is read as a boolean and `temperature` and `max_tokens` as numbers here (a
-    /// JSON body must send those types itself).
-    private static func formFields(_ body: [UInt8]) throws -> [String: JSONValue] {
-        guard let text = String(validating: body, as: UTF8.self) else { throw HTTPError.badRequest("the body is not valid UTF-8") }
-        var fields: [String: JSONValue] = [:]
-        for (name, value) in try FormEncoding.pairs(text) where fields[name] == nil {
-            switch name {
-            case "stream":
-                switch value.lowercased() {
-                case "true", "1": fields[name] = .bool(true)
-                case "false", "0", "": fields[name] = .bool(false)
-                default: throw HTTPError.badRequest("stream must be true or false")
-                }
-            case "temperature", "max_tokens":
-                guard let number = Double(value), number.isFinite else { throw HTTPError.badRequest("\(name) must be a number") }
-                fields[name] = .number(number)
-            default:
-                fields[name] = .string(value)
-            }
+        for name in ["temperature", "max_tokens"] {
+            guard case .string(let text)? = fields[name] else { continue }
+            guard let number = Double(text), number.isFinite else { throw HTTPError.badRequest("\(name) must be a number") }
+            typed[name] = .number(number)
         }
-        return fields
+        return typed
     }
 }

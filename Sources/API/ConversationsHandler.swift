@@ -56,18 +56,15 @@ public struct ConversationsHandler: Sendable {
     }
 
     /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
-    /// (which clears it); any other field is a 400, and a body that is not JSON a 415.
+    /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400.
     /// Answers with the conversation as `GET` does.
     public func update(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }
-        let mediaType = MediaType.of(contentType: request.headers["Content-Type"])
-        guard mediaType.isEmpty || JSONBody.isJSON(mediaType) else {
-            throw HTTPError(.unsupportedMediaType, "unsupported Content-Type \(mediaType); send application/json")
-        }
-        let fields = try JSONBody.fields(of: request.body)
+        guard !request.body.isEmpty else { throw HTTPError.badRequest("the body is empty: send the fields to change") }
+        let fields = try BodyFields(of: request).fields
         if let unknown = fields.keys.sorted().first(where: { !ConversationFields.names.contains($0) }) {
             throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
         }

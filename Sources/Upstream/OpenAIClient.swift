@@ -208,7 +208,6 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
         var status = 0
         askd_curl_get_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
-        let text = Self.errorText(of: transfer.body)
         switch status {
         case 200..<300:
             guard transfer.streamed else {
@@ -227,27 +226,29 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         case 429:
             throw UpstreamError.rateLimited(retryAfter: transfer.retryAfter)
         case 401, 403:
-            throw UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(text)")
+            throw UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
         case 502, 503:
-            throw RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(text)"))
+            throw RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))"))
         default:
-            throw UpstreamError.failed(detail: "\(endpoint) answered \(status): \(text)")
+            throw UpstreamError.failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
         }
     }
 
-    /// What the log gets of an error answer: its `error.message` (and `code`) when it is
-    /// OpenAI's error object, else the start of the body; at most 300 characters either way.
-    /// The rest of an error body may echo the request, the user's prompt included.
+    /// What the log gets of an error answer: OpenAI's error object by its `message`, `type` and
+    /// `code`, never the rest of it; another body by its first 300 code points. A JSON error
+    /// body may echo the request, the user's prompt included.
     static func errorText(of body: [UInt8]) -> String {
-        let text: String
-        if body.first == UInt8(ascii: "{"), let error = (try? JSONParser.parse(body, maxDepth: 8))?["error"],
-            let message = error["message"]?.string ?? error.string
-        {
-            text = error["code"]?.string.map { "\(message) (code \($0))" } ?? message
-        } else {
-            text = String(decoding: body.prefix(300), as: UTF8.self)
+        if let answer = try? JSONParser.parse(body, maxDepth: 8), answer.object != nil {
+            guard let error = answer["error"] else { return "(a JSON body without an error object)" }
+            if let message = error.string { return cut(message) }
+            let parts = ["message", "type", "code"].compactMap { name in error[name]?.string.map { "\(name) \(cut($0))" } }
+            return parts.isEmpty ? "(an error object without a message)" : parts.joined(separator: ", ")
         }
-        return text.count <= 300 ? text : String(text.prefix(297)) + "..."
+        return cut(String(decoding: body.prefix(1_200), as: UTF8.self))
+    }
+
+    private static func cut(_ text: String) -> String {
+        text.unicodeScalars.count <= 300 ? text : String(String.UnicodeScalarView(text.unicodeScalars.prefix(297))) + "..."
     }
 
     /// A chat.completion: the first choice's message, its finish reason, the model and usage.

@@ -31,8 +31,8 @@ final class Transfer {
     private let silenceLimit: Duration?
     private var lastHeard = ContinuousClock.now
 
-    /// - Parameter silenceLimit: for a stream, the longest silence before the transfer is
-    ///   abandoned as timed out; the progress callback (`tick`) checks it.
+    /// A stream whose upstream stays silent for longer than `silenceLimit` is abandoned as
+    /// timed out, when the progress callback (`tick`) next comes.
     init(handle: UnsafeMutableRawPointer, limit: Int, sink: (any ChatStreamSink)?, silenceLimit: Duration? = nil) {
         self.handle = handle
         self.limit = limit

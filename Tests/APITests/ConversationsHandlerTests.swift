@@ -40,6 +40,7 @@ import Testing
         guard case .string(let title) = ConversationsHandler.title(marked) else { Issue.record("no title"); return }
         #expect(title.unicodeScalars.count <= ConversationsHandler.titleScalarLimit)
         #expect(title.hasSuffix("…"))
+        #expect(title.count == 10, "nine marked letters fit in 480 code points")
         #expect(title.dropLast().allSatisfy { $0.unicodeScalars.count == 51 }, "whole characters only")
     }
 }

@@ -31,7 +31,9 @@ struct EncodingTests {
         ("prompt=a&%FF=b", "a field name is not percent-encoded UTF-8"),
     ])
     func aFieldThatDoesNotDecodeIsA400NamingIt(form: String, message: String) {
-        #expect(throws: HTTPError.badRequest(message)) { try FormEncoding.pairs(form) }
+        #expect(throws: HTTPError.badRequest(message)) {
+            do { _ = try FormEncoding.pairs(form) } catch let error as FormEncoding.Undecodable { throw HTTPError(error) }
+        }
     }
 
     @Test func aQueryParameterThatDoesNotDecodeIsA400() {

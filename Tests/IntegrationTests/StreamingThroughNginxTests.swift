@@ -146,6 +146,12 @@ extension IntegrationTests {
             #expect(try before.json()["error"] as? String == "the model did not answer in time")
             #expect(Date().timeIntervalSince(started) < 3)
             #expect(try stack.count("SELECT COUNT(*) FROM messages") == 0)
+
+            // The limit is on each silence, not on the whole: 2.1 s of chunks 0.3 s apart pass.
+            let chatty = try EventStreamClient(port: stack.port, token: token, body: ##"{"prompt":"#drip 8 300","stream":true}"##).readAll()
+            #expect(chatty.filter { $0.event == nil }.count == 8)
+            #expect(chatty.last?.event == "done", "\(chatty.last.map { "\($0.event ?? "delta"): \($0.data)" } ?? "no events")")
+            #expect(try stack.count("SELECT COUNT(*) FROM messages") == 2)
         }
 
         /// A stream askd cannot read (a line beyond its 1 MiB limit) is the model's failure: 502.

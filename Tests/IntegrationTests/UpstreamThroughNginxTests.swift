@@ -282,17 +282,29 @@ extension IntegrationTests {
                 #expect(refused.status == 400, "\(body)")
                 #expect(try refused.json()["error"] as? String == message, "\(body)")
             }
-            // Only JSON is read, as a JSON body: a form or text/plain is not guessed at.
-            for type in ["text/plain", "application/x-www-form-urlencoded"] {
-                let refused = try stack.client.request(
-                    "PATCH", "/conversation/\(id)", headers: [headers[0], ("Content-Type", type)], body: Array(#"{"title":"tp"}"#.utf8)
+            // The body is read as /ask reads it: JSON (any +json type too) or a form; text/plain
+            // is not guessed at.
+            let plain = try stack.client.request(
+                "PATCH", "/conversation/\(id)", headers: [headers[0], ("Content-Type", "text/plain")], body: Array(#"{"title":"tp"}"#.utf8)
+            )
+            #expect(plain.status == 415)
+            #expect(
+                try plain.json()["error"] as? String
+                    == "unsupported Content-Type text/plain; send application/json or application/x-www-form-urlencoded"
+            )
+            for (type, body, title) in [
+                (nil, #"{"title":"Rome"}"#, "Rome"),
+                ("application/merge-patch+json", #"{"title":"Oslo"}"#, "Oslo"),
+                ("application/x-www-form-urlencoded", "title=Lyon+and+Nice", "Lyon and Nice"),
+            ] {
+                let changed = try stack.client.request(
+                    "PATCH", "/conversation/\(id)", headers: [headers[0]] + (type.map { [("Content-Type", $0)] } ?? []), body: Array(body.utf8)
                 )
-                #expect(refused.status == 415, "\(type)")
-                #expect(try refused.json()["error"] as? String == "unsupported Content-Type \(type); send application/json")
+                #expect(changed.status == 200, "\(type ?? "no Content-Type")")
+                #expect(try changed.json()["title"] as? String == title)
             }
-            let untyped = try stack.client.request("PATCH", "/conversation/\(id)", headers: [headers[0]], body: Array(#"{"title":"Rome"}"#.utf8))
-            #expect(untyped.status == 200, "without a Content-Type, the body is read as JSON")
-            #expect(try untyped.json()["title"] as? String == "Rome")
+            let empty = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: [])
+            #expect(empty.status == 400)
             let unknown = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers, body: Array(#"{"colour":"red"}"#.utf8))
             #expect(unknown.status == 400)
             #expect(try unknown.json()["error"] as? String == "unknown field colour; a conversation has title, system and model")

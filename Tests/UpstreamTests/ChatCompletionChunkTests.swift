@@ -46,10 +46,14 @@ struct ChatCompletionChunkTests {
     /// The log gets the error's message, not the whole body, which may echo the prompt.
     @Test func anErrorAnswerIsLoggedByItsMessage() {
         let openAI = #"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"},"request":{"messages":[{"content":"my secret prompt"}]}}"#
-        #expect(OpenAIClient.errorText(of: Array(openAI.utf8)) == "Incorrect API key provided (code invalid_api_key)")
-        #expect(OpenAIClient.errorText(of: Array(#"{"error":"overloaded"}"#.utf8)) == "overloaded")
+        #expect(OpenAIClient.errorText(of: Array(openAI.utf8)) == "message Incorrect API key provided, type invalid_request_error, code invalid_api_key")
+        #expect(OpenAIClient.errorText(of: Array(#" {"error":"overloaded"}"#.utf8)) == "overloaded")
+        #expect(OpenAIClient.errorText(of: Array(#"{"error":{"detail":"my secret prompt"}}"#.utf8)) == "(an error object without a message)")
+        #expect(OpenAIClient.errorText(of: Array(#"{"echo":"my secret prompt"}"#.utf8)) == "(a JSON body without an error object)")
         #expect(OpenAIClient.errorText(of: Array("<html>Bad Gateway</html>".utf8)) == "<html>Bad Gateway</html>")
         #expect(OpenAIClient.errorText(of: Array(String(repeating: "x", count: 1000).utf8)).count == 300)
+        let marks = "a" + String(repeating: "\u{0301}", count: 1000)
+        #expect(OpenAIClient.errorText(of: Array(#"{"error":"\#(marks)"}"#.utf8)).unicodeScalars.count == 300)
     }
 
     @Test func plausibleCountsAreKept() throws {
