@@ -116,7 +116,7 @@ public struct AskHandler: Sendable {
     }
 
     /// `{"error": ..., "status": ...}` and the error's other fields: the status the answer would
-    /// have had, had it not started already (and `retry_after` for a 429).
+    /// have had, had it not started already (and `retry_after`, its Retry-After, for a 429 or a 503).
     private static func errorEvent(_ error: HTTPError) -> [UInt8] {
         var fields: [String: JSONValue] = ["error": .string(error.message), "status": .integer(error.status.code)]
         for (key, value) in error.fields { fields[key] = .string(value) }

@@ -26,6 +26,8 @@ enum ConversationFields {
         case .string(let text)?:
             guard !text.allSatisfy(\.isWhitespace) else { return .some(nil) }
             guard text.unicodeScalars.count <= maxCharacters else { throw HTTPError.badRequest("\(name) is longer than \(maxCharacters) characters") }
+            // PostgreSQL's text cannot hold it (SQLite can): refused alike on every store.
+            guard !text.unicodeScalars.contains("\u{0}") else { throw HTTPError.badRequest("\(name) must not contain the character U+0000") }
             return .some(text)
         case let other?:
             throw HTTPError.badRequest("\(name) must be a string or null, not \(other.kind)")

@@ -76,6 +76,8 @@ extension IntegrationTests {
             let response = try site.http("/conversations?page=2")
             #expect(response.status == 301, "\(response)")
             #expect(response.header("location") == "https://askd.example.com/conversations?page=2")
+            let elsewhere = try site.http("/x", ["-H", "Host: evil.example"])
+            #expect(elsewhere.header("location") == "https://askd.example.com/x", "never to the host a request names")
             #expect(response.header("server") == "nginx")
             #expect(!site.askdHasStarted, "a redirect never reaches askd")
         }
@@ -620,8 +622,8 @@ private final class DeploySite {
         try fetch(httpsURL(path), arguments)
     }
 
-    func http(_ path: String) throws -> CurlResponse {
-        try fetch("http://\(Self.hostName):\(httpPort)\(path)", [])
+    func http(_ path: String, _ arguments: [String] = []) throws -> CurlResponse {
+        try fetch("http://\(Self.hostName):\(httpPort)\(path)", arguments)
     }
 
     private func fetch(_ url: String, _ arguments: [String]) throws -> CurlResponse {

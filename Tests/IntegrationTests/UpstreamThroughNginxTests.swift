@@ -265,6 +265,7 @@ extension IntegrationTests {
                 (#"{"prompt":"x","system":["be","brief"]}"#, "system must be a string or null, not an array"),
                 (#"{"prompt":"x","title":"\#(String(repeating: "t", count: 201))"}"#, "title is longer than 200 characters"),
                 (#"{"prompt":"x","title":"t\#(String(repeating: "\u{0301}", count: 200))"}"#, "title is longer than 200 characters"),
+                (#"{"prompt":"x","title":"a\u0000b"}"#, "title must not contain the character U+0000"),
             ]
             for (body, message) in refusals {
                 let response = try ask(body)
