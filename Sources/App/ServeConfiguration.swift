@@ -17,13 +17,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var provider: ProviderConfiguration
     public var ask: AskSettings
 
-    /// How long a turn lock outlives a process that died holding it: longer than any turn,
-    /// which is at most two upstream attempts.
-    public var turnLeaseSeconds: Double {
-        // Longer than the longest turn: two plain attempts, or a whole stream.
-        if case .openAI(_, _, _, let timeout) = provider { return Double(4 * timeout + 60) }
-        return 300
-    }
+    /// How long a turn lock outlives a process that died holding it. The lease is renewed
+    /// every third of it while its turn runs, so a turn may take longer.
+    public var turnLeaseSeconds: Double { 30 }
 
     /// What the command line gave; `nil` where a flag was absent.
     public struct Flags: Sendable, Equatable {

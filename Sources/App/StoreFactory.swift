@@ -6,11 +6,11 @@ import Store
 public enum StoreFactory {
     /// - Parameters:
     ///   - turnLeaseSeconds: how long a turn lock outlives a process that died holding it; it
-    ///     must be longer than any turn.
+    ///     is renewed while its turn runs.
     ///   - migrate: whether to bring a PostgreSQL schema up to date first (SQLite always is).
     ///   - naming: where the location came from, for the error message.
     public static func open(
-        _ location: DatabaseLocation, turnLeaseSeconds: Double = 300, migrate: Bool = true, naming: String = "ASKD_DATABASE"
+        _ location: DatabaseLocation, turnLeaseSeconds: Double = 30, migrate: Bool = true, naming: String = "ASKD_DATABASE"
     ) throws -> any ConversationStore {
         do {
             switch location {

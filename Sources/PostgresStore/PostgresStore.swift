@@ -12,13 +12,14 @@ import Store
 /// database itself (cannot connect, connection lost, server shutting down, statement timeout)
 /// throws `StoreError.unavailable` and drops the connection when it is no use any more, so the
 /// store recovers by itself once the server is back. Turn locks are leases in the `turn_locks`
-/// table, timed by the server's clock, so they hold across hosts; a lease left by a crashed
-/// process expires after `leaseSeconds`. The schema is migrated when the store opens.
+/// table, timed by the server's clock, so they hold across hosts; `TurnLeases` renews them while
+/// their turns run, and a lease left by a crashed process expires after `leaseSeconds`. The schema is migrated when the store opens.
 public final class PostgresStore: ConversationStore, @unchecked Sendable {
     private let pool: ConnectionPool<PostgresConnection>
     private let leaseMilliseconds: Int64
     private let tokenCache = TokenCache()
     private let tokenNotifications: TokenNotifications
+    private let leases: TurnLeases
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
     /// - Parameters:
@@ -27,25 +28,34 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     ///   - maxConnections: how many connections the store's threads share at most.
     ///   - statementTimeoutMilliseconds: how long a statement may run; a connection attempt
     ///     waits as long, unless the URL or `PGCONNECT_TIMEOUT` says otherwise.
-    ///   - leaseSeconds: how long a turn lock outlives a process that died holding it.
+    ///   - leaseSeconds: how long a turn lock outlives a process that died holding it (it is
+    ///     renewed while its turn runs).
     /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
     ///   when `url` is not a PostgreSQL URL or the migration fails.
     public init(
         url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000, migrate: Bool = true,
-        leaseSeconds: Double = 300
+        leaseSeconds: Double = 30
     ) throws {
         let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
         // A caller waits for a connection at most about as long as a statement may run.
         let maxWait = max(1, statementTimeoutMilliseconds / 1000 + 5)
-        pool = ConnectionPool(
+        let pool = ConnectionPool(
             capacity: max(1, maxConnections), maxWaitSeconds: maxWait, isUsable: \.isStillOpen, isReusable: \.isReusable
         ) { try PostgresConnection(settings: settings) }
+        self.pool = pool
         leaseMilliseconds = Int64(leaseSeconds * 1000)
+        // The renewals' thread must not hold the store: it captures the pool only.
+        leases = TurnLeases(
+            leaseSeconds: leaseSeconds,
+            renew: { locks, seconds in try pool.withConnection { try Self.renew(locks, for: seconds, on: $0) } },
+            release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
+        )
         tokenNotifications = TokenNotifications(settings: settings)
         if migrate { try self.migrate() }
     }
 
     deinit {
+        leases.stop()
         tokenNotifications.stop()
     }
 
@@ -367,19 +377,38 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     [.text(conversationID), .text(holder), .integer(leaseMilliseconds)]
                 ) == 1
             }
-            if acquired { return TurnLock(conversationID: conversationID, holder: holder) }
+            if acquired {
+                let lock = TurnLock(conversationID: conversationID, holder: holder)
+                leases.hold(lock)
+                return lock
+            }
             guard ContinuousClock.now < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
     }
 
+    /// Gives the lock back now, or, if the database cannot be reached, at the next renewals.
     public func releaseTurnLock(_ lock: TurnLock) {
-        _ = try? withConnection { db in
-            try db.execute(
-                "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(lock.conversationID), .text(lock.holder)]
+        leases.giveBack(lock)
+    }
+
+    private static func renew(_ locks: [TurnLock], for seconds: Double, on db: PostgresConnection) throws {
+        for lock in locks {
+            _ = try db.execute(
+                """
+                UPDATE turn_locks SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3
+                WHERE conversation_id = $1 AND holder = $2
+                """,
+                [.text(lock.conversationID), .text(lock.holder), .integer(Int64(seconds * 1000))]
             )
         }
+    }
+
+    private static func release(_ lock: TurnLock, on db: PostgresConnection) throws {
+        _ = try db.execute(
+            "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(lock.conversationID), .text(lock.holder)]
+        )
     }
 
     public func checkAvailable() throws {

@@ -10,8 +10,9 @@ import Store
 /// Threads borrow connections from a small pool (a SQLite connection serves one thread at a
 /// time). Writes take the write lock at once (`BEGIN IMMEDIATE`) and wait for it up to the busy
 /// timeout. The schema is migrated when the store opens.
-/// Turn locks are leases in the `turn_locks` table, so they hold across processes; a lease left
-/// by a crashed process expires after `leaseSeconds`.
+/// Turn locks are leases in the `turn_locks` table, so they hold across processes; `TurnLeases`
+/// renews them while their turns run, and a lease left by a crashed process expires after
+/// `leaseSeconds`.
 public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public let path: String
     private let leaseSeconds: Double
@@ -24,12 +25,13 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     private let backgroundCommits: BackgroundCommits
     private let tokenGeneration: TokenGeneration
     private let tokenCache = TokenCache()
+    private let leases: TurnLeases
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
     /// - Parameter maxConnections: how many connections the store's threads share; turns are
     ///   committed on one more, of their own.
-    public init(path: String, leaseSeconds: Double = 300, busyTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 8) throws {
+    public init(path: String, leaseSeconds: Double = 30, busyTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 8) throws {
         self.path = path
         self.leaseSeconds = leaseSeconds
         let writerLock = WriterLock()
@@ -45,7 +47,14 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
         self.checkpointer = checkpointer
         // A connection that comes back inside a transaction (a failed ROLLBACK) must not be lent again.
-        pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
+        let pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
+        self.pool = pool
+        // The renewals' thread must not hold the store: it captures the pool only.
+        leases = TurnLeases(
+            leaseSeconds: leaseSeconds,
+            renew: { locks, seconds in try pool.withConnection { try Self.renew(locks, for: seconds, on: $0) } },
+            release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
+        )
         let writer = try open()
         turnWriter = writer
         // The thread must not hold the store: it captures the writer and the group commit only.
@@ -57,6 +66,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     deinit {
+        leases.stop()
         backgroundCommits.stop()
         checkpointer.stop()
     }
@@ -292,26 +302,37 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                     return db.changes == 1
                 }
             }
-            if acquired { return TurnLock(conversationID: conversationID, holder: holder) }
+            if acquired {
+                let lock = TurnLock(conversationID: conversationID, holder: holder)
+                leases.hold(lock)
+                return lock
+            }
             guard Date() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
     }
 
+    /// Gives the lock back now, or, if the database refuses, at the next renewals.
     public func releaseTurnLock(_ lock: TurnLock) {
-        // Left behind, the lease would block the conversation until it expires: try again
-        // before giving up.
-        for attempt in 1...3 {
-            let released = (try? withConnection { db in
-                try db.writeTransaction {
-                    try db.execute(
-                        "DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(lock.conversationID), .text(lock.holder)]
-                    )
-                }
-            }) != nil
-            if released { return }
-            usleep(useconds_t(attempt * 50_000))
+        leases.giveBack(lock)
+    }
+
+    private static func renew(_ locks: [TurnLock], for seconds: Double, on db: SQLiteConnection) throws {
+        try db.writeTransaction {
+            let until = Date().addingTimeInterval(seconds)
+            for lock in locks {
+                try db.execute(
+                    "UPDATE turn_locks SET expires_at = ? WHERE conversation_id = ? AND holder = ?",
+                    [.date(until), .text(lock.conversationID), .text(lock.holder)]
+                )
+            }
+        }
+    }
+
+    private static func release(_ lock: TurnLock, on db: SQLiteConnection) throws {
+        try db.writeTransaction {
+            try db.execute("DELETE FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(lock.conversationID), .text(lock.holder)])
         }
     }
 

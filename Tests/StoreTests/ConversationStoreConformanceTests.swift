@@ -434,6 +434,29 @@ import Testing
         try waitFor { (try? other.withTurnLock(conversationID: "c1", timeout: 0.1) { true }) == true }
     }
 
+    /// A turn lock holds for as long as its turn runs, past its lease, and a holder that is
+    /// gone (its store closed without giving the lock back, as a process that died) blocks the
+    /// conversation only until the lease runs out.
+    @Test(arguments: [StoreBackend.sqlite, .postgres])
+    func aTurnLockIsRenewedWhileHeldAndExpiresOnceItsHolderIsGone(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make(leaseSeconds: 1.5)
+        let other = try reopen()
+        let lock = try store.acquireTurnLock(conversationID: "c1", timeout: 1)
+        Thread.sleep(forTimeInterval: 4)
+        #expect(throws: StoreError.turnLockTimedOut("c1"), "held 4 s, past its 1.5 s lease") {
+            try other.acquireTurnLock(conversationID: "c1", timeout: 0.1)
+        }
+        store.releaseTurnLock(lock)
+        _ = try other.acquireTurnLock(conversationID: "c1", timeout: 1)
+
+        var gone: (any ConversationStore)? = try reopen()
+        _ = try gone?.acquireTurnLock(conversationID: "c2", timeout: 1)
+        gone = nil
+        let started = Date()
+        _ = try other.acquireTurnLock(conversationID: "c2", timeout: 30)
+        #expect(Date().timeIntervalSince(started) < 10, "the lease of a holder that is gone ran out")
+    }
+
     // MARK: Availability and moving stores
 
     @Test(arguments: StoreBackend.allCases)
@@ -526,7 +549,7 @@ final class LockedCounts: @unchecked Sendable {
     var failures: [String] { lock.withLock { _failures } }
 }
 
-func waitFor(seconds: Double = 5, _ condition: () -> Bool) throws {
+func waitFor(seconds: Double = 30, _ condition: () -> Bool) throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return }

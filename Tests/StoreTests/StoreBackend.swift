@@ -13,7 +13,8 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     /// A new, empty store, and a way to open a second handle on the same data (another
     /// process's view, for SQLite; another host's, for PostgreSQL).
-    func make() throws -> (store: any ConversationStore, reopen: () throws -> any ConversationStore) {
+    /// Turn locks last `leaseSeconds` unless renewed.
+    func make(leaseSeconds: Double = 30) throws -> (store: any ConversationStore, reopen: () throws -> any ConversationStore) {
         switch self {
         case .memory:
             let store = MemoryStore()
@@ -22,11 +23,11 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("askd-store-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let path = directory.appendingPathComponent("askd.sqlite").path
-            return (try SQLiteStore(path: path), { try SQLiteStore(path: path) })
+            return (try SQLiteStore(path: path, leaseSeconds: leaseSeconds), { try SQLiteStore(path: path, leaseSeconds: leaseSeconds) })
         case .postgres:
             // A database of its own on the cluster this process shares.
             let url = try PostgresTestCluster.shared.get().createDatabase()
-            return (try PostgresStore(url: url), { try PostgresStore(url: url) })
+            return (try PostgresStore(url: url, leaseSeconds: leaseSeconds), { try PostgresStore(url: url, leaseSeconds: leaseSeconds) })
         }
     }
 }
