@@ -3,6 +3,7 @@ import Glibc
 #endif
 import FoundationEssentials
 import Store
+import Synchronization
 
 /// The shared `ConversationStore`: one PostgreSQL database, reached through the system libpq,
 /// for any number of askd processes on any number of hosts.
@@ -20,6 +21,10 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     private let tokenCache = TokenCache()
     private let tokenNotifications: TokenNotifications
     private let leases: TurnLeases
+    /// Set when the store opened without reaching the database to migrate it: the first
+    /// operation that reaches it migrates first.
+    private let migrationPending = Atomic<Bool>(false)
+    private let migration = Mutex<Void>(())
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
     /// - Parameters:
@@ -30,11 +35,15 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     ///     waits as long, unless the URL or `PGCONNECT_TIMEOUT` says otherwise.
     ///   - leaseSeconds: how long a turn lock outlives a process that died holding it (it is
     ///     renewed while its turn runs).
+    ///   - migrateOnceReachable: when the database cannot be reached to migrate it now, open
+    ///     anyway and migrate before the first operation that reaches it; until then every
+    ///     operation is `StoreError.unavailable`. A server starts so while its database is down
+    ///     (at boot, in a failover) and answers 503 instead of failing to start.
     /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
     ///   when `url` is not a PostgreSQL URL or the migration fails.
     public init(
         url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000, migrate: Bool = true,
-        leaseSeconds: Double = 30
+        leaseSeconds: Double = 30, migrateOnceReachable: Bool = false
     ) throws {
         let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
         // A caller waits for a connection at most about as long as a statement may run.
@@ -51,8 +60,16 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
         )
         tokenNotifications = TokenNotifications(settings: settings)
-        if migrate { try self.migrate() }
+        guard migrate else { return }
+        do {
+            try self.migrate()
+        } catch StoreError.unavailable where migrateOnceReachable {
+            migrationPending.store(true, ordering: .releasing)
+        }
     }
+
+    /// Whether the store opened without reaching the database and has not migrated it yet.
+    public var migrationIsPending: Bool { migrationPending.load(ordering: .acquiring) }
 
     deinit {
         leases.stop()
@@ -517,8 +534,18 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     /// Runs `body` with a connection from the pool, turning failures of the database itself
     /// into `StoreError.unavailable`.
+    /// Runs the migration the store opened without, once, however many threads come here.
+    private func migrateIfPending() throws {
+        try migration.withLock { _ in
+            guard migrationPending.load(ordering: .acquiring) else { return }
+            try pool.withConnection { try PostgresMigrations.migrate($0) }
+            migrationPending.store(false, ordering: .releasing)
+        }
+    }
+
     private func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         do {
+            if migrationPending.load(ordering: .acquiring) { try migrateIfPending() }
             return try pool.withConnection(body)
         } catch let error as PostgresError where error.isUnavailability {
             throw StoreError.unavailable("\(error)")

@@ -54,12 +54,19 @@ struct Serve: ParsableCommand {
         // Everything that can be misconfigured is checked before the socket exists.
         let upstream = UpstreamFactory.make(configuration.provider)
         let migrate = !noMigrate && configuration.migrate
-        let store = try StoreFactory.open(configuration.database, turnLeaseSeconds: configuration.turnLeaseSeconds, migrate: migrate)
+        // A database that is down now (at boot, in a failover) is not a reason to fail to start:
+        // under systemd, failing starts soon stop the restarts, and the socket with them.
+        let store = try StoreFactory.open(
+            configuration.database, turnLeaseSeconds: configuration.turnLeaseSeconds, migrate: migrate, waitForDatabase: true
+        )
         let listeningSocket: ListeningSocket
         do {
             listeningSocket = try ListeningSocket.open(configuration.listen, environment: environment)
         } catch {
             throw ConfigurationError("\(error)")
+        }
+        if StoreFactory.waitsForDatabase(store) {
+            logger.warning("the database cannot be reached: askd answers 503 until it can, and migrates the schema first then")
         }
         if case .echo = configuration.provider {
             logger.warning("the echo provider answers every request (ASKD_PROVIDER=echo); it is for development and tests only")

@@ -113,6 +113,20 @@ extension IntegrationTests {
             try waitUntil("askd answers over TCP") { try fastCGIHealthz("127.0.0.1:\(port)").contains(#"{"status":"ok"}"#) }
         }
 
+        /// A PostgreSQL database that is down when askd starts (at boot, in a failover) is no
+        /// reason to fail: under systemd, failing starts soon stop the restarts.
+        @Test func itServesWhileItsDatabaseIsUnreachable() throws {
+            let port = try FreePort.find()
+            let unreachable = try FreePort.find()
+            let askd = try Stack.launch(
+                Stack.askdBinary, ["serve", "--listen", "127.0.0.1:\(port)", "--threads", "2"],
+                environment: ["ASKD_PROVIDER": "echo", "ASKD_DATABASE": "postgresql://askd@127.0.0.1:\(unreachable)/askd"]
+            )
+            defer { askd.signal(SIGKILL) }
+            try waitUntil("askd answers over TCP") { try fastCGIHealthz("127.0.0.1:\(port)").contains("503") }
+            #expect(try fastCGIHealthz("127.0.0.1:\(port)").contains(#"{"status":"unavailable","store":"down"}"#))
+        }
+
         @Test func itServesASocketInheritedOnStandardInput() throws {
             let directory = try temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }

@@ -113,6 +113,28 @@ struct PostgresStoreTests {
         #expect(PostgresStore.redacted("host=db password = 's3 cret' user=askd") == "host=db password = *** user=askd")
     }
 
+    /// A store opened while its database is down (a server starting at boot, or in a failover)
+    /// opens all the same, is unavailable meanwhile, and migrates the database once it is back.
+    @Test func aStoreOpenedWhileTheDatabaseIsDownMigratesItOnceItIsBack() throws {
+        let cluster = try PostgresTestCluster.start()
+        defer { cluster.stop() }
+        let url = try cluster.createDatabase()
+        try cluster.pause()
+        #expect(throws: StoreError.self, "without waiting, opening fails") { try PostgresStore(url: url, statementTimeoutMilliseconds: 2_000) }
+        let store = try PostgresStore(url: url, statementTimeoutMilliseconds: 2_000, migrateOnceReachable: true)
+        #expect(store.migrationIsPending)
+        let error = #expect(throws: StoreError.self) { try store.allTokens() }
+        guard case .unavailable = error else {
+            Issue.record("not unavailable: \(String(describing: error))")
+            return
+        }
+
+        try cluster.resume()
+        #expect(try store.allTokens() == [])
+        #expect(!store.migrationIsPending)
+        #expect(try store.schemaVersion() == 4)
+    }
+
     /// The same store instance, across a server restart: unavailable while the server is down,
     /// working again once it is back, with no new store.
     @Test func aStoreRecoversByItselfAfterTheServerRestarts() throws {
