@@ -9,7 +9,8 @@ import FoundationEssentials
 /// Every value goes to the server as a parameter, never in the SQL. Parameters are typed and
 /// sent in binary form, and results come back in binary form: text as its UTF-8 bytes, integers
 /// in network order. A statement with parameters is prepared once per connection, on first use
-/// (`PQprepare`), and then only executed (`PQexecPrepared`): the server parses and plans it once.
+/// (`PQsendPrepare`), and then only executed (`PQsendQueryPrepared`): the server parses and
+/// plans it once. No wait for the server is longer than the statement timeout and two seconds.
 final class PostgresConnection {
     /// A value for a `$n` parameter, typed even when it is NULL, so that a prepared statement
     /// always sees the same types.
@@ -140,22 +141,66 @@ final class PostgresConnection {
         let name = values.isEmpty ? nil : try statementName(for: sql, types: types)
         bytes.append(0)  // Never empty, so that every offset, even of an empty value, has an address.
         let formats = [Int32](repeating: 1, count: values.count)
-        let result = bytes.withUnsafeBufferPointer { buffer in
+        // Sent in full before the call returns (the connection blocks): the buffer may go then.
+        let sent = bytes.withUnsafeBufferPointer { buffer in
             let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
             let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
             if let name {
-                return PQexecPrepared(connection, name, Int32(values.count), pointers, lengths, formats, 1)
+                return PQsendQueryPrepared(connection, name, Int32(values.count), pointers, lengths, formats, 1)
             }
-            return PQexecParams(connection, sql, 0, nil, nil, nil, nil, 1)
+            return PQsendQueryParams(connection, sql, 0, nil, nil, nil, nil, 1)
         }
-        return try check(result, sql)
+        return try result(ofSent: sent, sql)
+    }
+
+    /// Waits for the result of the statement just sent (`sent`: what the `PQsend...` call
+    /// returned), for up to the statement timeout and two seconds more. The server ends a
+    /// statement that runs too long by itself; but a server that stopped answering while its
+    /// kernel still acknowledges (a stopped or stuck server, or a pooler in front of a dead
+    /// one) kept a blocking `PQexec` waiting for as long as it stayed so. Past that deadline
+    /// the connection is given up, as lost.
+    private func result(ofSent sent: Int32, _ sql: String) throws -> OpaquePointer {
+        guard sent == 1 else { return try check(nil, sql) }
+        let limit = settings.statementTimeoutMilliseconds
+        let deadline = limit > 0 ? ContinuousClock.now.advanced(by: .milliseconds(limit + 2_000)) : nil
+        var outcome: OpaquePointer?
+        while true {
+            while PQisBusy(connection) == 1 {
+                var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+                var wait: Int32 = -1
+                if let deadline {
+                    let left = ContinuousClock.now.duration(to: deadline).components
+                    wait = Int32(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000))
+                }
+                let ready = poll(&descriptor, 1, wait)
+                if ready < 0 && errno == EINTR { continue }
+                if ready == 0 {
+                    PQclear(outcome)
+                    ended = true
+                    throw PostgresError(
+                        sqlState: nil, message: "the server did not answer within \(limit + 2_000) ms",
+                        context: String(sql.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(60)), closedConnection: true
+                    )
+                }
+                guard PQconsumeInput(connection) == 1 else { break }
+            }
+            guard let next = PQgetResult(connection) else { break }
+            // Keep the first failure, else the last result.
+            if let kept = outcome, ![PGRES_COMMAND_OK, PGRES_TUPLES_OK].contains(PQresultStatus(kept)) {
+                PQclear(next)
+            } else {
+                PQclear(outcome)
+                outcome = next
+            }
+        }
+        return try check(outcome, sql)
     }
 
     /// The name of the statement prepared for `sql`, preparing it first if needed.
     private func statementName(for sql: String, types: [Oid]) throws -> String {
         if let name = prepared[sql] { return name }
         let name = "askd_\(prepared.count + 1)"
-        PQclear(try check(PQprepare(connection, name, sql, Int32(types.count), types), sql))
+        PQclear(try result(ofSent: PQsendPrepare(connection, name, sql, Int32(types.count), types), sql))
         prepared[sql] = name
         return name
     }

@@ -113,6 +113,34 @@ struct PostgresStoreTests {
         #expect(PostgresStore.redacted("host=db password = 's3 cret' user=askd") == "host=db password = *** user=askd")
     }
 
+    /// A server that stops answering while its kernel still acknowledges (stopped here with
+    /// SIGSTOP; or stuck, or a pooler in front of a dead one) makes a call unavailable after the
+    /// statement timeout and two seconds, not a wait for as long as it stays so.
+    @Test func aServerThatStopsAnsweringIsUnavailableWithinTheStatementTimeout() throws {
+        let cluster = try PostgresTestCluster.start()
+        defer { cluster.stop() }
+        let store = try PostgresStore(url: try cluster.createDatabase(), maxConnections: 2, statementTimeoutMilliseconds: 500)
+        #expect(try store.allTokens() == [])  // a pooled connection, open
+        let postmaster = try #require(
+            (try? String(contentsOfFile: cluster.directory + "/data/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first
+                .flatMap { Int32($0) }
+        )
+        func signalCluster(_ signal: String) {
+            _ = try? PostgresTestCluster.shell("kill -\(signal) \(postmaster) $(pgrep -P \(postmaster)) 2>/dev/null; true")
+        }
+        signalCluster("STOP")
+        defer { signalCluster("CONT") }
+        let started = Date()
+        let error = #expect(throws: StoreError.self) { try store.allTokens() }
+        #expect(Date().timeIntervalSince(started) < 10, "gave up after \(Date().timeIntervalSince(started)) s")
+        guard case .unavailable = error else {
+            Issue.record("not unavailable: \(String(describing: error))")
+            return
+        }
+        signalCluster("CONT")
+        try waitFor { (try? store.allTokens()) == [] }
+    }
+
     /// A store opened while its database is down (a server starting at boot, or in a failover)
     /// opens all the same, is unavailable meanwhile, and migrates the database once it is back.
     @Test func aStoreOpenedWhileTheDatabaseIsDownMigratesItOnceItIsBack() throws {

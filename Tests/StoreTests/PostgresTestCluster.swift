@@ -60,6 +60,11 @@ struct PostgresTestCluster: Sendable {
         popen("psql -X -q -v ON_ERROR_STOP=1 -d '\(url)' -c '\(sql.replacing("'", with: "'\\''"))' >/dev/null 2>&1", "r")
     }
 
+    /// Runs a shell command; the last line it printed.
+    static func shell(_ command: String) throws -> String {
+        try output(of: command)
+    }
+
     /// Runs the script through `popen`; returns the last line it printed (progress and errors
     /// come before it). Foundation's `Process.waitUntilExit` can hang inside a test on Linux.
     private static func run(_ command: String, _ directory: String) throws -> String {
