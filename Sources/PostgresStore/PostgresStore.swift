@@ -460,6 +460,12 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// `text` as a TEXT column can hold it: U+0000 becomes U+FFFD. askd refuses U+0000 in the
+    /// fields it keeps as TEXT, but a SQLite store being copied may hold it from before.
+    private static func storable(_ text: String) -> String {
+        text.contains("\u{0}") ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
+    }
+
     public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
         try withConnection { db in
             try db.transaction {
@@ -471,8 +477,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     """,
                     [
                         .text(conversation.id), .text(conversation.owner), .date(conversation.createdAt),
-                        .date(conversation.updatedAt), .text(conversation.settings.title), .bytes(conversation.settings.system),
-                        .text(conversation.settings.model),
+                        .date(conversation.updatedAt), .text(conversation.settings.title.map(Self.storable)),
+                        .bytes(conversation.settings.system), .text(conversation.settings.model.map(Self.storable)),
                     ]
                 )
                 for message in messages {
@@ -484,8 +490,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                         """,
                         [
                             .text(conversation.id), .integer(message.sequence), .text(message.role.rawValue), .bytes(message.content),
-                            .text(message.model), .integer(message.usage?.promptTokens), .integer(message.usage?.completionTokens),
-                            .integer(message.usage?.totalTokens), .date(message.createdAt),
+                            .text(message.model.map(Self.storable)), .integer(message.usage?.promptTokens),
+                            .integer(message.usage?.completionTokens), .integer(message.usage?.totalTokens), .date(message.createdAt),
                         ]
                     )
                 }

@@ -99,6 +99,21 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A SQLite store may hold U+0000 in a title or a model, which PostgreSQL's TEXT cannot:
+    /// copying it keeps the rest of the text, with U+FFFD in its place, instead of failing midway.
+    @Test func aCopiedTitleWithTheNULCharacterIsStored() throws {
+        let store = try PostgresStore(url: try newDatabase())
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        let conversation = Conversation(
+            id: "c1", owner: alice.id, createdAt: .at(1_795_700_000_000), updatedAt: .at(1_795_700_000_000),
+            settings: ConversationSettings(title: "a\u{0}b", system: "s\u{0}", model: "m\u{0}")
+        )
+        try store.importConversation(conversation, messages: [])
+        let stored = try #require(try store.conversation(id: "c1", owner: alice.id))
+        #expect(stored.settings == ConversationSettings(title: "a\u{FFFD}b", system: "s\u{0}", model: "m\u{FFFD}"))
+    }
+
     @Test func redactedURLsHideOnlyThePassword() {
         #expect(PostgresStore.redacted("postgresql://askd:s3cret@db.example:5432/askd?sslmode=require")
             == "postgresql://askd:***@db.example:5432/askd?sslmode=require")
