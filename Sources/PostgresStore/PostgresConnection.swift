@@ -159,6 +159,9 @@ final class PostgresConnection {
     /// kernel still acknowledges (a stopped or stuck server, or a pooler in front of a dead
     /// one) kept a blocking `PQexec` waiting for as long as it stayed so. Past that deadline
     /// the connection is given up, as lost.
+    ///
+    /// It polls the socket in slices of at most 100 ms and reads after each: over TLS, bytes
+    /// already decrypted may wait inside OpenSSL, where `poll` cannot see them.
     private func result(ofSent sent: Int32, _ sql: String) throws -> OpaquePointer {
         guard sent == 1 else { return try check(nil, sql) }
         let limit = settings.statementTimeoutMilliseconds
@@ -167,14 +170,16 @@ final class PostgresConnection {
         while true {
             while PQisBusy(connection) == 1 {
                 var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
-                var wait: Int32 = -1
+                var left: Int64 = 100
                 if let deadline {
-                    let left = ContinuousClock.now.duration(to: deadline).components
-                    wait = Int32(clamping: max(0, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000))
+                    let components = ContinuousClock.now.duration(to: deadline).components
+                    left = max(0, components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
                 }
-                let ready = poll(&descriptor, 1, wait)
+                let ready = poll(&descriptor, 1, Int32(min(left, 100)))
                 if ready < 0 && errno == EINTR { continue }
-                if ready == 0 {
+                if ready == 0 && left <= 100 && deadline != nil {
+                    // A last read, for what TLS may hold.
+                    if PQconsumeInput(connection) == 1 && PQisBusy(connection) == 0 { continue }
                     PQclear(outcome)
                     ended = true
                     throw PostgresError(

@@ -24,7 +24,15 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// Set when the store opened without reaching the database to migrate it: the first
     /// operation that reaches it migrates first.
     private let migrationPending = Atomic<Bool>(false)
-    private let migration = Mutex<Void>(())
+    private let migration = Mutex(MigrationAttempts())
+
+    /// The attempts at a migration the store opened without.
+    private struct MigrationAttempts {
+        var running = false
+        /// Until when callers are told the last failure instead of trying again.
+        var quietUntil: ContinuousClock.Instant?
+        var lastFailure = ""
+    }
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
     /// - Parameters:
@@ -538,17 +546,36 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with a connection from the pool, turning failures of the database itself
-    /// into `StoreError.unavailable`.
-    /// Runs the migration the store opened without, once, however many threads come here.
+    /// Runs the migration the store opened without. One thread tries at a time, and after a
+    /// failure no thread tries again for a while (1 s after an outage, 10 s after another
+    /// failure, such as a role that may not create tables): meanwhile callers get the store
+    /// unavailable at once, with the reason, instead of queueing for connection attempts that
+    /// each take up to the connect timeout.
     private func migrateIfPending() throws {
-        try migration.withLock { _ in
-            guard migrationPending.load(ordering: .acquiring) else { return }
+        let mine = try migration.withLock { attempts throws(StoreError) -> Bool in
+            guard migrationPending.load(ordering: .acquiring) else { return false }
+            if attempts.running { throw .unavailable("the schema is being migrated") }
+            if let quietUntil = attempts.quietUntil, ContinuousClock.now < quietUntil { throw .unavailable(attempts.lastFailure) }
+            attempts.running = true
+            return true
+        }
+        guard mine else { return }
+        do {
             try pool.withConnection { try PostgresMigrations.migrate($0) }
             migrationPending.store(false, ordering: .releasing)
+            migration.withLock { $0 = MigrationAttempts() }
+        } catch {
+            let outage = (error as? PostgresError)?.isUnavailability ?? false
+            let failure = outage ? "\(error)" : "the schema migration failed: \(error)"
+            migration.withLock { attempts in
+                attempts = MigrationAttempts(quietUntil: .now + .seconds(outage ? 1 : 10), lastFailure: failure)
+            }
+            throw StoreError.unavailable(failure)
         }
     }
 
+    /// Runs `body` with a connection from the pool, turning failures of the database itself
+    /// into `StoreError.unavailable`.
     private func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         do {
             if migrationPending.load(ordering: .acquiring) { try migrateIfPending() }

@@ -110,18 +110,31 @@ public final class TurnLeases: @unchecked Sendable {
         pthread_detach(thread)
     }
 
+    /// Every third of the lease, counted from the start of the pass before (a pass that waits
+    /// on the database does not push the next one back); a second after a renewal that failed.
+    /// Releases are retried after the renewals, and no more in a pass once one fails.
     private func run() {
+        var due = Self.now() + leaseSeconds / 3
         pthread_mutex_lock(mutex)
         while !stopping {
-            var deadline = Self.monotonicTime(at: Self.now() + leaseSeconds / 3)
+            var deadline = Self.monotonicTime(at: due)
             while !stopping && pthread_cond_timedwait(wake, mutex, &deadline) != ETIMEDOUT {}
             guard !stopping else { break }
             let renewing = Array(held)
             let retrying = Array(unreleased.keys)
             pthread_mutex_unlock(mutex)
 
-            if !renewing.isEmpty { try? renew(renewing, leaseSeconds) }
-            let released = retrying.filter { (try? release($0)) != nil }
+            let started = Self.now()
+            var renewed = true
+            if !renewing.isEmpty {
+                do { try renew(renewing, leaseSeconds) } catch { renewed = false }
+            }
+            var released: [TurnLock] = []
+            for lock in retrying {
+                guard (try? release(lock)) != nil else { break }
+                released.append(lock)
+            }
+            due = renewed ? started + leaseSeconds / 3 : min(started + leaseSeconds / 3, Self.now() + 1)
 
             pthread_mutex_lock(mutex)
             for lock in released { unreleased[lock] = nil }

@@ -439,11 +439,11 @@ import Testing
     /// conversation only until the lease runs out.
     @Test(arguments: [StoreBackend.sqlite, .postgres])
     func aTurnLockIsRenewedWhileHeldAndExpiresOnceItsHolderIsGone(backend: StoreBackend) throws {
-        let (store, reopen) = try backend.make(leaseSeconds: 1.5)
+        let (store, reopen) = try backend.make(leaseSeconds: 3)
         let other = try reopen()
         let lock = try store.acquireTurnLock(conversationID: "c1", timeout: 1)
-        Thread.sleep(forTimeInterval: 4)
-        #expect(throws: StoreError.turnLockTimedOut("c1"), "held 4 s, past its 1.5 s lease") {
+        Thread.sleep(forTimeInterval: 7)
+        #expect(throws: StoreError.turnLockTimedOut("c1"), "held 7 s, past its 3 s lease") {
             try other.acquireTurnLock(conversationID: "c1", timeout: 0.1)
         }
         store.releaseTurnLock(lock)
@@ -454,7 +454,7 @@ import Testing
         gone = nil
         let started = Date()
         _ = try other.acquireTurnLock(conversationID: "c2", timeout: 30)
-        #expect(Date().timeIntervalSince(started) < 10, "the lease of a holder that is gone ran out")
+        #expect(Date().timeIntervalSince(started) < 15, "the lease of a holder that is gone ran out")
     }
 
     // MARK: Availability and moving stores

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PostgresStore
 import Store
+import Synchronization
 import Testing
 
 /// What only the PostgreSQL backend promises: its schema, its URL handling, and recovery.
@@ -131,7 +132,7 @@ struct PostgresStoreTests {
     /// A server that stops answering while its kernel still acknowledges (stopped here with
     /// SIGSTOP; or stuck, or a pooler in front of a dead one) makes a call unavailable after the
     /// statement timeout and two seconds, not a wait for as long as it stays so.
-    @Test func aServerThatStopsAnsweringIsUnavailableWithinTheStatementTimeout() throws {
+    @Test(.timeLimit(.minutes(1))) func aServerThatStopsAnsweringIsUnavailableWithinTheStatementTimeout() throws {
         let cluster = try PostgresTestCluster.start()
         defer { cluster.stop() }
         let store = try PostgresStore(url: try cluster.createDatabase(), maxConnections: 2, statementTimeoutMilliseconds: 500)
@@ -173,9 +174,42 @@ struct PostgresStoreTests {
         }
 
         try cluster.resume()
-        #expect(try store.allTokens() == [])
+        // Within a second of the last failed attempt, callers are told that failure again.
+        try waitFor { (try? store.allTokens()) == [] }
         #expect(!store.migrationIsPending)
         #expect(try store.schemaVersion() == 4)
+    }
+
+    /// While the store waits to migrate, callers do not queue for the migration's connection
+    /// attempts: one thread tries, the others are told at once that the store is unavailable.
+    /// The server here accepts connections (its kernel does) and never answers.
+    @Test(.timeLimit(.minutes(1))) func callersDoNotQueueForAPendingMigration() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try #require(bind(listener, $0, length) == 0 && listen(listener, 64) == 0 && getsockname(listener, $0, &length) == 0)
+            }
+        }
+        let url = "postgresql://askd@127.0.0.1:\(UInt16(bigEndian: address.sin_port))/askd?connect_timeout=2"
+        let store = try PostgresStore(url: url, maxConnections: 8, statementTimeoutMilliseconds: 2_000, migrateOnceReachable: true)
+        #expect(store.migrationIsPending)
+        let started = Date()
+        let finished = Mutex<[(seconds: Double, unavailable: Bool)]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            var unavailable = false
+            do { _ = try store.allTokens() } catch StoreError.unavailable { unavailable = true } catch {}
+            let seconds = Date().timeIntervalSince(started)
+            finished.withLock { $0.append((seconds, unavailable)) }
+        }
+        let outcomes = finished.withLock { $0 }
+        #expect(outcomes.count == 6 && outcomes.allSatisfy(\.unavailable))
+        let slowest = outcomes.map(\.seconds).max() ?? 0
+        #expect(slowest < 4, "each caller waited its turn: the slowest took \(slowest) s")
     }
 
     /// The same store instance, across a server restart: unavailable while the server is down,
