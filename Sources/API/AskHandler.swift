@@ -186,7 +186,7 @@ public struct AskHandler: Sendable {
         Turn(
             conversationID: prepared.conversationID, owner: owner, startsConversation: prepared.startsConversation,
             prompt: input.prompt, answer: answer.text, model: answer.model, usage: answer.usage, date: Date(),
-            settings: input.settings
+            settings: input.settings, lock: prepared.lock
         )
     }
 
@@ -242,6 +242,11 @@ extension HTTPError {
         switch error {
         case .conversationNotFound: self = .conversationNotFound
         case .turnLockTimedOut: self.init(.serviceUnavailable, "the conversation is busy with another turn; try again", headers: ["Retry-After": "5"])
+        case .turnLockLost(let id):
+            self.init(
+                .serviceUnavailable, "the turn could not be stored, as the store was unreachable meanwhile; nothing was stored, try again",
+                headers: ["Retry-After": "5"], logDetail: "the turn lock on conversation \(id) was taken over before the turn was stored"
+            )
         case .duplicate(let what):
             self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"], logDetail: "the store refused a duplicate: \(what)")
         case .unavailable(let why):

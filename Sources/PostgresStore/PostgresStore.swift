@@ -206,21 +206,31 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             .integer(turn.usage?.totalTokens), .text(turn.date.usageDay),
             .integer(Self.usageShard(for: turn.conversationID)),
         ] + (turn.startsConversation
-            ? [.text(turn.settings.title), .bytes(turn.settings.system), .text(turn.settings.model)] : [])
+            ? [.text(turn.settings.title), .bytes(turn.settings.system), .text(turn.settings.model)]
+            : turn.lock.map { [.text($0.holder)] } ?? [])
+        let statement = turn.startsConversation ? Self.startTurn : turn.lock == nil ? Self.continueTurn : Self.continueLockedTurn
         let inserted = try withConnection { db in
             var attempts = 0
             while true {
                 do {
-                    return try db.execute(turn.startsConversation ? Self.startTurn : Self.continueTurn, values)
+                    return try db.execute(statement, values)
                 } catch let error as PostgresError where error.sqlState == "23505" && attempts < 100 {
                     attempts += 1
                 }
             }
         }
         guard inserted == 2 else {
-            throw turn.startsConversation
-                ? StoreError.duplicate("conversation \(turn.conversationID)")
-                : StoreError.conversationNotFound(turn.conversationID)
+            if turn.startsConversation { throw StoreError.duplicate("conversation \(turn.conversationID)") }
+            if let lock = turn.lock, try !holds(lock) { throw StoreError.turnLockLost(turn.conversationID) }
+            throw StoreError.conversationNotFound(turn.conversationID)
+        }
+    }
+
+    private func holds(_ lock: TurnLock) throws -> Bool {
+        try withConnection { db in
+            try !db.query(
+                "SELECT 1 FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(lock.conversationID), .text(lock.holder)]
+            ) { _ in true }.isEmpty
         }
     }
 
@@ -271,6 +281,25 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     private static let continueTurn = """
         WITH conversation AS (
             UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2
+            RETURNING id
+        ), last AS (
+            SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
+        ), usage AS (
+            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
+                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
+        )
+        """ + "\n" + insertTurnMessages
+
+    /// `continueTurn`, stored only while the turn's lock (holder `$12`) is still there: its
+    /// lease row is locked until the commit, so no other holder can take it over meanwhile.
+    private static let continueLockedTurn = """
+        WITH held AS (
+            SELECT 1 FROM turn_locks WHERE conversation_id = $1 AND holder = $12 FOR UPDATE
+        ), conversation AS (
+            UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2 AND EXISTS (SELECT 1 FROM held)
             RETURNING id
         ), last AS (
             SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1

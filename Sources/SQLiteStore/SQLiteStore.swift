@@ -229,6 +229,13 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             // A new conversation has no messages: its messages reference it.
             last = 0
         } else {
+            // Inside the write transaction, nobody can take the lock over before the commit.
+            if let lock = turn.lock {
+                let held = try db.query(
+                    "SELECT 1 FROM turn_locks WHERE conversation_id = ? AND holder = ?", [.text(lock.conversationID), .text(lock.holder)]
+                ) { _ in true }
+                guard !held.isEmpty else { throw StoreError.turnLockLost(turn.conversationID) }
+            }
             try db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ? AND token_id = ?",
                 [.date(turn.date), .text(turn.conversationID), .text(turn.owner)]

@@ -19,7 +19,10 @@ import FoundationEssentials
 ///   `withTurnLock`), no other caller, in this process or another one sharing the store, holds
 ///   the lock of the same conversation. The lock belongs to the `TurnLock` value, not to a
 ///   thread: one thread may take it and another release it, as an answer that arrives on
-///   another thread does. A lock its holder never releases (a crashed process) expires.
+///   another thread does. A lock its holder never releases (a crashed process) expires. A
+///   turn committed with the `lock` it ran under is stored only if that lock is still its
+///   holder's (a backend whose locks expire checks it in the commit's transaction); otherwise
+///   it throws `StoreError.turnLockLost` and stores nothing.
 /// - **Deletes** remove the conversation and all its messages for good.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself

@@ -6,6 +6,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case duplicate(String)
     /// Another turn on the conversation held it for longer than the wait allowed.
     case turnLockTimedOut(String)
+    /// The turn's lock was no longer its own when the turn was to be stored: nothing was.
+    case turnLockLost(String)
     /// The database cannot be reached or used; the message says why (never a password).
     case unavailable(String)
 
@@ -14,6 +16,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .conversationNotFound(let id): "conversation \(id) not found"
         case .duplicate(let what): "\(what) already exists"
         case .turnLockTimedOut(let id): "timed out waiting for another turn on conversation \(id)"
+        case .turnLockLost(let id): "the turn lock on conversation \(id) was taken over before the turn was stored"
         case .unavailable(let why): "store unavailable: \(why)"
         }
     }

@@ -17,12 +17,18 @@ public struct Turn: Sendable, Equatable {
     public var date: Date
     /// The settings a conversation starts with; ignored by a turn that continues one.
     public var settings: ConversationSettings
+    /// The turn lock the turn ran under, if any: a store that keeps locks as leases stores the
+    /// turn only while the lease is still this lock's, so that a turn whose lease another
+    /// holder took over (after its renewals failed for the whole lease) is never stored beside
+    /// that holder's.
+    public var lock: TurnLock?
 
     public init(
         conversationID: String, owner: String, startsConversation: Bool, prompt: String, answer: String,
-        model: String, usage: TokenUsage?, date: Date, settings: ConversationSettings = ConversationSettings()
+        model: String, usage: TokenUsage?, date: Date, settings: ConversationSettings = ConversationSettings(), lock: TurnLock? = nil
     ) {
         self.settings = settings
+        self.lock = lock
         self.conversationID = conversationID
         self.owner = owner
         self.startsConversation = startsConversation

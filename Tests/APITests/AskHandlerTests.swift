@@ -227,6 +227,15 @@ struct AskHandlerTests {
         #expect(fixture.delete(id, token: fixture.bob) == 404)
     }
 
+    /// A turn whose lock was taken over is a 503 to try again, with the cause for the log only.
+    @Test func aLostTurnLockIsA503ToTryAgain() {
+        let error = HTTPError(store: .turnLockLost("c1"))
+        #expect(error.status == .serviceUnavailable)
+        #expect(error.headers["Retry-After"] == "5")
+        #expect(error.message.hasSuffix("nothing was stored, try again"))
+        #expect(error.logDetail?.contains("c1") == true)
+    }
+
     @Test(arguments: [
         (UpstreamError.failed(detail: "500"), 502, "the model could not answer"),
         (UpstreamError.rejectedCredentials(detail: "401"), 502, "upstream rejected askd's credentials"),

@@ -457,6 +457,29 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 15, "the lease of a holder that is gone ran out")
     }
 
+    /// A turn is stored under the lock it ran under only while that lock is still its own:
+    /// once another holder has the conversation's lock, the first holder's turn is refused.
+    @Test(arguments: [StoreBackend.sqlite, .postgres])
+    func aTurnWhoseLockWasTakenOverIsNotStored(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let other = try reopen()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "first"))
+        let lost = try store.acquireTurnLock(conversationID: "c1", timeout: 1)
+        store.releaseTurnLock(lost)  // as if its lease had run out
+        let taken = try other.acquireTurnLock(conversationID: "c1", timeout: 1)
+
+        var late = turn("c1", owner: alice.id, starts: false, "late")
+        late.lock = lost
+        #expect(throws: StoreError.turnLockLost("c1")) { try store.commitTurn(late) }
+        var current = turn("c1", owner: alice.id, starts: false, "current")
+        current.lock = taken
+        try other.commitTurn(current)
+        #expect(try store.messages(conversationID: "c1").map(\.content) == ["first", "echo: first", "current", "echo: current"])
+        other.releaseTurnLock(taken)
+    }
+
     // MARK: Availability and moving stores
 
     @Test(arguments: StoreBackend.allCases)
