@@ -10,7 +10,8 @@ import FoundationEssentials
 /// sent in binary form, and results come back in binary form: text as its UTF-8 bytes, integers
 /// in network order. A statement with parameters is prepared once per connection, on first use
 /// (`PQsendPrepare`), and then only executed (`PQsendQueryPrepared`): the server parses and
-/// plans it once. No wait for the server is longer than the statement timeout and two seconds.
+/// plans it once. No wait for the server, to send or to read, is longer than the statement
+/// timeout and two seconds.
 final class PostgresConnection {
     /// A value for a `$n` parameter, typed even when it is NULL, so that a prepared statement
     /// always sees the same types.
@@ -43,6 +44,8 @@ final class PostgresConnection {
         }
         connection = handle
         askd_pg_silence_notices(handle)
+        // Every wait on the server is bounded by askd (see `exchange`), sending included.
+        PQsetnonblocking(handle, 1)
         try execute("SELECT set_config('statement_timeout', $1, false)", [.text(String(settings.statementTimeoutMilliseconds))])
     }
 
@@ -141,51 +144,52 @@ final class PostgresConnection {
         let name = values.isEmpty ? nil : try statementName(for: sql, types: types)
         bytes.append(0)  // Never empty, so that every offset, even of an empty value, has an address.
         let formats = [Int32](repeating: 1, count: values.count)
-        // Sent in full before the call returns (the connection blocks): the buffer may go then.
-        let sent = bytes.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
-            if let name {
-                return PQsendQueryPrepared(connection, name, Int32(values.count), pointers, lengths, formats, 1)
+        // libpq copies the parameters into its output buffer: the buffer may go once queued.
+        return try exchange(sql) {
+            bytes.withUnsafeBufferPointer { buffer in
+                let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
+                if let name {
+                    return PQsendQueryPrepared(connection, name, Int32(values.count), pointers, lengths, formats, 1)
+                }
+                return PQsendQueryParams(connection, sql, 0, nil, nil, nil, nil, 1)
             }
-            return PQsendQueryParams(connection, sql, 0, nil, nil, nil, nil, 1)
         }
-        return try result(ofSent: sent, sql)
     }
 
-    /// Waits for the result of the statement just sent (`sent`: what the `PQsend...` call
-    /// returned), for up to the statement timeout and two seconds more. The server ends a
-    /// statement that runs too long by itself; but a server that stopped answering while its
-    /// kernel still acknowledges (a stopped or stuck server, or a pooler in front of a dead
-    /// one) kept a blocking `PQexec` waiting for as long as it stayed so. Past that deadline
-    /// the connection is given up, as lost.
+    /// Queues a statement with `send` (a `PQsend...` call), sends it and waits for its result,
+    /// all within the statement timeout and two seconds more. The server ends a statement that
+    /// runs too long by itself; but a server that stopped answering while its kernel still
+    /// acknowledges (a stopped or stuck server, or a pooler in front of a dead one) kept a
+    /// blocking `PQexec` waiting for as long as it stayed so, and one whose buffers are full
+    /// would hold a blocking send. The connection does not block (`PQsetnonblocking`); past the
+    /// deadline it is given up, as lost.
     ///
     /// It polls the socket in slices of at most 100 ms and reads after each: over TLS, bytes
     /// already decrypted may wait inside OpenSSL, where `poll` cannot see them.
-    private func result(ofSent sent: Int32, _ sql: String) throws -> OpaquePointer {
-        guard sent == 1 else { return try check(nil, sql) }
+    private func exchange(_ sql: String, _ send: () -> Int32) throws -> OpaquePointer {
         let limit = settings.statementTimeoutMilliseconds
         let deadline = limit > 0 ? ContinuousClock.now.advanced(by: .milliseconds(limit + 2_000)) : nil
+        guard send() == 1 else { return try check(nil, sql) }
+        // Send what was queued; the server may need its input read before it takes more.
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            guard flushed > 0 else { return try check(nil, sql) }
+            if try waitForSocket(Int16(POLLIN | POLLOUT), until: deadline, sql) & Int16(POLLIN) != 0 {
+                guard PQconsumeInput(connection) == 1 else { return try check(nil, sql) }
+            }
+        }
         var outcome: OpaquePointer?
         while true {
             while PQisBusy(connection) == 1 {
-                var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
-                var left: Int64 = 100
-                if let deadline {
-                    let components = ContinuousClock.now.duration(to: deadline).components
-                    left = max(0, components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
-                }
-                let ready = poll(&descriptor, 1, Int32(min(left, 100)))
-                if ready < 0 && errno == EINTR { continue }
-                if ready == 0 && left <= 100 && deadline != nil {
+                do {
+                    _ = try waitForSocket(Int16(POLLIN), until: deadline, sql)
+                } catch {
                     // A last read, for what TLS may hold.
                     if PQconsumeInput(connection) == 1 && PQisBusy(connection) == 0 { continue }
                     PQclear(outcome)
-                    ended = true
-                    throw PostgresError(
-                        sqlState: nil, message: "the server did not answer within \(limit + 2_000) ms",
-                        context: String(sql.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(60)), closedConnection: true
-                    )
+                    throw error
                 }
                 guard PQconsumeInput(connection) == 1 else { break }
             }
@@ -201,11 +205,32 @@ final class PostgresConnection {
         return try check(outcome, sql)
     }
 
+    /// Polls the socket for `events` for one slice of at most 100 ms; what it reported (0: the
+    /// slice passed).
+    /// - Throws: `PostgresError`, the connection given up as lost, once `deadline` has passed.
+    private func waitForSocket(_ events: Int16, until deadline: ContinuousClock.Instant?, _ sql: String) throws -> Int16 {
+        var left: Int64 = 100
+        if let deadline {
+            let components = ContinuousClock.now.duration(to: deadline).components
+            left = max(0, components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
+            guard left > 0 else {
+                ended = true
+                throw PostgresError(
+                    sqlState: nil, message: "the server did not answer within \(settings.statementTimeoutMilliseconds + 2_000) ms",
+                    context: String(sql.split(whereSeparator: \.isNewline).joined(separator: " ").prefix(60)), closedConnection: true
+                )
+            }
+        }
+        var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
+        let ready = poll(&descriptor, 1, Int32(min(left, 100)))
+        return ready > 0 ? descriptor.revents : 0
+    }
+
     /// The name of the statement prepared for `sql`, preparing it first if needed.
     private func statementName(for sql: String, types: [Oid]) throws -> String {
         if let name = prepared[sql] { return name }
         let name = "askd_\(prepared.count + 1)"
-        PQclear(try result(ofSent: PQsendPrepare(connection, name, sql, Int32(types.count), types), sql))
+        PQclear(try exchange(sql) { PQsendPrepare(connection, name, sql, Int32(types.count), types) })
         prepared[sql] = name
         return name
     }

@@ -135,8 +135,11 @@ struct PostgresStoreTests {
     @Test(.timeLimit(.minutes(1))) func aServerThatStopsAnsweringIsUnavailableWithinTheStatementTimeout() throws {
         let cluster = try PostgresTestCluster.start()
         defer { cluster.stop() }
-        let store = try PostgresStore(url: try cluster.createDatabase(), maxConnections: 2, statementTimeoutMilliseconds: 500)
-        #expect(try store.allTokens() == [])  // a pooled connection, open
+        let url = try cluster.createDatabase()
+        let store = try PostgresStore(url: url, maxConnections: 2, statementTimeoutMilliseconds: 500)
+        let sender = try PostgresStore(url: url, maxConnections: 1, statementTimeoutMilliseconds: 500)
+        #expect(try store.allTokens() == [])  // a pooled connection each, open
+        #expect(try sender.allTokens() == [])
         let postmaster = try #require(
             (try? String(contentsOfFile: cluster.directory + "/data/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first
                 .flatMap { Int32($0) }
@@ -149,10 +152,20 @@ struct PostgresStoreTests {
         let started = Date()
         let error = #expect(throws: StoreError.self) { try store.allTokens() }
         #expect(Date().timeIntervalSince(started) < 10, "gave up after \(Date().timeIntervalSince(started)) s")
-        guard case .unavailable = error else {
+        guard case .unavailable(let why) = error else {
             Issue.record("not unavailable: \(String(describing: error))")
             return
         }
+        #expect(why.contains("did not answer within 2500 ms"), "\(why)")
+        // Sending is bounded too: 16 MB fill the socket's buffers, which nobody empties.
+        let sending = Date()
+        let big = Turn(
+            conversationID: "c1", owner: "t", startsConversation: true, prompt: String(repeating: "x", count: 16 << 20), answer: "a",
+            model: "m", usage: nil, date: Date()
+        )
+        let sendError = #expect(throws: StoreError.self) { try sender.commitTurn(big) }
+        #expect(Date().timeIntervalSince(sending) < 10, "gave up sending after \(Date().timeIntervalSince(sending)) s")
+        #expect(String(describing: sendError).contains("did not answer within 2500 ms"), "\(String(describing: sendError))")
         signalCluster("CONT")
         try waitFor { (try? store.allTokens()) == [] }
     }
