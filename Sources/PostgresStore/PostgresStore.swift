@@ -278,39 +278,29 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         )
         """ + "\n" + insertTurnMessages
 
-    private static let continueTurn = """
-        WITH conversation AS (
-            UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2
-            RETURNING id
-        ), last AS (
-            SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
-        ), usage AS (
-            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
-            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
-                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
-        )
-        """ + "\n" + insertTurnMessages
+    private static let continueTurn = continuing(locked: false)
+    private static let continueLockedTurn = continuing(locked: true)
 
-    /// `continueTurn`, stored only while the turn's lock (holder `$12`) is still there: its
-    /// lease row is locked until the commit, so no other holder can take it over meanwhile.
-    private static let continueLockedTurn = """
-        WITH held AS (
-            SELECT 1 FROM turn_locks WHERE conversation_id = $1 AND holder = $12 FOR UPDATE
-        ), conversation AS (
-            UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2 AND EXISTS (SELECT 1 FROM held)
-            RETURNING id
-        ), last AS (
-            SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
-        ), usage AS (
-            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
-            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
-                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
-        )
-        """ + "\n" + insertTurnMessages
+    /// A turn on an existing conversation. With `locked`, it is stored only while the turn's
+    /// lock (holder `$12`) is still there: its lease row is locked until the commit, so no other
+    /// holder can take it over meanwhile.
+    private static func continuing(locked: Bool) -> String {
+        let held = locked ? "held AS (SELECT 1 FROM turn_locks WHERE conversation_id = $1 AND holder = $12 FOR UPDATE), " : ""
+        return """
+            WITH \(held)conversation AS (
+                UPDATE conversations SET updated_at = $3 WHERE id = $1 AND token_id = $2\(locked ? " AND EXISTS (SELECT 1 FROM held)" : "")
+                RETURNING id
+            ), last AS (
+                SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
+            ), usage AS (
+                INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
+                SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+                ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
+                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
+            )
+            """ + "\n" + insertTurnMessages
+    }
 
     /// One statement: each setting takes its new value where the change names it (a flag, then
     /// the value, per setting) and keeps its own otherwise; `updated_at` is left alone.
