@@ -157,18 +157,18 @@ public struct ConversationsHandler: Sendable {
 
     /// `<milliseconds>.<id>`, base64url: opaque to clients, checked when it comes back.
     static func token(for conversation: Conversation) -> String {
-        let milliseconds = Int64((conversation.createdAt.timeIntervalSince1970 * 1000).rounded())
-        return Base64URL.encode(Array("\(milliseconds).\(conversation.id)".utf8))
+        Base64URL.encode(Array("\(conversation.createdAt.milliseconds).\(conversation.id)".utf8))
     }
 
     static func cursor(from token: String) throws -> ConversationCursor {
         let malformed = HTTPError.badRequest("cursor is malformed: pass the next_cursor of the page before")
         guard token.utf8.count <= 200, let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self),
-            let dot = text.firstIndex(of: "."), let milliseconds = Int64(text[..<dot]), milliseconds >= 0
+            let dot = text.firstIndex(of: "."), let milliseconds = Int64(text[..<dot]),
+            milliseconds >= 0, milliseconds <= Date.latestStored.milliseconds
         else { throw malformed }
         let id = String(text[text.index(after: dot)...])
         guard ConversationID.isWellFormed(id) else { throw malformed }
-        return ConversationCursor(createdAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000), id: id)
+        return ConversationCursor(createdAt: Date(milliseconds: milliseconds), id: id)
     }
 }
 

@@ -5,9 +5,14 @@ import FoundationEssentials
 
 /// RFC 3339 timestamps in UTC, without Foundation's formatters.
 public enum RFC3339 {
-    /// `2026-11-26T16:04:16Z`.
+    /// The range a timestamp is written in: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+    static let writable = -62_135_596_800...253_402_300_799
+
+    /// `2026-11-26T16:04:16Z`; a date outside `writable` (or not finite) is written as its bound.
     public static func format(_ date: Date) -> String {
-        format(seconds: Int(date.timeIntervalSince1970.rounded(.down)), milliseconds: nil)
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let bounded = seconds.isNaN ? 0 : min(max(seconds, Double(writable.lowerBound)), Double(writable.upperBound))
+        return format(seconds: Int(bounded), milliseconds: nil)
     }
 
     /// `2026-11-26T16:04:16Z`, or `2026-11-26T16:04:16.123Z` with `milliseconds`.
@@ -19,7 +24,7 @@ public enum RFC3339 {
 
     /// Appends the timestamp `format` gives, digit by digit: log lines take one each.
     public static func append(seconds: Int, milliseconds: Int?, to bytes: inout [UInt8]) {
-        var time = time_t(seconds)
+        var time = time_t(min(max(seconds, writable.lowerBound), writable.upperBound))
         var parts = tm()
         gmtime_r(&time, &parts)
         func digits(_ value: Int, _ width: Int) {
@@ -43,7 +48,7 @@ public enum RFC3339 {
         digits(Int(parts.tm_sec), 2)
         if let milliseconds {
             bytes.append(UInt8(ascii: "."))
-            digits(milliseconds, 3)
+            digits(min(max(milliseconds, 0), 999), 3)
         }
         bytes.append(UInt8(ascii: "Z"))
     }

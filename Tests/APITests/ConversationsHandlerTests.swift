@@ -21,6 +21,30 @@ import Testing
         }
     }
 
+    /// A cursor decoding to a time past year 9999 is refused, not converted with a trapping cast.
+    @Test func cursorsAtExtremeTimesAreRefused() throws {
+        for milliseconds in ["9223372036854775807", "253402300800000", "99999999999999999999", "-9223372036854775808"] {
+            let forged = Base64URL.encode(Array("\(milliseconds).a".utf8))
+            #expect(throws: HTTPError.self, "\(milliseconds)") { try ConversationsHandler.cursor(from: forged) }
+        }
+        let latest = try ConversationsHandler.cursor(from: Base64URL.encode(Array("253402300799999.a".utf8)))
+        #expect(latest.createdAt.milliseconds == 253_402_300_799_999)
+        let far = Conversation(id: "a", owner: "t", createdAt: Date(timeIntervalSince1970: 1e300), updatedAt: Date())
+        #expect(try ConversationsHandler.cursor(from: ConversationsHandler.token(for: far)).createdAt == Date.latestStored)
+    }
+
+    @Test func datesOutsideWhatAStoreKeepsAreClampedNotTrapped() {
+        #expect(Date(timeIntervalSince1970: 9.3e15).milliseconds == 253_402_300_799_999)
+        #expect(Date(timeIntervalSince1970: .infinity).milliseconds == 253_402_300_799_999)
+        #expect(Date(timeIntervalSince1970: -.infinity).milliseconds == -62_135_596_800_000)
+        #expect(Date(timeIntervalSince1970: .nan).milliseconds == -62_135_596_800_000)
+        #expect(Date(timeIntervalSince1970: 1.5).milliseconds == 1_500)
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 1e300)) == "9999-12-31T23:59:59Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: -1e300)) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: .nan)) == "1970-01-01T00:00:00Z")
+        #expect(RFC3339.format(seconds: Int.max, milliseconds: -5) == "9999-12-31T23:59:59.000Z")
+    }
+
     @Test func titlesComeFromTheFirstLineCutOnWholeCharacters() {
         #expect(ConversationsHandler.title(nil) == .null)
         #expect(ConversationsHandler.title("  \n ") == .null)

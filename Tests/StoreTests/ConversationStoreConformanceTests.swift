@@ -336,6 +336,21 @@ import Testing
         #expect(try store.conversations(owner: "nobody", limit: 10, after: nil).isEmpty)
     }
 
+    /// A cursor's date comes from a client: any Double reaches the store, which answers without trapping.
+    @Test(arguments: StoreBackend.allCases)
+    func aCursorAtAnyDateListsWithoutTrapping(backend: StoreBackend) throws {
+        let (store, _) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("a0", owner: alice.id, starts: true, "first", at: 1_000))
+        let extremes = [9_223_372_036_854_775.807, 1e308, -1e308, .infinity, -.infinity, .nan, 0, -1]
+        for seconds in extremes {
+            let cursor = ConversationCursor(createdAt: Date(timeIntervalSince1970: seconds), id: "zzz")
+            let page = try store.conversations(owner: alice.id, limit: 5, after: cursor)
+            #expect(page.map(\.conversation.id) == (seconds > 1 ? ["a0"] : []), "\(seconds)")
+        }
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func usageCountsEveryCommittedTurnByDayAndSurvivesDeletes(backend: StoreBackend) throws {
         let (store, _) = try backend.make()
