@@ -158,8 +158,12 @@ public struct AskHandler: Sendable {
             let request = chatRequest(input, after: [], kept: ConversationSettings())
             return PreparedTurn(conversationID: ConversationID.make(), startsConversation: true, request: request, lock: nil)
         }
+        // Ownership first: a conversation that is not the caller's is a 404 at once, and a
+        // request can make no one wait on a lock it may not take.
+        guard try store.conversation(id: existing, owner: owner) != nil else { throw HTTPError.conversationNotFound }
         let lock = try store.acquireTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds)
         do {
+            // Read again under the lock: the conversation may have been deleted or changed meanwhile.
             guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
             let history = try store.messages(conversationID: existing)
             let request = chatRequest(input, after: history, kept: conversation.settings)
@@ -241,7 +245,7 @@ extension HTTPError {
     init(store error: StoreError) {
         switch error {
         case .conversationNotFound: self = .conversationNotFound
-        case .turnLockTimedOut: self.init(.serviceUnavailable, "the conversation is busy with another turn; try again", headers: ["Retry-After": "5"])
+        case .turnLockTimedOut: self.init(.conflict, "conversation is busy", headers: ["Retry-After": "1"])
         case .turnLockLost(let id):
             self.init(
                 .serviceUnavailable, "the turn could not be stored, as the store was unreachable meanwhile; nothing was stored, try again",

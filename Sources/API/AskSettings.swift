@@ -8,7 +8,8 @@ public struct AskSettings: Sendable, Equatable {
     public var maxHistoryCharacters: Int
     /// Sent first, as the system message, when set (`ASKD_SYSTEM_PROMPT`).
     public var systemPrompt: String?
-    /// How long a turn waits for another turn on the same conversation.
+    /// How long a turn waits for another turn on the same conversation before it gets 409
+    /// (`ASKD_TURN_WAIT_SECONDS`).
     public var turnWaitSeconds: Double
     /// How long a streamed answer may stay silent before askd sends a comment line, so that
     /// nginx's and proxies' read timeouts do not cut it (`ASKD_STREAM_KEEPALIVE_SECONDS`).
@@ -20,7 +21,7 @@ public struct AskSettings: Sendable, Equatable {
 
     public init(
         maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,
-        systemPrompt: String? = nil, turnWaitSeconds: Double = 150, streamKeepAliveSeconds: Double = 15, models: [String]? = nil,
+        systemPrompt: String? = nil, turnWaitSeconds: Double = 10, streamKeepAliveSeconds: Double = 15, models: [String]? = nil,
         maxTokens: Int = 4_096
     ) {
         self.models = models

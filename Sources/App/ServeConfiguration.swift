@@ -116,10 +116,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         ask.maxTokens = try env.value("ASKD_MAX_TOKENS", expecting: "a number from 1 to 1000000") {
             Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
         } ?? ask.maxTokens
-        if case .openAI(_, _, _, let timeout) = provider {
-            // A turn waiting for the one before it may wait out that turn's whole upstream call.
-            ask.turnWaitSeconds = Double(timeout + 30)
-        }
+        ask.turnWaitSeconds = try env.value("ASKD_TURN_WAIT_SECONDS", expecting: "a number of seconds from 0 to 600") {
+            Double($0).flatMap { $0 >= 0 && $0 <= 600 ? $0 : nil }
+        } ?? ask.turnWaitSeconds
         self.ask = ask
     }
 

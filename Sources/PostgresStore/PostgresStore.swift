@@ -407,9 +407,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
     public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let holder = UUID().uuidString
-        let deadline = ContinuousClock.now.advanced(by: .seconds(timeout))
-        var pause: useconds_t = 1_000
-        while true {
+        return try leases.acquire(conversationID: conversationID, timeout: timeout) {
             let acquired = try withConnection { db in
                 try db.execute(
                     """
@@ -421,14 +419,17 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     [.text(conversationID), .text(holder), .integer(leaseMilliseconds)]
                 ) == 1
             }
-            if acquired {
-                let lock = TurnLock(conversationID: conversationID, holder: holder)
-                leases.hold(lock)
-                return lock
+            return acquired ? TurnLock(conversationID: conversationID, holder: holder) : nil
+        } isHeld: {
+            try withConnection { db in
+                try !db.query(
+                    """
+                    SELECT 1 FROM turn_locks
+                    WHERE conversation_id = $1 AND expires_at >= (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                    """,
+                    [.text(conversationID)]
+                ) { _ in true }.isEmpty
             }
-            guard ContinuousClock.now < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
-            usleep(pause)
-            pause = min(pause * 2, 20_000)
         }
     }
 

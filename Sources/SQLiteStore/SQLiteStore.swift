@@ -293,9 +293,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
 
     public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let holder = UUID().uuidString
-        let deadline = Date().addingTimeInterval(timeout)
-        var pause: useconds_t = 1_000
-        while true {
+        return try leases.acquire(conversationID: conversationID, timeout: timeout) {
             let acquired = try withConnection { db in
                 try db.writeTransaction {
                     let now = Date()
@@ -309,14 +307,13 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                     return db.changes == 1
                 }
             }
-            if acquired {
-                let lock = TurnLock(conversationID: conversationID, holder: holder)
-                leases.hold(lock)
-                return lock
+            return acquired ? TurnLock(conversationID: conversationID, holder: holder) : nil
+        } isHeld: {
+            try withConnection { db in
+                try !db.query(
+                    "SELECT 1 FROM turn_locks WHERE conversation_id = ? AND expires_at >= ?", [.text(conversationID), .date(Date())]
+                ) { _ in true }.isEmpty
             }
-            guard Date() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
-            usleep(pause)
-            pause = min(pause * 2, 20_000)
         }
     }
 

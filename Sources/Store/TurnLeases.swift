@@ -13,6 +13,10 @@ import Glibc
 /// the conversation locked for minutes. A release that fails is tried again at each renewal,
 /// until it succeeds or the lease has run out anyway.
 ///
+/// A caller waiting for a lease writes nothing while it waits: a release in this process wakes
+/// the conversation's first waiter at once, and a lease another process holds is looked at (a
+/// read) at most every `pollSeconds`, and taken (a write) only once it looks free.
+///
 /// The renewals run on a thread of their own, started when the first lock is held.
 public final class TurnLeases: @unchecked Sendable {
     /// Extends each of the locks' leases to `seconds` from now; a lock that is no longer held
@@ -32,6 +36,15 @@ public final class TurnLeases: @unchecked Sendable {
     private var unreleased: [TurnLock: Double] = [:]
     private var started = false
     private var stopping = false
+    /// Signalled when a lease is given back in this process and someone waits for one.
+    private let freed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// The waiters of each conversation, first come first, by ticket; a conversation with none has no entry.
+    private var waiters: [String: [UInt64]] = [:]
+    /// How many times each waited-for conversation's lease was given back here.
+    private var releases: [String: UInt64] = [:]
+    private var nextTicket: UInt64 = 0
+    /// The longest pause between two looks at a lease another process may hold.
+    static let pollSeconds = 0.1
 
     public init(leaseSeconds: Double, renew: @escaping Renew, release: @escaping Release) {
         self.leaseSeconds = leaseSeconds
@@ -42,10 +55,13 @@ public final class TurnLeases: @unchecked Sendable {
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
         pthread_cond_init(wake, &attributes)
+        pthread_cond_init(freed, &attributes)
         pthread_condattr_destroy(&attributes)
     }
 
     deinit {
+        pthread_cond_destroy(freed)
+        freed.deallocate()
         pthread_cond_destroy(wake)
         pthread_mutex_destroy(mutex)
         wake.deallocate()
@@ -69,10 +85,70 @@ public final class TurnLeases: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         do {
             try release(lock)
+            pthread_mutex_lock(mutex)
+            if let count = releases[lock.conversationID] {
+                releases[lock.conversationID] = count &+ 1
+                pthread_cond_broadcast(freed)
+            }
+            pthread_mutex_unlock(mutex)
         } catch {
             pthread_mutex_lock(mutex)
             unreleased[lock] = Self.now() + leaseSeconds
             pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Takes the conversation's lease and holds it, waiting up to `timeout` seconds.
+    /// - Parameters:
+    ///   - take: tries to take the lease (a write); the lock, or nil when someone holds it.
+    ///   - isHeld: whether someone holds the lease now (a read).
+    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `take` or
+    ///   `isHeld` throw.
+    public func acquire(
+        conversationID: String, timeout: Double, take: () throws -> TurnLock?, isHeld: () throws -> Bool
+    ) throws -> TurnLock {
+        if let lock = try take() {
+            hold(lock)
+            return lock
+        }
+        let deadline = Self.now() + max(0, timeout)
+        pthread_mutex_lock(mutex)
+        let ticket = nextTicket
+        nextTicket &+= 1
+        waiters[conversationID, default: []].append(ticket)
+        if releases[conversationID] == nil { releases[conversationID] = 0 }
+        defer {
+            waiters[conversationID]?.removeAll { $0 == ticket }
+            if waiters[conversationID]?.isEmpty == true {
+                waiters[conversationID] = nil
+                releases[conversationID] = nil
+            }
+            pthread_mutex_unlock(mutex)
+        }
+        var seen = releases[conversationID] ?? 0
+        var pause = 0.005
+        while true {
+            // Woken by a release here (the first waiter only, so that one write follows each
+            // release), or else at the next look, or at the deadline.
+            var until = Self.monotonicTime(at: min(Self.now() + pause, deadline))
+            var handedOver = false
+            while true {
+                let count = releases[conversationID] ?? 0
+                if count != seen, waiters[conversationID]?.first == ticket {
+                    seen = count
+                    handedOver = true
+                    break
+                }
+                if pthread_cond_timedwait(freed, mutex, &until) == ETIMEDOUT { break }
+            }
+            pthread_mutex_unlock(mutex)
+            defer { pthread_mutex_lock(mutex) }
+            if try handedOver || !isHeld(), let lock = try take() {
+                hold(lock)
+                return lock
+            }
+            guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
+            pause = min(pause * 2, Self.pollSeconds)
         }
     }
 

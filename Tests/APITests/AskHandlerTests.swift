@@ -227,6 +227,29 @@ struct AskHandlerTests {
         #expect(fixture.delete(id, token: fixture.bob) == 404)
     }
 
+    /// A turn that waits out `turnWaitSeconds` for a busy conversation gets 409 and Retry-After;
+    /// another token naming the same conversation gets its 404 at once, without waiting.
+    @Test func aBusyConversationIsA409AndAForeignOneIsA404AtOnce() throws {
+        let fixture = try AskFixture(settings: AskSettings(maxPromptCharacters: 100, turnWaitSeconds: 0.3))
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        let held = try fixture.store.acquireTurnLock(conversationID: id, timeout: 1)
+        defer { fixture.store.releaseTurnLock(held) }
+
+        let started = Date()
+        let (busy, body, response) = fixture.ask(#"{"prompt":"two","conversation_id":"\#(id)"}"#, token: fixture.alice)
+        #expect(busy == 409)
+        #expect(body["error"] as? String == "conversation is busy")
+        #expect(response.headers["Retry-After"] == "1")
+        #expect(Date().timeIntervalSince(started) >= 0.3)
+
+        let foreignStart = Date()
+        let (foreign, _, _) = fixture.ask(#"{"prompt":"two","conversation_id":"\#(id)"}"#, token: fixture.bob)
+        #expect(foreign == 404)
+        #expect(Date().timeIntervalSince(foreignStart) < 0.2, "ownership is checked before the turn lock")
+        #expect(try fixture.store.messages(conversationID: id).count == 2)
+    }
+
     /// A turn whose lock was taken over is a 503 to try again, with the cause for the log only.
     @Test func aLostTurnLockIsA503ToTryAgain() {
         let error = HTTPError(store: .turnLockLost("c1"))

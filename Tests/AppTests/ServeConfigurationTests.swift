@@ -69,7 +69,8 @@ struct ServeConfigurationTests {
         ("ASKD_LOG_LEVEL", "loud"), ("ASKD_SOCKET_MODE", "rw-rw----"), ("ASKD_SOCKET_MODE", "0999"),
         ("ASKD_SQLITE_BUSY_TIMEOUT_MS", "forever"), ("ASKD_STREAM_KEEPALIVE_SECONDS", "0"),
         ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"), ("ASKD_IDLE_THREAD_SECONDS", "0"),
-        ("ASKD_IDLE_THREAD_SECONDS", "a while"),
+        ("ASKD_IDLE_THREAD_SECONDS", "a while"), ("ASKD_TURN_WAIT_SECONDS", "-1"), ("ASKD_TURN_WAIT_SECONDS", "nan"),
+        ("ASKD_TURN_WAIT_SECONDS", "601"),
     ])
     func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
         var environment = [name: value]
@@ -146,6 +147,8 @@ struct ServeConfigurationTests {
         #expect(try configuration(flags: Flags(), environment: [:]).ask.maxPromptCharacters == 32_000)
         #expect(try configuration(flags: Flags(), environment: [:]).ask.streamKeepAliveSeconds == 15)
         #expect(try configuration(flags: Flags(), environment: ["ASKD_STREAM_KEEPALIVE_SECONDS": "2.5"]).ask.streamKeepAliveSeconds == 2.5)
+        #expect(try configuration(flags: Flags(), environment: [:]).ask.turnWaitSeconds == 10)
+        #expect(try configuration(flags: Flags(), environment: ["ASKD_TURN_WAIT_SECONDS": "0.5"]).ask.turnWaitSeconds == 0.5)
         for name in ["ASKD_MAX_PROMPT_CHARS", "ASKD_MAX_HISTORY_MESSAGES", "ASKD_MAX_HISTORY_CHARS"] {
             let error = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: [name: "-3"]) }
             #expect(error?.description.contains(name) == true)
