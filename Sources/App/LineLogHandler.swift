@@ -41,7 +41,7 @@ public struct LineLogHandler: LogHandler {
         entry.append(UInt8(ascii: " "))
         entry += label.utf8
         entry += ": ".utf8
-        entry += message.description.utf8
+        entry += LogValue.singleLine(message.description).utf8
         if let explicit, !explicit.isEmpty {
             entry += Self.format(self.metadata.isEmpty ? explicit : self.metadata.merging(explicit) { $1 }).utf8
         } else if !self.metadata.isEmpty {

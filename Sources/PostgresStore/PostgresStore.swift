@@ -202,7 +202,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     public func commitTurn(_ turn: Turn) throws {
         let values: [PostgresConnection.Value] = [
             .text(turn.conversationID), .text(turn.owner), .date(turn.date), .bytes(turn.prompt), .bytes(turn.answer),
-            .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
+            .text(Self.storable(turn.model)), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),
             .integer(turn.usage?.totalTokens), .text(turn.date.usageDay),
             .integer(Self.usageShard(for: turn.conversationID)),
         ] + (turn.startsConversation

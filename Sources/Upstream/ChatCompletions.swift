@@ -92,9 +92,23 @@ public struct ChatResponse: Sendable, Equatable {
 
     public init(text: String, model: String, finishReason: String, usage: TokenUsage?) {
         self.text = text
-        self.model = model
-        self.finishReason = finishReason
+        self.model = Self.storable(model)
+        self.finishReason = Self.storable(finishReason)
         self.usage = usage
+    }
+}
+
+extension ChatResponse {
+    /// The longest model name or finish reason kept, in code points.
+    static let nameLimit = 200
+
+    /// A name the upstream chose, as every store, log and client can hold it: control
+    /// characters (U+0000 among them, which PostgreSQL's TEXT refuses) become U+FFFD, and it is
+    /// cut to `nameLimit` code points.
+    static func storable(_ name: String) -> String {
+        let scalars = name.unicodeScalars
+        guard scalars.count > nameLimit || scalars.contains(where: { $0.properties.generalCategory == .control }) else { return name }
+        return String(String.UnicodeScalarView(scalars.prefix(nameLimit).map { $0.properties.generalCategory == .control ? "\u{FFFD}" : $0 }))
     }
 }
 

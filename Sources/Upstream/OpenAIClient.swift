@@ -20,8 +20,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     private let authorization: String?
     private let timeoutSeconds: Int
     private let connectTimeoutSeconds: Int
-    private let key: pthread_key_t
-    private let handles = Mutex<[UInt]>([])
+    private let threadHandles = ThreadCurlHandles()
     private let loop = TransferLoopPool()
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
@@ -37,17 +36,10 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        self.key = key
     }
 
     deinit {
         loop.shutdown()
-        pthread_key_delete(key)
-        for handle in handles.withLock({ $0 }) {
-            curl_easy_cleanup(UnsafeMutableRawPointer(bitPattern: handle))
-        }
     }
 
     public func complete(_ request: ChatRequest) throws -> ChatResponse {
@@ -111,7 +103,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     }
 
     private func send(_ body: [UInt8], model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
-        let handle = try threadHandle()
+        let handle = try threadHandles.handle()
         let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink, silenceLimit: .seconds(timeoutSeconds))
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
@@ -268,13 +260,5 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         return ChatResponse(
             text: content, model: answer["model"]?.string ?? "", finishReason: choice["finish_reason"]?.string ?? "stop", usage: usage
         )
-    }
-
-    private func threadHandle() throws -> UnsafeMutableRawPointer {
-        if let handle = pthread_getspecific(key) { return handle }
-        guard let handle = curl_easy_init() else { throw UpstreamError.failed(detail: "curl_easy_init failed") }
-        pthread_setspecific(key, handle)
-        handles.withLock { $0.append(UInt(bitPattern: handle)) }
-        return handle
     }
 }

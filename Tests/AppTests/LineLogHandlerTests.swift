@@ -50,6 +50,15 @@ struct LineLogHandlerTests {
         #expect(output.split(separator: "\n").count == 1)
         #expect(output.contains(#"path="/a\nfake 200""#))
     }
+
+    /// A message quoting an upstream's words stays one line too.
+    @Test func aMessageCannotForgeALine() throws {
+        let output = try capture { logger in
+            logger.error("the upstream failed: bad\n2026-01-01T00:00:00.000Z critical askd: forged\r\u{0}")
+        }
+        #expect(output.split(separator: "\n").count == 1)
+        #expect(output.contains(#"bad\n2026-01-01T00:00:00.000Z critical askd: forged\r\u0000"#))
+    }
 }
 
 struct LogSinkTests {

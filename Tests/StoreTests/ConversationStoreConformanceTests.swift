@@ -125,6 +125,20 @@ import Testing
         #expect(try store.messages(conversationID: "c1").first?.content == text)
     }
 
+    /// The model name is the upstream's: a U+0000 in it must not fail the commit of a turn the
+    /// model was already paid for (PostgreSQL's TEXT refuses it).
+    @Test(arguments: StoreBackend.allCases)
+    func aModelNameWithUPlus0000IsStored(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let owner = makeToken("alice")
+        try store.insertToken(owner)
+        var first = turn("c1", owner: owner.id, starts: true, "hi")
+        first.model = "gpt\u{0}x"
+        try store.commitTurn(first)
+        let model = try #require(try store.messages(conversationID: "c1").last?.model)
+        #expect(model.hasPrefix("gpt") && model.hasSuffix("x"))
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func aTurnOnAMissingOrForeignConversationStoresNothing(backend: StoreBackend) throws {
         let store = try backend.make().store
