@@ -165,6 +165,10 @@ public struct AskHandler: Sendable {
         do {
             // Read again under the lock: the conversation may have been deleted or changed meanwhile.
             guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
+            // A model taken off ASKD_MODELS since the conversation kept it is refused as if named here.
+            if input.settings.model == nil, let kept = conversation.settings.model {
+                try ConversationFields.checkAllowed(kept, limits: limits, kept: true)
+            }
             let history = try store.messages(conversationID: existing)
             let request = chatRequest(input, after: history, kept: conversation.settings)
             return PreparedTurn(conversationID: existing, startsConversation: false, request: request, lock: lock)

@@ -13,10 +13,15 @@ enum ConversationFields {
         change.title = try text("title", in: fields, maxCharacters: maxTitleCharacters)
         change.system = try text("system", in: fields, maxCharacters: limits.maxPromptCharacters)
         change.model = try text("model", in: fields, maxCharacters: 200)
-        if case .some(.some(let model)) = change.model, let allowed = limits.models, !allowed.contains(model) {
-            throw HTTPError.badRequest("model \(model) is not allowed; allowed: \(allowed.joined(separator: ", "))")
-        }
+        if case .some(.some(let model)) = change.model { try checkAllowed(model, limits: limits) }
         return change
+    }
+
+    /// Refuses a model outside the allow-list, whether a request names it or a conversation kept it.
+    static func checkAllowed(_ model: String, limits: AskSettings, kept: Bool = false) throws {
+        guard let allowed = limits.models, !allowed.contains(model) else { return }
+        let change = kept ? "; the conversation keeps it: PATCH its model, or name one in the request" : ""
+        throw HTTPError.badRequest("model \(model) is not allowed; allowed: \(allowed.joined(separator: ", "))\(change)")
     }
 
     private static func text(_ name: String, in fields: [String: JSONValue], maxCharacters: Int) throws -> String?? {

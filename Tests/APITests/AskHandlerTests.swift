@@ -250,6 +250,23 @@ struct AskHandlerTests {
         #expect(try fixture.store.messages(conversationID: id).count == 2)
     }
 
+    /// A conversation that kept a model since taken off the allow-list gets the 400 a request
+    /// naming it would get, and nothing is asked or stored; naming an allowed model still works.
+    @Test func aKeptModelNoLongerAllowedIsRefused() throws {
+        let fixture = try AskFixture(settings: AskSettings(maxPromptCharacters: 100, models: ["fake-model", "other"]))
+        try fixture.store.commitTurn(Turn(
+            conversationID: "c-retired", owner: "t-alice", startsConversation: true, prompt: "one", answer: "two", model: "retired",
+            usage: nil, date: Date(), settings: ConversationSettings(model: "retired")
+        ))
+        let (status, body, _) = fixture.ask(#"{"prompt":"again","conversation_id":"c-retired"}"#, token: fixture.alice)
+        #expect(status == 400)
+        #expect((body["error"] as? String)?.hasPrefix("model retired is not allowed; allowed: fake-model, other") == true)
+        #expect(fixture.upstream.requests.isEmpty)
+        let (named, _, _) = fixture.ask(#"{"prompt":"again","conversation_id":"c-retired","model":"other"}"#, token: fixture.alice)
+        #expect(named == 200)
+        #expect(fixture.upstream.requests.last?.model == "other")
+    }
+
     /// A turn whose lock was taken over is a 503 to try again, with the cause for the log only.
     @Test func aLostTurnLockIsA503ToTryAgain() {
         let error = HTTPError(store: .turnLockLost("c1"))
