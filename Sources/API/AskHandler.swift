@@ -36,7 +36,7 @@ public struct AskHandler: Sendable {
         if input.stream { return streamed(input, owner: token.id, requestID: request.id) }
         if upstream.answersInBackground { return try inBackground(input, owner: token.id, requestID: request.id) }
         let (conversationID, answer) = try mappingErrors(requestID: request.id) {
-            try turn(input, owner: token.id) { try upstream.complete($0) }
+            try turn(input, owner: token.id, requestID: request.id) { try upstream.complete($0) }
         }
         return .json(.ok, AskResponse.body(conversationID: conversationID, answer: answer).serialized)
     }
@@ -56,6 +56,9 @@ public struct AskHandler: Sendable {
                     store.commitTurn(storedTurn(prepared, of: input, owner: owner, answer: answer)) { committed in
                         resume {
                             defer { release(prepared) }
+                            if case .failure(let error as StoreError) = committed {
+                                countUnstored(answer, after: error, owner: owner, requestID: requestID)
+                            }
                             try mappingErrors(requestID: requestID) { try committed.get() }
                             return .json(.ok, AskResponse.body(conversationID: prepared.conversationID, answer: answer).serialized)
                         }
@@ -66,7 +69,7 @@ public struct AskHandler: Sendable {
                     defer { release(prepared) }
                     let answer = try mappingErrors(requestID: requestID) { () throws -> ChatResponse in
                         let answer = try result.get()
-                        try commit(prepared, of: input, owner: owner, answer: answer)
+                        try commit(prepared, of: input, owner: owner, answer: answer, requestID: requestID)
                         return answer
                     }
                     return .json(.ok, AskResponse.body(conversationID: prepared.conversationID, answer: answer).serialized)
@@ -87,9 +90,10 @@ public struct AskHandler: Sendable {
             let answer: ChatResponse
             do {
                 (conversationID, answer) = try mappingErrors(requestID: requestID) {
-                    try turn(input, owner: owner) { try upstream.stream($0, to: events) }
+                    try turn(input, owner: owner, requestID: requestID) { try upstream.stream($0, to: events) }
                 }
             } catch let error as ClientDisconnected {
+                if let partial = events.abandonedAnswer { countUnstored(partial, owner: owner, requestID: requestID) }
                 logger.info("the client left during a streamed answer; the upstream transfer was cut and nothing stored",
                             metadata: ["request_id": "\(requestID)"])
                 throw error
@@ -133,11 +137,13 @@ public struct AskHandler: Sendable {
 
     /// One turn on the calling thread: prepared, asked with `ask`, stored once the model
     /// answered, and the turn lock given back.
-    private func turn(_ input: AskInput, owner: String, ask: (ChatRequest) throws -> ChatResponse) throws -> (String, ChatResponse) {
+    private func turn(
+        _ input: AskInput, owner: String, requestID: String, ask: (ChatRequest) throws -> ChatResponse
+    ) throws -> (String, ChatResponse) {
         let prepared = try prepare(input, owner: owner)
         defer { release(prepared) }
         let answer = try ask(prepared.request)
-        try commit(prepared, of: input, owner: owner, answer: answer)
+        try commit(prepared, of: input, owner: owner, answer: answer, requestID: requestID)
         return (prepared.conversationID, answer)
     }
 
@@ -186,8 +192,34 @@ public struct AskHandler: Sendable {
     }
 
     /// Stores the prompt and the answer, in one transaction.
-    private func commit(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse) throws {
-        try store.commitTurn(storedTurn(prepared, of: input, owner: owner, answer: answer))
+    private func commit(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse, requestID: String) throws {
+        do {
+            try store.commitTurn(storedTurn(prepared, of: input, owner: owner, answer: answer))
+        } catch let error as StoreError {
+            countUnstored(answer, after: error, owner: owner, requestID: requestID)
+            throw error
+        }
+    }
+
+    /// Counts the usage of an answer the model gave that is not stored as a turn: its
+    /// conversation went away meanwhile, or its lock was taken over. (A store that is down is
+    /// not asked again.)
+    private func countUnstored(_ answer: ChatResponse, after error: StoreError, owner: String, requestID: String) {
+        switch error {
+        case .conversationNotFound, .turnLockLost: countUnstored(answer, owner: owner, requestID: requestID)
+        case .unavailable, .duplicate, .turnLockTimedOut: break
+        }
+    }
+
+    /// Counts the usage of an answer the model gave (or began) that is not stored as a turn.
+    private func countUnstored(_ answer: ChatResponse, owner: String, requestID: String) {
+        let usage = answer.usage ?? TokenUsage(promptTokens: 0, completionTokens: 0, totalTokens: 0)
+        do {
+            try store.recordUsage(owner: owner, usage: usage, date: Date())
+        } catch {
+            logger.error("the usage of an answer that was not stored could not be counted",
+                         metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+        }
     }
 
     private func storedTurn(_ prepared: PreparedTurn, of input: AskInput, owner: String, answer: ChatResponse) -> Turn {

@@ -21,6 +21,8 @@ final class EventStream: ChatStreamSink {
     private var lastWrite = EventStream.now()
     /// Whether anything went out; from then on, errors are events.
     private(set) var started = false
+    /// What the model had produced when this stream gave the answer up.
+    private(set) var abandonedAnswer: ChatResponse?
 
     init(writer: any BodyWriter, keepAliveSeconds: Double) {
         self.writer = writer
@@ -29,6 +31,10 @@ final class EventStream: ChatStreamSink {
 
     func deliver(_ text: String) throws {
         try send(data: JSONValue.object(["delta": .string(text)]).serialized)
+    }
+
+    func abandoned(after partial: ChatResponse) {
+        abandonedAnswer = partial
     }
 
     func idle() throws {

@@ -332,6 +332,21 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+        _ = try withConnection { db in
+            try db.execute(
+                """
+                INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, 1, $4, $5)
+                ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
+                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
+                """,
+                [.text(owner), .text(date.usageDay), .integer(Self.usageShard(for: owner)), .integer(usage.promptTokens),
+                 .integer(usage.completionTokens)]
+            )
+        }
+    }
+
     public func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) {
         try withConnection { db in
             try db.query(

@@ -373,6 +373,21 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+        try withConnection { db in
+            try db.writeTransaction {
+                try db.execute(
+                    """
+                    INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens) VALUES (?, ?, 1, ?, ?)
+                    ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + 1,
+                        prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
+                    """,
+                    [.text(owner), .text(date.usageDay), .integer(usage.promptTokens), .integer(usage.completionTokens)]
+                )
+            }
+        }
+    }
+
     public func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) {
         try withConnection { db in
             let totals = try db.query(

@@ -94,6 +94,11 @@ public protocol ConversationStore: Sendable {
     /// conversations does not take it back.
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals)
 
+    /// Counts one request to the model with `usage` on the owner's UTC day of `date`, for an
+    /// answer that was not stored as a turn (its client left, or its conversation went away):
+    /// the model was paid for all the same.
+    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws
+
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.
     func checkAvailable() throws

@@ -183,6 +183,16 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
+    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+        state.withLock { state in
+            var day = state.usage[owner, default: [:]][date.usageDay, default: UsageTotals()]
+            day.requests += 1
+            day.promptTokens += usage.promptTokens
+            day.completionTokens += usage.completionTokens
+            state.usage[owner, default: [:]][date.usageDay] = day
+        }
+    }
+
     public func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) {
         state.withLock { state in
             let days = state.usage[owner] ?? [:]

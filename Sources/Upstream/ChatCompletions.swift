@@ -53,6 +53,14 @@ public protocol ChatStreamSink {
     /// Called about once a second while the upstream is silent, so the sink can notice a
     /// client that left, or keep an idle connection alive. Throwing abandons the answer.
     func idle() throws
+
+    /// Told, once, what the model had produced when the sink abandoned the answer by
+    /// throwing, with the usage it reported or else an estimate: the model was paid for it.
+    func abandoned(after partial: ChatResponse)
+}
+
+extension ChatStreamSink {
+    public func abandoned(after partial: ChatResponse) {}
 }
 
 /// One message sent to the model.

@@ -29,9 +29,22 @@ public struct EchoProvider: ChatCompletions {
     /// The same answer as `complete`, word by word.
     public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
         let answer = try complete(request)
+        var sent = ""
         for piece in Self.pieces(of: answer.text) {
             if wordDelayMicroseconds > 0 { usleep(wordDelayMicroseconds) }
-            try sink.deliver(String(piece))
+            do {
+                try sink.deliver(String(piece))
+            } catch {
+                // As a model would have billed it: the whole prompt, and the words written so far.
+                let written = Self.wordCount(sent)
+                let usage = TokenUsage(
+                    promptTokens: answer.usage?.promptTokens ?? 0, completionTokens: written,
+                    totalTokens: (answer.usage?.promptTokens ?? 0) + written
+                )
+                sink.abandoned(after: ChatResponse(text: sent, model: answer.model, finishReason: "stop", usage: usage))
+                throw error
+            }
+            sent += piece
         }
         return answer
     }

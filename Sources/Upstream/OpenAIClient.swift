@@ -72,7 +72,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         while true {
             attempt += 1
             do {
-                return try send(body, model: request.model, sink: sink)
+                return try send(body, request: request, sink: sink)
             } catch let failure as RetryableFailure where attempt == 1 {
                 _ = failure
                 usleep(useconds_t.random(in: 100_000...300_000))
@@ -102,14 +102,22 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         return JSONValue.object(fields).serialized
     }
 
-    private func send(_ body: [UInt8], model: String, sink: (any ChatStreamSink)?) throws -> ChatResponse {
+    private func send(_ body: [UInt8], request: ChatRequest, sink: (any ChatStreamSink)?) throws -> ChatResponse {
         let handle = try threadHandles.handle()
         let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink, silenceLimit: .seconds(timeoutSeconds))
         let context = Unmanaged.passRetained(transfer)
         defer { context.release() }
         let headers = prepare(handle, for: transfer, context: context.toOpaque(), body: body)
         defer { curl_slist_free_all(headers) }
-        return try outcome(of: curl_easy_perform(handle), transfer: transfer, model: model)
+        do {
+            return try outcome(of: curl_easy_perform(handle), transfer: transfer, model: request.model)
+        } catch let error where sink != nil && !(error is UpstreamError) && !(error is RetryableFailure) {
+            // The sink gave up (its client left): what the model produced until then still counts.
+            var partial = transfer.answer ?? transfer.accumulator.response(defaultModel: request.model)
+            if partial.usage == nil { partial.usage = .estimated(for: request, answer: partial.text) }
+            sink?.abandoned(after: partial)
+            throw error
+        }
     }
 
     /// Sets `handle` up, afresh, to send `body` and hand what comes back to `transfer`, whose
@@ -204,6 +212,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         case 200..<300:
             guard transfer.streamed else {
                 let answer = try Self.parse(transfer.body, endpoint: endpoint)
+                transfer.answer = answer
                 // An upstream that ignored `"stream": true`: its whole answer is one piece.
                 if let sink = transfer.sink, !answer.text.isEmpty { try sink.deliver(answer.text) }
                 return answer

@@ -16,3 +16,14 @@ extension TokenUsage {
         return TokenUsage(promptTokens: prompt, completionTokens: completion, totalTokens: total)
     }
 }
+
+extension TokenUsage {
+    /// What an answer cut off before the upstream reported its usage is counted as: a token
+    /// for every 4 characters (rounded up) of what was sent and of what came back.
+    static func estimated(for request: ChatRequest, answer: String) -> TokenUsage {
+        let sent = request.messages.reduce(0) { $0 + $1.content.unicodeScalars.count }
+        let prompt = (sent + 3) / 4
+        let completion = (answer.unicodeScalars.count + 3) / 4
+        return TokenUsage(promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion)
+    }
+}

@@ -20,6 +20,8 @@ final class Transfer {
     private(set) var accumulator = ChatStreamAccumulator()
     /// Whether any text reached the sink; after that, nothing may be retried.
     private(set) var delivered = false
+    /// The whole answer, once read from a plain (not streamed) body.
+    var answer: ChatResponse?
     /// Whether the stream's `[DONE]` arrived.
     private(set) var sawDone = false
     private var parser: ServerSentEventParser?

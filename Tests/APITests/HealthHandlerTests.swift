@@ -22,6 +22,7 @@ struct UnavailableStore: ConversationStore {
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }
     func deleteAllConversations(owner: String) throws -> Int { throw down }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { throw down }
+    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { throw down }
     func checkAvailable() throws { throw down }
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }

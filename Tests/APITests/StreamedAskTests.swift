@@ -152,4 +152,49 @@ final class RecordingWriter: BodyWriter {
         #expect(writer.chunks.count == 1)
         #expect(fixture.store.conversationCount == 0)
     }
+
+    /// The model was paid for what it wrote before the client left: that usage counts in
+    /// `/usage`, though the turn is not stored.
+    @Test func aClientThatLeavesStillHasItsUsageCounted() throws {
+        let fixture = try AskFixture(upstream: EchoProvider(wordDelayMilliseconds: 0))
+        let writer = RecordingWriter()
+        writer.leaveAtWrite = 2
+        let (_, _, error) = stream(fixture, #"{"prompt":"one two three four five six","stream":true}"#, writer: writer)
+        #expect(error is ClientDisconnected)
+        #expect(fixture.store.conversationCount == 0)
+        let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
+        #expect(usage.day.requests == 1)
+        #expect(usage.day.promptTokens > 0)
+        #expect(usage.day.completionTokens == 2, "the two words written before the client left")
+    }
+
+    /// A conversation deleted while its answer streams stores no turn, but the answer's usage counts.
+    @Test func anAnswerWhoseConversationWentAwayStillCounts() throws {
+        let fixture = try AskFixture()
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        final class DeletingWriter: BodyWriter {
+            let inner = RecordingWriter()
+            var onFirstWrite: (() -> Void)?
+            var clientIsGone: Bool { false }
+            func write(_ bytes: [UInt8]) throws {
+                onFirstWrite?()
+                onFirstWrite = nil
+                try inner.write(bytes)
+            }
+        }
+        let writer = DeletingWriter()
+        writer.onFirstWrite = { _ = try? fixture.store.deleteConversation(id: id, owner: "t-alice") }
+        var request = Request(
+            method: "POST", path: "/ask", headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"],
+            body: Array(#"{"prompt":"two","stream":true,"conversation_id":"\#(id)"}"#.utf8)
+        )
+        let response = fixture.application.respond(to: &request)
+        guard case .stream(let produce) = response.body else { Issue.record("not a stream"); return }
+        try produce(writer)
+        #expect(writer.inner.events.last?.0 == "error")
+        let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
+        #expect(usage.day.requests == 2, "the first turn and the unstored second")
+        #expect(usage.day.completionTokens == 4)
+    }
 }

@@ -85,6 +85,11 @@ extension IntegrationTests {
             try waitUntil("askd logs every client that left", seconds: 5) {
                 stack.askdLog.components(separatedBy: "client=gone").count - 1 == 12
             }
+            // The model was paid for what it wrote: each cut answer counts, estimated at 4 characters a token.
+            let usage = try #require(try stack.client.get("/usage", headers: [("Authorization", "Bearer \(token)")]).json()["today"] as? [String: Any])
+            #expect(usage["requests"] as? Int == 12)
+            #expect((usage["completion_tokens"] as? Int ?? 0) >= 12 * 2)
+            #expect((usage["prompt_tokens"] as? Int ?? 0) >= 12 * 4)
 
             // Every worker is free again: four slow asks at once all finish in about one round.
             let started = Date()

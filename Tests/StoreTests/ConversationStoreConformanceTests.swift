@@ -396,6 +396,25 @@ import Testing
         #expect(try store.usage(owner: alice.id, day: today).total == total)
     }
 
+    /// Usage of an answer that was not stored adds to the owner's day like a turn's.
+    @Test(arguments: StoreBackend.allCases)
+    func usageOfAnUnstoredAnswerCounts(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        try store.commitTurn(turn("c1", owner: alice.id, starts: true, "one"))
+        let usage = TokenUsage(promptTokens: 7, completionTokens: 11, totalTokens: 18)
+        try store.recordUsage(owner: alice.id, usage: usage, date: .at(1_795_700_001_000))
+        try reopen().recordUsage(owner: alice.id, usage: usage, date: .at(1_795_700_002_000))
+        let day = Date.at(1_795_700_001_000).usageDay
+        let counted = try store.usage(owner: alice.id, day: day)
+        #expect(counted.day.requests == 3)
+        #expect(counted.day.promptTokens == 3 + 7 + 7)
+        #expect(counted.day.completionTokens == 5 + 11 + 11)
+        #expect(counted.total.requests == 3)
+        #expect(try store.usage(owner: "nobody", day: day).total.requests == 0)
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func settingsStartWithTheConversationAndChangeOnlyWhereAsked(backend: StoreBackend) throws {
         let (store, reopen) = try backend.make()
