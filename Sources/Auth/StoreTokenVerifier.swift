@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 import HTTP
 import Store
@@ -7,12 +8,16 @@ import Store
 /// The token is hashed before the lookup, so the time a lookup takes says nothing about how much
 /// of a guess was right; the hash found is compared again in constant time. Every request reads
 /// the store, so a revocation takes effect on the next request in every process. The last-use
-/// time is written at most once a minute per token and process, not on every request.
+/// time is written at most once a minute per token and process, not on every request, and off
+/// the request path: a store that is slow to write (a busy SQLite file waits up to its busy
+/// timeout) delays no request for it.
 public final class StoreTokenVerifier: TokenVerifier {
     private let store: any ConversationStore
     private let clock: @Sendable () -> Date
     private let lastRecordedUse = ReadWriteLocked<[String: Date]>([:])
     private static let useRecordingInterval: TimeInterval = 60
+    /// Writes last-use times one after another, in the background.
+    private let useRecorder = DispatchQueue(label: "askd.token-use")
 
     public init(store: any ConversationStore, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -72,7 +77,9 @@ public final class StoreTokenVerifier: TokenVerifier {
             recorded[record.id] = now
             return true
         }
-        // Best effort: a failed bookkeeping write must not fail the request.
-        if due { try? store.markTokenUsed(id: record.id, at: now) }
+        // Best effort: a failed bookkeeping write must not fail, or hold, the request.
+        guard due else { return }
+        let store = store
+        useRecorder.async { try? store.markTokenUsed(id: record.id, at: now) }
     }
 }

@@ -154,10 +154,11 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// Announced to no one: the last use decides nothing, and every host's token cache would be
+    /// emptied by each one.
     public func markTokenUsed(id: String, at date: Date) throws {
-        try withConnection { db in
-            _ = try db.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", [.date(date), .text(id)])
-            announceTokenChange(db)
+        _ = try withConnection { db in
+            try db.execute("UPDATE tokens SET last_used_at = $1 WHERE id = $2", [.date(date), .text(id)])
         }
     }
 

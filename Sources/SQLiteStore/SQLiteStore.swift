@@ -134,8 +134,9 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// No change of the tokens' generation: the last use decides nothing, and every process's
+    /// token cache would be emptied by each one.
     public func markTokenUsed(id: String, at date: Date) throws {
-        defer { tokenGeneration.change() }
         try withConnection { db in
             try db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [.date(date), .text(id)])
         }
