@@ -9,7 +9,9 @@ import Synchronization
 ///
 /// The store is asked at most once a second, so that a load balancer polling readiness costs the
 /// database nothing much, and a database that hangs holds up one check a second, not all of
-/// them. While it does not answer, the answer is 503 `{"status": "unavailable", "store": "down"}`.
+/// them. One check runs at a time: the others answer from the last one, and as down once the one
+/// in flight has taken a second. While the store does not answer, the answer is 503
+/// `{"status": "unavailable", "store": "down"}`.
 public final class HealthHandler: Sendable {
     private static let ok = Array(#"{"status":"ok"}"#.utf8)
     private static let down = Array(#"{"status":"unavailable","store":"down"}"#.utf8)
@@ -20,6 +22,8 @@ public final class HealthHandler: Sendable {
     private let lastAnswered = Atomic<Int64>(0)
     /// When the store last failed to answer; 0 for never.
     private let lastFailed = Atomic<Int64>(0)
+    /// When the check in flight started; 0 for none.
+    private let checkStarted = Atomic<Int64>(0)
 
     public init(store: any ConversationStore) {
         self.store = store
@@ -36,6 +40,12 @@ public final class HealthHandler: Sendable {
         if now - lastAnswered.load(ordering: .relaxed) < Self.recheckNanoseconds { return true }
         // While the store is down, one check a second too: each may wait for a connection timeout.
         if now - lastFailed.load(ordering: .relaxed) < Self.recheckNanoseconds { return false }
+        guard checkStarted.compareExchange(expected: 0, desired: now, ordering: .acquiringAndReleasing).exchanged else {
+            let started = checkStarted.load(ordering: .relaxed)
+            let slow = started != 0 && now - started >= Self.recheckNanoseconds
+            return !slow && lastAnswered.load(ordering: .relaxed) >= lastFailed.load(ordering: .relaxed)
+        }
+        defer { checkStarted.store(0, ordering: .releasing) }
         guard (try? store.checkAvailable()) != nil else {
             lastFailed.store(Self.now(), ordering: .relaxed)
             return false

@@ -2,6 +2,7 @@
 import Foundation
 import HTTP
 import Store
+import Synchronization
 import Testing
 
 /// A store whose database is gone: every call fails as unavailable.
@@ -48,5 +49,63 @@ struct UnavailableStore: ConversationStore {
         #expect(status == 503)
         #expect(body == #"{"status":"unavailable","store":"down"}"#)
         #expect(response.headers["Retry-After"] == "5")
+    }
+
+    /// While the store hangs, one check waits for it and every other answers at once.
+    @Test func oneCheckWaitsForAHangingStoreTheOthersAnswerAtOnce() throws {
+        let checks = Mutex(0)
+        let store = CheckCountingStore { checks.withLock { $0 += 1 }; usleep(2_000_000) }
+        let handler = HealthHandler(store: store)
+        let waits = Mutex<[Double]>([])
+        let threads = (0..<20).map { index in
+            Thread {
+                if index > 0 { usleep(100_000) }
+                let start = Date()
+                _ = try? handler.handle(Request(method: "GET", path: "/healthz"))
+                waits.withLock { $0.append(Date().timeIntervalSince(start)) }
+            }
+        }
+        for thread in threads { thread.start() }
+        let deadline = Date().addingTimeInterval(30)
+        while waits.withLock({ $0.count }) < 20, Date() < deadline { usleep(10_000) }
+        let sorted = waits.withLock { $0.sorted() }
+        #expect(checks.withLock { $0 } == 1)
+        #expect(sorted.count == 20)
+        #expect(sorted.dropLast().allSatisfy { $0 < 0.1 }, "\(sorted)")
+    }
+}
+
+/// A memory store whose availability check runs `check` first.
+final class CheckCountingStore: ConversationStore, @unchecked Sendable {
+    private let inner = MemoryStore()
+    private let check: @Sendable () -> Void
+    init(check: @escaping @Sendable () -> Void) { self.check = check }
+    func checkAvailable() throws { check(); try inner.checkAvailable() }
+    func insertToken(_ token: TokenRecord) throws { try inner.insertToken(token) }
+    func token(hash: String) throws -> TokenRecord? { try inner.token(hash: hash) }
+    func allTokens() throws -> [TokenRecord] { try inner.allTokens() }
+    func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord? { try inner.revokeToken(idOrName: idOrName, at: date) }
+    func markTokenUsed(id: String, at date: Date) throws { try inner.markTokenUsed(id: id, at: date) }
+    func conversation(id: String, owner: String) throws -> Conversation? { try inner.conversation(id: id, owner: owner) }
+    func messages(conversationID: String) throws -> [StoredMessage] { try inner.messages(conversationID: conversationID) }
+    func commitTurn(_ turn: Turn) throws { try inner.commitTurn(turn) }
+    func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
+        try inner.updateConversation(id: id, owner: owner, change: change)
+    }
+    func deleteConversation(id: String, owner: String) throws -> Bool { try inner.deleteConversation(id: id, owner: owner) }
+    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
+        try inner.acquireTurnLock(conversationID: conversationID, timeout: timeout)
+    }
+    func releaseTurnLock(_ lock: TurnLock) { inner.releaseTurnLock(lock) }
+    func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
+        try inner.conversations(owner: owner, limit: limit, after: cursor)
+    }
+    func deleteAllConversations(owner: String) throws -> Int { try inner.deleteAllConversations(owner: owner) }
+    func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { try inner.usage(owner: owner, day: day) }
+    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { try inner.recordUsage(owner: owner, usage: usage, date: date) }
+    func allConversations() throws -> [Conversation] { try inner.allConversations() }
+    func importToken(_ token: TokenRecord) throws { try inner.importToken(token) }
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        try inner.importConversation(conversation, messages: messages)
     }
 }
