@@ -81,8 +81,15 @@ public struct ServeConfiguration: Sendable, Equatable {
         guard idleThreadSeconds >= 0.1, idleThreadSeconds <= 86_400 else {
             throw ConfigurationError("ASKD_IDLE_THREAD_SECONDS must be between 0.1 and 86400, not \(idleThreadSeconds)")
         }
+        let readTimeout = try env.value("ASKD_REQUEST_READ_TIMEOUT_SECONDS", expecting: "a number of seconds from 0.1 to 3600") {
+            Double($0).flatMap { $0 >= 0.1 && $0 <= 3_600 ? $0 : nil }
+        } ?? 5
+        let sendTimeout = try env.value("ASKD_SEND_TIMEOUT_SECONDS", expecting: "a number of seconds from 0.1 to 3600") {
+            Double($0).flatMap { $0 >= 0.1 && $0 <= 3_600 ? $0 : nil }
+        } ?? 30
         server = ServerOptions(
-            threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds
+            threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds,
+            requestReadTimeoutSeconds: readTimeout, sendTimeoutSeconds: sendTimeout
         )
 
         logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {

@@ -27,6 +27,10 @@ enum TestRoutes {
                 }
             })
         }
+        router.get("/_test/big") { request in
+            let bytes = min(max(Int(try request.queryParameter("bytes") ?? "") ?? 1_000, 16), 64 << 20)
+            return .json(.ok, Array(#"{"pad":""#.utf8) + [UInt8](repeating: 0x61, count: bytes - 10) + Array(#""}"#.utf8))
+        }
         router.get("/_test/fail") { _ in throw Failure() }
         router.post("/_test/echo") { request in
             .json(.ok, Array(#"{"bytes":\#(request.body.count)}"#.utf8))

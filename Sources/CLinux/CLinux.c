@@ -10,6 +10,10 @@ int askd_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
 }
 
+int askd_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_CLOEXEC);
+}
+
 int askd_set_thread_name(pthread_t thread, const char *name) {
     return pthread_setname_np(thread, name);
 }

@@ -27,6 +27,8 @@ public final class FastCGIServer: Sendable {
     let state = ServerState()
     /// What the workers wait on: new connections, kept-alive ones, and the stop pipe.
     let readySet: ReadySet
+    /// Takes new connections and gives them askd's timeouts.
+    let acceptor: ConnectionAcceptor
     /// What the finishers wait on: deferred responses ready to be finished.
     let completions = CompletionQueue()
     /// Write end of the stop pipe, which becomes readable, for every worker, on stop.
@@ -42,6 +44,10 @@ public final class FastCGIServer: Sendable {
         self.application = application
         self.options = options
         self.logger = logger
+        acceptor = ConnectionAcceptor(
+            readTimeoutSeconds: options.requestReadTimeoutSeconds, sendTimeoutSeconds: options.sendTimeoutSeconds,
+            allowList: getenv("FCGI_WEB_SERVER_ADDRS").map { String(cString: $0) }
+        )
         var pipeFDs: [Int32] = [-1, -1]
         guard askd_pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
         wakeWriteFD = pipeFDs[1]

@@ -107,6 +107,16 @@ enum KeptRequest {
         return request
     }
 
+    /// A request struct for a connection askd accepted itself: libfcgi reads its first request
+    /// from `fd` as from a kept-alive connection, and never accepts on its behalf (no listening
+    /// socket), so a broken connection ends with an error rather than a blocking accept.
+    static func make(connection fd: Int32) -> UnsafeMutablePointer<FCGX_Request> {
+        let request = make(listenFD: -1)
+        request.pointee.ipcFd = fd
+        request.pointee.keepConnection = 1
+        return request
+    }
+
     /// Closes the request's connection and frees it.
     static func release(_ request: UnsafeMutablePointer<FCGX_Request>) {
         FCGX_Free(request, 1)

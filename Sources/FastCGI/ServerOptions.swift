@@ -12,11 +12,19 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// How long a worker beyond the first `initialThreads` waits for work before it ends.
     public var idleWorkerSeconds: Double
+    /// The longest a read from the web server waits, once a request has begun to arrive
+    /// (`ASKD_REQUEST_READ_TIMEOUT_SECONDS`); then the connection is closed.
+    public var requestReadTimeoutSeconds: Double
+    /// The longest a write to the web server waits (`ASKD_SEND_TIMEOUT_SECONDS`); then its
+    /// client counts as gone.
+    public var sendTimeoutSeconds: Double
 
     public init(
         threads: Int = 256, initialThreads: Int = 16, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20,
-        idleWorkerSeconds: Double = 10
+        idleWorkerSeconds: Double = 10, requestReadTimeoutSeconds: Double = 5, sendTimeoutSeconds: Double = 30
     ) {
+        self.requestReadTimeoutSeconds = requestReadTimeoutSeconds
+        self.sendTimeoutSeconds = sendTimeoutSeconds
         self.threads = threads
         self.initialThreads = initialThreads
         self.stackSize = stackSize

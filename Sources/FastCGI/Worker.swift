@@ -18,8 +18,6 @@ import Synchronization
 /// blocked worker.
 final class Worker {
     private let server: FastCGIServer
-    /// The request struct this worker accepts new connections into.
-    private var spare: UnsafeMutablePointer<FCGX_Request>
     /// Since when this worker has been on its request, for the main thread (see `WorkerSlot`).
     private let slot = WorkerSlot()
 
@@ -33,11 +31,6 @@ final class Worker {
 
     init(server: FastCGIServer) {
         self.server = server
-        spare = KeptRequest.make(listenFD: server.socket.fd)
-    }
-
-    deinit {
-        KeptRequest.release(spare)
     }
 
     func run() {
@@ -55,23 +48,29 @@ final class Worker {
                     return
                 }
             case .accept:
-                let rc = FCGX_Accept_r(spare)
-                guard rc >= 0 else {
-                    if rc != -EAGAIN && rc != -EINTR && !server.state.isStopping {
+                switch server.acceptor.accept(from: server.socket.fd) {
+                case .none:
+                    continue
+                case .failed(let code):
+                    if !server.state.isStopping {
                         // EMFILE and the like: the listening socket stays readable, so pause
                         // rather than spin, and say why.
-                        server.logger.warning("FastCGI accept failed", metadata: ["error": "\(SystemError("accept", code: -rc))"])
+                        server.logger.warning("FastCGI accept failed", metadata: ["error": "\(SystemError("accept", code: code))"])
                         usleep(50_000)
                     }
-                    continue
+                case .connection(let fd, let readable):
+                    let request = KeptRequest.make(connection: fd)
+                    // Nothing sent yet: the connection waits in the ready set, not in a worker.
+                    guard readable else {
+                        park(request)
+                        continue
+                    }
+                    guard FCGX_Accept_r(request) >= 0 else {
+                        KeptRequest.release(request)
+                        continue
+                    }
+                    if serve(request) == .finished { park(request) }
                 }
-                let request = spare
-                let outcome = serve(request)
-                // A struct that is kept alive or deferred leaves with its connection, and a
-                // fresh one takes its place; a closed one is reused.
-                if outcome == .finished && request.pointee.ipcFd < 0 { continue }
-                spare = KeptRequest.make(listenFD: server.socket.fd)
-                if outcome == .finished { park(request) }
             case .connection(let kept):
                 // The next request on a kept-alive connection, or its end (then libfcgi closes it
                 // and tries the non-blocking listening socket, which usually says EAGAIN).
@@ -88,9 +87,14 @@ final class Worker {
     /// reset. (An inherited socket keeps its queue for the next instance.)
     private func serveQueuedConnections() {
         guard server.socket.owned else { return }
-        while FCGX_Accept_r(spare) >= 0 {
-            spare.pointee.keepConnection = 0
-            if serve(spare) == .deferred { spare = KeptRequest.make(listenFD: server.socket.fd) }
+        while case .connection(let fd, _) = server.acceptor.accept(from: server.socket.fd) {
+            let request = KeptRequest.make(connection: fd)
+            guard FCGX_Accept_r(request) >= 0 else {
+                KeptRequest.release(request)
+                continue
+            }
+            request.pointee.keepConnection = 0
+            if serve(request) == .finished { KeptRequest.release(request) }
         }
     }
 
@@ -134,6 +138,9 @@ final class Worker {
             // The rest of the body is still on the connection; libfcgi would read it as the
             // next request. Close the connection after this answer instead of keeping it.
             request.pointee.keepConnection = 0
+            // A peer that stalled past the read timeout is not waited for at the close either.
+            let readError = request.pointee.in.map { FCGX_GetError($0) } ?? 0
+            if readError == EAGAIN || readError == EWOULDBLOCK { request.pointee.detached = 1 }
         }
         if case .deferred(let deferred) = response.body {
             start(deferred, for: incoming, on: request, started: started)
@@ -213,8 +220,13 @@ final class Worker {
             }
         }
         clientGone = !writer.close(errorStream: request.pointee.err) || clientGone
-        // nginx closed this connection when its client left: never park it for another request.
-        if clientGone { request.pointee.keepConnection = 0 }
+        // nginx closed this connection when its client left, or stopped reading it past the send
+        // timeout: never park it for another request, and close it at once rather than wait
+        // (libfcgi's close otherwise waits up to 2 s for the peer to close its side).
+        if clientGone {
+            request.pointee.keepConnection = 0
+            request.pointee.detached = 1
+        }
         // Logged once the answer is out, and before the request is finished: `request` stays this
         // worker's (or finisher's) until `FCGX_Finish_r`.
         application.logCompletion(

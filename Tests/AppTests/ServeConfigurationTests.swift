@@ -70,7 +70,7 @@ struct ServeConfigurationTests {
         ("ASKD_SQLITE_BUSY_TIMEOUT_MS", "forever"), ("ASKD_STREAM_KEEPALIVE_SECONDS", "0"),
         ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"), ("ASKD_IDLE_THREAD_SECONDS", "0"),
         ("ASKD_IDLE_THREAD_SECONDS", "a while"), ("ASKD_TURN_WAIT_SECONDS", "-1"), ("ASKD_TURN_WAIT_SECONDS", "nan"),
-        ("ASKD_TURN_WAIT_SECONDS", "601"),
+        ("ASKD_TURN_WAIT_SECONDS", "601"), ("ASKD_SEND_TIMEOUT_SECONDS", "0"), ("ASKD_REQUEST_READ_TIMEOUT_SECONDS", "soon"),
     ])
     func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
         var environment = [name: value]
@@ -148,6 +148,9 @@ struct ServeConfigurationTests {
         #expect(try configuration(flags: Flags(), environment: [:]).ask.streamKeepAliveSeconds == 15)
         #expect(try configuration(flags: Flags(), environment: ["ASKD_STREAM_KEEPALIVE_SECONDS": "2.5"]).ask.streamKeepAliveSeconds == 2.5)
         #expect(try configuration(flags: Flags(), environment: [:]).ask.turnWaitSeconds == 10)
+        let timeouts = try configuration(flags: Flags(), environment: ["ASKD_SEND_TIMEOUT_SECONDS": "2.5", "ASKD_REQUEST_READ_TIMEOUT_SECONDS": "1"])
+        #expect(timeouts.server.sendTimeoutSeconds == 2.5 && timeouts.server.requestReadTimeoutSeconds == 1)
+        #expect(try configuration(flags: Flags(), environment: [:]).server.requestReadTimeoutSeconds == 5)
         #expect(try configuration(flags: Flags(), environment: ["ASKD_TURN_WAIT_SECONDS": "0.5"]).ask.turnWaitSeconds == 0.5)
         for name in ["ASKD_MAX_PROMPT_CHARS", "ASKD_MAX_HISTORY_MESSAGES", "ASKD_MAX_HISTORY_CHARS"] {
             let error = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: [name: "-3"]) }

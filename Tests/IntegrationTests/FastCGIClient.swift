@@ -9,8 +9,11 @@ import Glibc
 final class FastCGIClient {
     private let fd: Int32
 
-    init(socketPath: String) throws {
+    /// With `receiveBuffer`, the socket's receive buffer is that small, for a reader that lets
+    /// the server's writes back up soon.
+    init(socketPath: String, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_un()

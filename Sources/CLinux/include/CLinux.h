@@ -1,7 +1,7 @@
 #ifndef ASKD_CLINUX_H
 #define ASKD_CLINUX_H
 
-// Linux interfaces that Swift's Glibc module does not expose: epoll, eventfd, pipe2, thread
+// Linux interfaces that Swift's Glibc module does not expose: epoll, eventfd, pipe2, accept4, thread
 // names, POLLRDHUP, mallopt, the usable CPUs and sem_clockwait.
 
 #include <fcntl.h>
@@ -10,9 +10,12 @@
 #include <semaphore.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int askd_pipe2(int fds[2], int flags);
+/// accept4(2) with SOCK_CLOEXEC: the next connection on `fd`, its peer's address in `address`.
+int askd_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length);
 int askd_set_thread_name(pthread_t thread, const char *name);
 /// 1 if the peer of socket `fd` has closed or shut down its side, 0 if not (checked without waiting).
 int askd_peer_hung_up(int fd);
