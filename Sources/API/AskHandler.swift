@@ -18,6 +18,7 @@ public struct AskHandler: Sendable {
     let upstream: any ChatCompletions
     let settings: AskSettings
     let logger: Logger
+    private let waiters: TurnWaiters
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
@@ -28,6 +29,7 @@ public struct AskHandler: Sendable {
         self.upstream = upstream
         self.settings = settings
         self.logger = logger
+        waiters = TurnWaiters(limit: settings.maxTurnWaiters)
     }
 
     public func handle(_ request: Request) throws -> Response {
@@ -167,7 +169,7 @@ public struct AskHandler: Sendable {
         // Ownership first: a conversation that is not the caller's is a 404 at once, and a
         // request can make no one wait on a lock it may not take.
         guard try store.conversation(id: existing, owner: owner) != nil else { throw HTTPError.conversationNotFound }
-        let lock = try store.acquireTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds)
+        let lock = try waiters.acquire(existing, on: store, timeout: settings.turnWaitSeconds)
         do {
             // Read again under the lock: the conversation may have been deleted or changed meanwhile.
             guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }

@@ -11,6 +11,9 @@ public struct AskSettings: Sendable, Equatable {
     /// How long a turn waits for another turn on the same conversation before it gets 409
     /// (`ASKD_TURN_WAIT_SECONDS`).
     public var turnWaitSeconds: Double
+    /// The most requests of this process that wait for a turn lock at once; one more gets 409
+    /// at once, so that waiters never take every worker (a quarter of `ASKD_THREADS`).
+    public var maxTurnWaiters: Int
     /// How long a streamed answer may stay silent before askd sends a comment line, so that
     /// nginx's and proxies' read timeouts do not cut it (`ASKD_STREAM_KEEPALIVE_SECONDS`).
     public var streamKeepAliveSeconds: Double
@@ -22,8 +25,9 @@ public struct AskSettings: Sendable, Equatable {
     public init(
         maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,
         systemPrompt: String? = nil, turnWaitSeconds: Double = 10, streamKeepAliveSeconds: Double = 15, models: [String]? = nil,
-        maxTokens: Int = 4_096
+        maxTokens: Int = 4_096, maxTurnWaiters: Int = 64
     ) {
+        self.maxTurnWaiters = maxTurnWaiters
         self.models = models
         self.maxTokens = maxTokens
         self.streamKeepAliveSeconds = streamKeepAliveSeconds

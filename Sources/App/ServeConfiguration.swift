@@ -126,6 +126,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         ask.turnWaitSeconds = try env.value("ASKD_TURN_WAIT_SECONDS", expecting: "a number of seconds from 0 to 600") {
             Double($0).flatMap { $0 >= 0 && $0 <= 600 ? $0 : nil }
         } ?? ask.turnWaitSeconds
+        ask.maxTurnWaiters = max(1, server.threads / 4)
         self.ask = ask
     }
 

@@ -250,6 +250,24 @@ struct AskHandlerTests {
         #expect(try fixture.store.messages(conversationID: id).count == 2)
     }
 
+    /// Beyond `maxTurnWaiters` waiting at once, a turn on a busy conversation gets 409 at once:
+    /// waiters hold worker threads, and must leave some for everyone else.
+    @Test func waitersBeyondTheLimitGet409AtOnce() throws {
+        let fixture = try AskFixture(settings: AskSettings(maxPromptCharacters: 100, turnWaitSeconds: 2, maxTurnWaiters: 1))
+        let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        let held = try fixture.store.acquireTurnLock(conversationID: id, timeout: 1)
+        let waiter = Thread { _ = fixture.ask(#"{"prompt":"two","conversation_id":"\#(id)"}"#, token: fixture.alice) }
+        waiter.start()
+        Thread.sleep(forTimeInterval: 0.3)
+        let started = Date()
+        let (status, body, _) = fixture.ask(#"{"prompt":"three","conversation_id":"\#(id)"}"#, token: fixture.alice)
+        #expect(status == 409)
+        #expect(body["error"] as? String == "conversation is busy")
+        #expect(Date().timeIntervalSince(started) < 0.5)
+        fixture.store.releaseTurnLock(held)
+    }
+
     /// A conversation that kept a model since taken off the allow-list gets the 400 a request
     /// naming it would get, and nothing is asked or stored; naming an allowed model still works.
     @Test func aKeptModelNoLongerAllowedIsRefused() throws {
