@@ -161,7 +161,8 @@ public struct AskHandler: Sendable {
         let lock = try store.acquireTurnLock(conversationID: existing, timeout: settings.turnWaitSeconds)
         do {
             guard let conversation = try store.conversation(id: existing, owner: owner) else { throw HTTPError.conversationNotFound }
-            let history = try store.messages(conversationID: existing)
+            // Only what the trim may keep: the newest messages, however long the conversation.
+            let history = try store.messages(conversationID: existing, newest: settings.maxHistoryMessages, before: nil)
             let request = chatRequest(input, after: history, kept: conversation.settings)
             return PreparedTurn(conversationID: existing, startsConversation: false, request: request, lock: lock)
         } catch {

@@ -14,6 +14,8 @@ struct UnavailableStore: ConversationStore {
     func markTokenUsed(id: String, at date: Date) throws { throw down }
     func conversation(id: String, owner: String) throws -> Conversation? { throw down }
     func messages(conversationID: String) throws -> [StoredMessage] { throw down }
+    func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] { throw down }
+    func conversationSummary(id: String, owner: String) throws -> ConversationSummary? { throw down }
     func commitTurn(_ turn: Turn) throws { throw down }
     func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? { throw down }
     func deleteConversation(id: String, owner: String) throws -> Bool { throw down }
