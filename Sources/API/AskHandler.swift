@@ -177,7 +177,8 @@ public struct AskHandler: Sendable {
             if input.settings.model == nil, let kept = conversation.settings.model {
                 try ConversationFields.checkAllowed(kept, limits: limits, kept: true)
             }
-            let history = try store.messages(conversationID: existing)
+            // Only what the trim may keep: the newest messages, however long the conversation.
+            let history = try store.messages(conversationID: existing, newest: settings.maxHistoryMessages, before: nil)
             let request = chatRequest(input, after: history, kept: conversation.settings)
             return PreparedTurn(conversationID: existing, startsConversation: false, request: request, lock: lock)
         } catch {

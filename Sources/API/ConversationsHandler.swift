@@ -42,22 +42,28 @@ public struct ConversationsHandler: Sendable {
         return .json(.ok, body.serialized)
     }
 
+    /// `GET /conversation/{id}`: the conversation with a page of its messages, the newest
+    /// `?limit=` (1 to 500, default 100) of those before `?cursor=` (the `next_cursor` of the
+    /// page before), oldest first.
     public func read(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }
-        let (conversation, messages) = try storing { () throws -> (Conversation?, [StoredMessage]) in
-            guard let conversation = try store.conversation(id: id, owner: token.id) else { return (nil, []) }
-            return (conversation, try store.messages(conversationID: id))
+        var limit = Self.messagePageDefault
+        if let text = try request.queryParameter("limit") {
+            guard let value = Int(text), (1...Self.messagePageLimit).contains(value) else {
+                throw HTTPError.badRequest("limit must be a whole number from 1 to \(Self.messagePageLimit)")
+            }
+            limit = value
         }
-        guard let conversation else { throw HTTPError.conversationNotFound }
-        return .json(.ok, Self.detail(conversation, messages: messages).serialized)
+        let before = try request.queryParameter("cursor").map { try Self.messageCursor(from: $0, conversationID: id) }
+        return try detail(id: id, owner: token.id, limit: limit, before: before) { try store.conversationSummary(id: id, owner: token.id) }
     }
 
     /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
     /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400.
-    /// Answers with the conversation as `GET` does.
+    /// Answers with the conversation as `GET` does, with its first page of messages.
     public func update(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
@@ -69,25 +75,61 @@ public struct ConversationsHandler: Sendable {
             throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
         }
         let change = try ConversationFields.settings(from: fields, limits: limits)
-        let (conversation, messages) = try storing { () throws -> (Conversation?, [StoredMessage]) in
-            guard let conversation = try store.updateConversation(id: id, owner: token.id, change: change) else { return (nil, []) }
-            return (conversation, try store.messages(conversationID: id))
+        return try detail(id: id, owner: token.id, limit: Self.messagePageDefault, before: nil) {
+            guard try store.updateConversation(id: id, owner: token.id, change: change) != nil else { return nil }
+            return try store.conversationSummary(id: id, owner: token.id)
         }
-        guard let conversation else { throw HTTPError.conversationNotFound }
-        return .json(.ok, Self.detail(conversation, messages: messages).serialized)
     }
 
-    private static func detail(_ conversation: Conversation, messages: [StoredMessage]) -> JSONValue {
-        let firstPrompt = messages.first.flatMap { $0.role == .user ? $0.content : nil }
-        let lastModel = messages.last(where: { $0.role == .assistant })?.model
+    /// The most messages a page of a conversation holds, and how many it holds unless asked.
+    static let messagePageLimit = 500
+    static let messagePageDefault = 100
+    /// The most bytes of message text (content and model, as stored in UTF-8) a page holds:
+    /// a page ends before the message that would take it past this, unless that message is
+    /// the page's only one. JSON escapes at most 6 bytes for each of them.
+    static let messagePageBytes = 4 << 20
+
+    /// The conversation `summary` reads (nil: 404) with a page of its messages.
+    private func detail(
+        id: String, owner: String, limit: Int, before: Int?, summary: () throws -> ConversationSummary?
+    ) throws -> Response {
+        let (found, newest) = try storing { () throws -> (ConversationSummary?, [StoredMessage]) in
+            guard let found = try summary() else { return (nil, []) }
+            // One more than asked: whether it exists says whether there is an older page.
+            return (found, try store.messages(conversationID: id, newest: limit + 1, before: before))
+        }
+        guard let found else { throw HTTPError.conversationNotFound }
+        let page = Self.page(of: newest, limit: limit)
+        let next: JSONValue = page.count < newest.count ? page.first.map { .string(Self.messageToken(for: $0, conversationID: id)) } ?? .null : .null
+        return .json(.ok, Self.detail(found, messages: page, next: next).serialized)
+    }
+
+    /// The newest of `messages` (oldest first) that fit in a page of `limit` messages and
+    /// `messagePageBytes`, oldest first; never none of them, when there are some.
+    static func page(of messages: [StoredMessage], limit: Int) -> ArraySlice<StoredMessage> {
+        var start = messages.endIndex
+        var bytes = 0
+        while start > messages.startIndex, messages.endIndex - start < limit {
+            let message = messages[start - 1]
+            bytes += message.content.utf8.count + (message.model?.utf8.count ?? 0)
+            guard bytes <= messagePageBytes || start == messages.endIndex else { break }
+            start -= 1
+        }
+        return messages[start...]
+    }
+
+    private static func detail(_ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, next: JSONValue) -> JSONValue {
+        let conversation = summary.conversation
         return .object([
             "id": .string(conversation.id),
-            "title": conversation.settings.title.map(JSONValue.string) ?? title(firstPrompt),
-            "model": (conversation.settings.model ?? lastModel).map(JSONValue.string) ?? .null,
+            "title": conversation.settings.title.map(JSONValue.string) ?? title(summary.firstPrompt),
+            "model": (conversation.settings.model ?? summary.lastModel).map(JSONValue.string) ?? .null,
             "system": conversation.settings.system.map(JSONValue.string) ?? .null,
             "created_at": .string(RFC3339.format(conversation.createdAt)),
             "updated_at": .string(RFC3339.format(conversation.updatedAt)),
+            "message_count": .integer(summary.messageCount),
             "messages": .array(messages.map(message)),
+            "next_cursor": next,
         ])
     }
 
@@ -120,6 +162,7 @@ public struct ConversationsHandler: Sendable {
 
     private static func message(_ message: StoredMessage) -> JSONValue {
         .object([
+            "sequence": .integer(message.sequence),
             "role": .string(message.role.rawValue),
             "content": .string(message.content),
             "created_at": .string(RFC3339.format(message.createdAt)),
@@ -169,6 +212,23 @@ public struct ConversationsHandler: Sendable {
         let id = String(text[text.index(after: dot)...])
         guard ConversationID.isWellFormed(id) else { throw malformed }
         return ConversationCursor(createdAt: Date(milliseconds: milliseconds), id: id)
+    }
+
+    /// `<sequence>.<conversation id>`, base64url, for the page that ends before `message`.
+    static func messageToken(for message: StoredMessage, conversationID: String) -> String {
+        Base64URL.encode(Array("\(message.sequence).\(conversationID)".utf8))
+    }
+
+    /// The sequence number a page starts before, from a cursor of this conversation's.
+    static func messageCursor(from token: String, conversationID: String) throws -> Int {
+        let malformed = HTTPError.badRequest("cursor is malformed: pass the next_cursor of the page before")
+        // A sequence number fits in 31 bits in every store, and a next cursor is never 1: a
+        // page before it would be empty.
+        guard token.utf8.count <= 200, let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self),
+            let dot = text.firstIndex(of: "."), text[..<dot].utf8.allSatisfy { (48...57).contains($0) }, let sequence = Int(text[..<dot]),
+            (2...Int(Int32.max)).contains(sequence), text[text.index(after: dot)...] == conversationID
+        else { throw malformed }
+        return sequence
     }
 }
 

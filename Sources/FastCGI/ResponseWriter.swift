@@ -25,8 +25,16 @@ struct ResponseWriter {
     @discardableResult
     func put(_ bytes: [UInt8]) -> Bool {
         guard !bytes.isEmpty else { return true }
+        // libfcgi takes an Int32 length: a larger body goes in pieces, never through a trapping conversion.
         return bytes.withUnsafeBytes { buffer in
-            FCGX_PutStr(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), stream) == Int32(buffer.count)
+            var offset = 0
+            while offset < buffer.count {
+                let count = Int32(clamping: buffer.count - offset)
+                let start = (buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                guard FCGX_PutStr(start, count, stream) == count else { return false }
+                offset += Int(count)
+            }
+            return true
         }
     }
 

@@ -75,6 +75,14 @@ enum PostgresMigrations {
             "ALTER TABLE usage_daily DROP CONSTRAINT usage_daily_pkey",
             "ALTER TABLE usage_daily ADD PRIMARY KEY (token_id, day, shard)",
         ],
+        // 5: an owner's conversations in the order they are listed, newest first (ids bytewise,
+        // as the list compares them): a page reads its own rows, where `conversations_by_token`
+        // made it sort every one of the owner's. That index goes: nothing reads by
+        // `updated_at`, and every turn changed it.
+        [
+            "CREATE INDEX conversations_by_creation ON conversations (token_id, created_at DESC, id COLLATE \"C\" DESC)",
+            "DROP INDEX conversations_by_token",
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

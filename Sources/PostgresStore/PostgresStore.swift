@@ -176,23 +176,42 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     public func messages(conversationID: String) throws -> [StoredMessage] {
         try withConnection { db in
             try db.query(
-                """
-                SELECT seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at
-                FROM messages WHERE conversation_id = $1 ORDER BY seq
-                """,
-                [.text(conversationID)]
-            ) { row in
-                let usage = row.integer(4).map { prompt in
-                    TokenUsage(
-                        promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0)
-                    )
-                }
-                return StoredMessage(
-                    sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
-                    content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
-                )
-            }
+                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = $1 ORDER BY seq", [.text(conversationID)],
+                Self.message
+            )
         }
+    }
+
+    /// A range of the primary key, walked backwards from `sequence`: as many rows as asked.
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+        guard limit > 0 else { return [] }
+        return try withConnection { db in
+            try db.query(
+                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+                [.text(conversationID), .integer(sequence ?? Int.max), .integer(limit)], Self.message
+            ).reversed()
+        }
+    }
+
+    public func conversationSummary(id: String, owner: String) throws -> ConversationSummary? {
+        try withConnection { db in
+            try db.query(
+                Self.summaries(where: "c.id = $1 AND c.token_id = $2"),
+                [.text(id), .text(owner)], Self.summary
+            ).first
+        }
+    }
+
+    private static let messageColumns = "seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at"
+
+    private static func message(_ row: PostgresConnection.Row) -> StoredMessage {
+        let usage = row.integer(4).map { prompt in
+            TokenUsage(promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0))
+        }
+        return StoredMessage(
+            sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
+            content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
+        )
     }
 
     /// One statement, so one round trip and its own transaction: it creates the conversation
@@ -371,7 +390,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     /// One statement per page: the page's conversations by keyset (ids compared bytewise, as
     /// `COLLATE "C"`, like the other backends), each with its message count, first prompt and
-    /// last model from subqueries on the messages' primary key.
+    /// last model from subqueries on the messages' primary key, for the page's rows only.
     public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
         guard limit > 0 else { return [] }
         return try withConnection { db in
@@ -391,24 +410,35 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         }
     }
 
-    /// A page of summaries: `$1` the owner, `$2` the limit, and `keyset` what narrows it.
+    /// A page of summaries: `$1` the owner, `$2` the limit, and `keyset` what narrows it. The
+    /// rows come in order from `conversations_by_creation` (migration 5), so that nothing is
+    /// sorted and the figures are looked up for the page's rows only.
     private static func conversationPage(keyset: String) -> String {
+        summaries(where: """
+            c.token_id = $1\(keyset)
+            ORDER BY c.created_at DESC, c.id COLLATE "C" DESC
+            LIMIT $2
+            """)
+    }
+
+    /// The conversations that `clause` selects, with the three figures of a summary, each an
+    /// indexed lookup on the messages' primary key made for each row returned: the count is the
+    /// last sequence number, since numbers have no gaps.
+    private static func summaries(where clause: String) -> String {
         """
         SELECT c.id, c.token_id, c.created_at, c.updated_at, c.title, c.system, c.model,
-            (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT MAX(m.seq) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
             (SELECT m.model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
                 ORDER BY m.seq DESC LIMIT 1)
         FROM conversations c
-        WHERE c.token_id = $1\(keyset)
-        ORDER BY c.created_at DESC, c.id COLLATE "C" DESC
-        LIMIT $2
+        WHERE \(clause)
         """
     }
 
-    private static let conversationPage = conversationPage(keyset: "")
+    static let conversationPage = conversationPage(keyset: "")
 
-    private static let conversationPageAfter = conversationPage(
+    static let conversationPageAfter = conversationPage(
         keyset: " AND (c.created_at, c.id COLLATE \"C\") < ($3, $4)"
     )
 

@@ -55,6 +55,13 @@ enum SQLiteMigrations {
         ALTER TABLE conversations ADD COLUMN system TEXT;
         ALTER TABLE conversations ADD COLUMN model TEXT;
         """,
+        // 4: an owner's conversations in the order they are listed, newest first: a page reads
+        // its own rows, where `conversations_by_token` made it sort every one of the owner's.
+        // That index goes: nothing reads by `updated_at`, and every turn changed it.
+        """
+        CREATE INDEX conversations_by_creation ON conversations(token_id, created_at DESC, id DESC);
+        DROP INDEX conversations_by_token;
+        """,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

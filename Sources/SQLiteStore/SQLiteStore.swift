@@ -156,22 +156,29 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public func messages(conversationID: String) throws -> [StoredMessage] {
         try withConnection { db in
             try db.query(
-                """
-                SELECT seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at
-                FROM messages WHERE conversation_id = ? ORDER BY seq
-                """,
-                [.text(conversationID)]
-            ) { row in
-                let usage = row.integer(4).map { prompt in
-                    TokenUsage(
-                        promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0)
-                    )
-                }
-                return StoredMessage(
-                    sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
-                    content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
-                )
-            }
+                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = ? ORDER BY seq", [.text(conversationID)],
+                Self.message
+            )
+        }
+    }
+
+    /// A range of the primary key, walked backwards from `sequence`: as many rows as asked.
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+        guard limit > 0 else { return [] }
+        return try withConnection { db in
+            try db.query(
+                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                [.text(conversationID), .integer(Int64(sequence ?? Int.max)), .integer(Int64(limit))], Self.message
+            ).reversed()
+        }
+    }
+
+    public func conversationSummary(id: String, owner: String) throws -> ConversationSummary? {
+        try withConnection { db in
+            try db.query(
+                Self.summaries(where: "c.id = ? AND c.token_id = ?"),
+                [.text(id), .text(owner)], Self.summary
+            ).first
         }
     }
 
@@ -341,28 +348,42 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
+    /// A page by keyset on `conversations_by_creation` (migration 4), in the index's order, so
+    /// that nothing is sorted and the figures are looked up for the page's rows only.
     public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
-        try withConnection { db in
-            let after = cursor.map { [SQLiteConnection.Value.date($0.createdAt), .text($0.id)] } ?? [.integer(Int64.max), .text("")]
-            return try db.query(
-                """
-                SELECT c.id, c.token_id, c.created_at, c.updated_at, c.title, c.system, c.model,
-                    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
-                    (SELECT content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
-                    (SELECT model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1)
-                FROM conversations c
-                WHERE c.token_id = ? AND (c.created_at < ? OR (c.created_at = ? AND c.id < ?) OR ? = 1)
-                ORDER BY c.created_at DESC, c.id DESC
-                LIMIT ?
-                """,
-                [.text(owner), after[0], after[0], after[1], .integer(cursor == nil ? 1 : 0), .integer(Int64(max(0, limit)))]
-            ) { row in
-                ConversationSummary(
-                    conversation: Self.conversation(row), messageCount: Int(row.integer(7) ?? 0), firstPrompt: row.text(8),
-                    lastModel: row.text(9)
-                )
-            }
+        guard limit > 0 else { return [] }
+        // Past every conversation when there is no cursor: the same statement, and the same plan.
+        let after = cursor.map { [SQLiteConnection.Value.date($0.createdAt), .text($0.id)] } ?? [.integer(Int64.max), .text("")]
+        return try withConnection { db in
+            try db.query(Self.conversationPage, [.text(owner)] + after + [.integer(Int64(limit))], Self.summary)
         }
+    }
+
+    /// `?` the owner, `?, ?` the keyset (created_at, id) to start after, `?` the limit.
+    static let conversationPage = summaries(where: """
+        c.token_id = ? AND (c.created_at, c.id) < (?, ?)
+        ORDER BY c.created_at DESC, c.id DESC
+        LIMIT ?
+        """)
+
+    /// The conversations that `clause` selects, with the three figures of a summary, each an
+    /// indexed lookup on the messages' primary key made for each row returned: the count is the
+    /// last sequence number, since numbers have no gaps.
+    static func summaries(where clause: String) -> String {
+        """
+        SELECT c.id, c.token_id, c.created_at, c.updated_at, c.title, c.system, c.model,
+            (SELECT MAX(m.seq) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.seq = 1 AND m.role = 'user'),
+            (SELECT m.model FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant' ORDER BY m.seq DESC LIMIT 1)
+        FROM conversations c
+        WHERE \(clause)
+        """
+    }
+
+    private static func summary(_ row: SQLiteConnection.Row) -> ConversationSummary {
+        ConversationSummary(
+            conversation: conversation(row), messageCount: Int(row.integer(7) ?? 0), firstPrompt: row.text(8), lastModel: row.text(9)
+        )
     }
 
     public func deleteAllConversations(owner: String) throws -> Int {
@@ -470,6 +491,19 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         """
 
     private static let conversationColumns = "id, token_id, created_at, updated_at, title, system, model"
+
+    private static let messageColumns = "seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at"
+
+    /// A row that starts with `messageColumns`.
+    private static func message(_ row: SQLiteConnection.Row) -> StoredMessage {
+        let usage = row.integer(4).map { prompt in
+            TokenUsage(promptTokens: Int(prompt), completionTokens: Int(row.integer(5) ?? 0), totalTokens: Int(row.integer(6) ?? 0))
+        }
+        return StoredMessage(
+            sequence: Int(row.integer(0) ?? 0), role: MessageRole(rawValue: row.text(1) ?? "") ?? .user,
+            content: row.text(2) ?? "", model: row.text(3), usage: usage, createdAt: Date(milliseconds: row.integer(7) ?? 0)
+        )
+    }
 
     /// A row that starts with `conversationColumns`.
     private static func conversation(_ row: SQLiteConnection.Row) -> Conversation {

@@ -14,7 +14,11 @@ import FoundationEssentials
 ///   to the owner's day, all or nothing. A turn
 ///   on a conversation that does not exist (or is another owner's) throws
 ///   `StoreError.conversationNotFound` and stores nothing.
-/// - **Order.** Messages come back in sequence order, numbered 1, 2, 3, ... without gaps.
+/// - **Order.** Messages come back in sequence order, numbered 1, 2, 3, ... without gaps. A
+///   conversation's newest messages (`messages(conversationID:newest:before:)`) are read through
+///   the index on its sequence numbers, as many as asked and no more, however long it is; so are
+///   a summary's count, first prompt and last model, and a page of summaries reads only its own
+///   conversations, however many the owner has.
 /// - **Serialised turns.** Between `acquireTurnLock` and `releaseTurnLock` (or inside
 ///   `withTurnLock`), no other caller, in this process or another one sharing the store, holds
 ///   the lock of the same conversation. The lock belongs to the `TurnLock` value, not to a
@@ -51,6 +55,17 @@ public protocol ConversationStore: Sendable {
 
     /// The conversation's messages in order; empty for an unknown conversation.
     func messages(conversationID: String) throws -> [StoredMessage]
+
+    /// The conversation's newest `limit` messages whose sequence number is below `sequence` (or
+    /// the newest of all, when it is nil), oldest first; empty for an unknown conversation.
+    /// - Parameters:
+    ///   - limit: the most messages returned; 0 or less returns none.
+    ///   - sequence: any number: one below 2 returns none, one past the last message returns the newest.
+    func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage]
+
+    /// The conversation as a list shows it (`conversations(owner:limit:after:)`), if it exists
+    /// and belongs to `owner`.
+    func conversationSummary(id: String, owner: String) throws -> ConversationSummary?
 
     /// Stores a completed turn atomically; see the contract above.
     func commitTurn(_ turn: Turn) throws

@@ -89,6 +89,20 @@ public final class MemoryStore: ConversationStore {
         state.withLock { $0.messages[conversationID] ?? [] }
     }
 
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+        state.withLock { state in
+            let messages = state.messages[conversationID] ?? []
+            let end = sequence.map { sequence in messages.firstIndex { $0.sequence >= sequence } ?? messages.endIndex } ?? messages.endIndex
+            return Array(messages[..<end].suffix(max(0, limit)))
+        }
+    }
+
+    public func conversationSummary(id: String, owner: String) throws -> ConversationSummary? {
+        state.withLock { state in
+            state.conversations[id].flatMap { $0.owner == owner ? Self.summary(of: $0, in: state) : nil }
+        }
+    }
+
     public func commitTurn(_ turn: Turn) throws {
         try state.withLock { state in
             if turn.startsConversation {
@@ -161,15 +175,18 @@ public final class MemoryStore: ConversationStore {
                 }
                 .sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
                 .prefix(max(0, limit))
-                .map { conversation in
-                    let messages = state.messages[conversation.id] ?? []
-                    return ConversationSummary(
-                        conversation: conversation, messageCount: messages.count,
-                        firstPrompt: messages.first.flatMap { $0.role == .user ? $0.content : nil },
-                        lastModel: messages.last(where: { $0.role == .assistant })?.model
-                    )
-                }
+                .map { Self.summary(of: $0, in: state) }
         }
+    }
+
+    private static func summary(of conversation: Conversation, in state: State) -> ConversationSummary {
+        let messages = state.messages[conversation.id] ?? []
+        return ConversationSummary(
+            // The last sequence number, as the other backends read it: numbers have no gaps.
+            conversation: conversation, messageCount: messages.last?.sequence ?? 0,
+            firstPrompt: messages.first.flatMap { $0.sequence == 1 && $0.role == .user ? $0.content : nil },
+            lastModel: messages.last(where: { $0.role == .assistant })?.model
+        )
     }
 
     public func deleteAllConversations(owner: String) throws -> Int {

@@ -114,6 +114,21 @@ struct AskHandlerTests {
         #expect(try fixture.store.messages(conversationID: id).count == 4)
     }
 
+    /// The store is asked for the newest `ASKD_MAX_HISTORY_MESSAGES` only, and the trim works on those.
+    @Test func aLongConversationSendsOnlyItsNewestMessages() throws {
+        let fixture = try AskFixture(settings: AskSettings(maxPromptCharacters: 100, maxHistoryMessages: 3, maxHistoryCharacters: 1_000))
+        let (_, first, _) = fixture.ask(#"{"prompt":"p1"}"#, token: fixture.alice)
+        let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
+        for index in 2...30 {
+            let (status, _, _) = fixture.ask(#"{"prompt":"p\#(index)","conversation_id":"\#(id)"}"#, token: fixture.alice)
+            #expect(status == 200)
+        }
+        let sent = try #require(fixture.upstream.requests.last)
+        // The newest three before p30 are p28's answer (dropped: its question was trimmed), p29 and its answer.
+        #expect(sent.messages.map(\.content) == ["p29", "answer 3", "p30"])
+        #expect(try fixture.store.messages(conversationID: id).count == 60)
+    }
+
     @Test func theOriginalWireFormsWork() throws {
         let fixture = try AskFixture()
         // Form-encoded prompt, bare token, conversation_id in the query: what the Django clients sent.

@@ -54,6 +54,64 @@ extension IntegrationTests {
             #expect(try stack.count("SELECT COUNT(*) FROM conversations") > 24, "the writer did start conversations meanwhile")
         }
 
+        /// 250 messages read 100 at a time: the newest page first, each page in order, the
+        /// cursors chained to the first message; forged cursors and limits are 400s.
+        @Test func aLongConversationIsReadAPageAtATime() throws {
+            let stack = try Stack()
+            let token = try stack.createToken(name: "pager")
+            let id = try ask(stack, token, "turn 1")
+            for index in 2...125 { _ = try ask(stack, token, "turn \(index)", in: id) }
+            let other = try ask(stack, token, "another conversation")
+
+            var pages: [[[String: Any]]] = []
+            var cursors: [String] = []
+            var cursor: String?
+            repeat {
+                let response = try stack.client.get("/conversation/\(id)?limit=100" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: headers(token))
+                #expect(response.status == 200)
+                let json = try response.json()
+                pages.append(try #require(json["messages"] as? [[String: Any]]))
+                #expect(json["message_count"] as? Int == 250)
+                #expect(json["title"] as? String == "turn 1", "the first prompt names the conversation on every page")
+                cursor = json["next_cursor"] as? String
+                if let cursor { cursors.append(cursor) } else { #expect(json["next_cursor"] is NSNull) }
+            } while cursor != nil && pages.count < 10
+            #expect(pages.map(\.count) == [100, 100, 50])
+            let sequences = pages.map { $0.compactMap { $0["sequence"] as? Int } }
+            #expect(sequences == [Array(151...250), Array(51...150), Array(1...50)])
+            let messages = pages.reversed().flatMap { $0 }
+            #expect(messages.map { $0["role"] as? String ?? "" } == (1...250).map { $0 % 2 == 1 ? "user" : "assistant" })
+            #expect(messages.enumerated().allSatisfy { index, message in index % 2 == 1 || message["content"] as? String == "turn \(index / 2 + 1)" })
+            #expect(Set(cursors).count == 2)
+
+            // The default page, and PATCH, answer with the newest 100.
+            let first = try stack.client.get("/conversation/\(id)", headers: headers(token)).json()
+            #expect((first["messages"] as? [[String: Any]])?.first?["sequence"] as? Int == 151)
+            let patched = try stack.client.request("PATCH", "/conversation/\(id)", headers: headers(token), body: Array(#"{"title":"Long"}"#.utf8))
+            #expect(patched.status == 200)
+            let patchedJSON = try patched.json()
+            #expect(patchedJSON["title"] as? String == "Long")
+            #expect((patchedJSON["messages"] as? [[String: Any]])?.compactMap { $0["sequence"] as? Int } == Array(151...250))
+            #expect(patchedJSON["next_cursor"] as? String == cursors.first)
+
+            let encode = { (text: String) in
+                Data(text.utf8).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
+            }
+            let forged = [
+                "%%%", "AAAA", String(repeating: "A", count: 400), encode("1.\(id)"), encode("0.\(id)"), encode("-1.\(id)"),
+                encode("2147483648.\(id)"), encode("9223372036854775807.\(id)"), encode("99999999999999999999999.\(id)"),
+                encode("151.\(other)"), encode("151"), encode("151.\(id)x"),
+            ]
+            for bad in forged.map({ "cursor=\($0)" }) + ["limit=0", "limit=501", "limit=x", "limit=-1", "limit=1e3"] {
+                let response = try stack.client.get("/conversation/\(id)?\(bad)", headers: headers(token))
+                #expect(response.status == 400, "\(bad)")
+                #expect((try? response.json()["error"] as? String)?.isEmpty == false, "\(bad)")
+            }
+            // Another conversation's cursor is refused there, and accepted where it belongs.
+            #expect(try stack.client.get("/conversation/\(other)?cursor=\(cursors[0])", headers: headers(token)).status == 400)
+            #expect(try stack.client.get("/conversation/\(id)?cursor=\(cursors[0])&limit=500", headers: headers(token)).json()["next_cursor"] is NSNull)
+        }
+
         @Test func listReadAndDeleteAllStayWithTheirOwner() throws {
             let stack = try Stack()
             let alice = try stack.createToken(name: "alice")

@@ -117,6 +117,58 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func theNewestMessagesComeOldestFirstAndStopWhereAsked(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let owner = makeToken("alice")
+        try store.insertToken(owner)
+        try store.commitTurn(turn("c1", owner: owner.id, starts: true, "t1", at: 1_000))
+        for index in 2...5 { try store.commitTurn(turn("c1", owner: owner.id, starts: false, "t\(index)", at: Int64(index) * 1_000)) }
+        try store.commitTurn(turn("c2", owner: owner.id, starts: true, "other", at: 9_000))
+        let all = try store.messages(conversationID: "c1")
+        #expect(all.count == 10)
+
+        let newest = { (limit: Int, before: Int?) in try store.messages(conversationID: "c1", newest: limit, before: before).map(\.sequence) }
+        #expect(try newest(3, nil) == [8, 9, 10])
+        #expect(try newest(3, 8) == [5, 6, 7])
+        #expect(try newest(3, 3) == [1, 2], "fewer than asked at the start")
+        #expect(try newest(100, nil) == Array(1...10))
+        #expect(try store.messages(conversationID: "c1", newest: 2, before: 5) == Array(all[2...3]), "whole messages")
+        // Numbers out of range answer without trapping: before the first, none; past the last, the newest.
+        for before in [Int.min, -1, 0, 1] { #expect(try newest(3, before) == [], "\(before)") }
+        for before in [11, Int(Int32.max), Int(Int32.max) + 1, Int.max] { #expect(try newest(3, before) == [8, 9, 10], "\(before)") }
+        for limit in [0, -1, Int.min] { #expect(try newest(limit, nil) == [], "\(limit)") }
+        #expect(try newest(Int.max, nil) == Array(1...10))
+        #expect(try store.messages(conversationID: "missing", newest: 5, before: nil).isEmpty)
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func aConversationsSummaryIsTheOneItsListShows(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let alice = makeToken("alice")
+        try store.insertToken(alice)
+        var first = turn("c1", owner: alice.id, starts: true, "first question", at: 1_000)
+        first.settings = ConversationSettings(title: "Trip")
+        try store.commitTurn(first)
+        var later = turn("c1", owner: alice.id, starts: false, "second", at: 2_000)
+        later.model = "model-2"
+        try store.commitTurn(later)
+
+        let summary = try #require(try store.conversationSummary(id: "c1", owner: alice.id))
+        #expect(summary.messageCount == 4)
+        #expect(summary.firstPrompt == "first question")
+        #expect(summary.lastModel == "model-2")
+        #expect(summary.conversation.settings.title == "Trip")
+        #expect(summary.conversation.updatedAt == .at(2_000))
+        #expect(try store.conversations(owner: alice.id, limit: 5, after: nil) == [summary])
+        #expect(try store.conversationSummary(id: "c1", owner: "someone-else") == nil)
+        #expect(try store.conversationSummary(id: "missing", owner: alice.id) == nil)
+        // Imported with a system message first: no first prompt.
+        let imported = Conversation(id: "c2", owner: alice.id, createdAt: .at(500), updatedAt: .at(500))
+        try store.importConversation(imported, messages: [StoredMessage(sequence: 1, role: .system, content: "be brief", createdAt: .at(500))])
+        #expect(try store.conversationSummary(id: "c2", owner: alice.id) == ConversationSummary(conversation: imported, messageCount: 1, firstPrompt: nil, lastModel: nil))
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func textSurvivesExactly(backend: StoreBackend) throws {
         let store = try backend.make().store
         let owner = makeToken("alice")
