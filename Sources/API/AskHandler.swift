@@ -178,7 +178,9 @@ public struct AskHandler: Sendable {
                 try ConversationFields.checkAllowed(kept, limits: limits, kept: true)
             }
             // Only what the trim may keep: the newest messages, however long the conversation.
-            let history = try store.messages(conversationID: existing, newest: settings.maxHistoryMessages, before: nil)
+            let history = try store.messages(
+                conversationID: existing, newest: settings.maxHistoryMessages, before: nil, maxBytes: ChatHistory.maxBytes(settings)
+            )
             let request = chatRequest(input, after: history, kept: conversation.settings)
             return PreparedTurn(conversationID: existing, startsConversation: false, request: request, lock: lock)
         } catch {

@@ -3,6 +3,17 @@ import Upstream
 
 /// What the model is sent: the system prompt, the history trimmed oldest first, the prompt.
 enum ChatHistory {
+    /// The bytes of history to read from the store: enough for all that `messages` may keep
+    /// (a code point takes at most 4 bytes of content, and a model name at most 800 bytes,
+    /// which the store counts too), and no more, however long the stored answers are.
+    static func maxBytes(_ settings: AskSettings) -> Int {
+        let content = settings.maxHistoryCharacters.multipliedReportingOverflow(by: 4)
+        let models = settings.maxHistoryMessages.multipliedReportingOverflow(by: 800)
+        guard !content.overflow, !models.overflow else { return .max }
+        let total = content.partialValue.addingReportingOverflow(models.partialValue)
+        return total.overflow ? .max : total.partialValue
+    }
+
     static func messages(system: String?, history: [StoredMessage], prompt: String, settings: AskSettings) -> [ChatMessage] {
         var kept: [StoredMessage] = []
         var characters = 0

@@ -93,29 +93,14 @@ public struct ConversationsHandler: Sendable {
     private func detail(
         id: String, owner: String, limit: Int, before: Int?, summary: () throws -> ConversationSummary?
     ) throws -> Response {
-        let (found, newest) = try storing { () throws -> (ConversationSummary?, [StoredMessage]) in
+        let (found, page) = try storing { () throws -> (ConversationSummary?, [StoredMessage]) in
             guard let found = try summary() else { return (nil, []) }
-            // One more than asked: whether it exists says whether there is an older page.
-            return (found, try store.messages(conversationID: id, newest: limit + 1, before: before))
+            return (found, try store.messages(conversationID: id, newest: limit, before: before, maxBytes: Self.messagePageBytes))
         }
         guard let found else { throw HTTPError.conversationNotFound }
-        let page = Self.page(of: newest, limit: limit)
-        let next: JSONValue = page.count < newest.count ? page.first.map { .string(Self.messageToken(for: $0, conversationID: id)) } ?? .null : .null
-        return .json(.ok, Self.detail(found, messages: page, next: next).serialized)
-    }
-
-    /// The newest of `messages` (oldest first) that fit in a page of `limit` messages and
-    /// `messagePageBytes`, oldest first; never none of them, when there are some.
-    static func page(of messages: [StoredMessage], limit: Int) -> ArraySlice<StoredMessage> {
-        var start = messages.endIndex
-        var bytes = 0
-        while start > messages.startIndex, messages.endIndex - start < limit {
-            let message = messages[start - 1]
-            bytes += message.content.utf8.count + (message.model?.utf8.count ?? 0)
-            guard bytes <= messagePageBytes || start == messages.endIndex else { break }
-            start -= 1
-        }
-        return messages[start...]
+        // Messages are numbered from 1 without gaps: a page that does not start at 1 has older ones.
+        let next: JSONValue = page.first.flatMap { $0.sequence > 1 ? .string(Self.messageToken(for: $0, conversationID: id)) : nil } ?? .null
+        return .json(.ok, Self.detail(found, messages: page[...], next: next).serialized)
     }
 
     private static func detail(_ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, next: JSONValue) -> JSONValue {

@@ -183,13 +183,25 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     }
 
     /// A range of the primary key, walked backwards from `sequence`: as many rows as asked.
-    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+    /// The sizes are summed over the page's sequence numbers alone; only the messages within
+    /// the budget are then read whole.
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage] {
         guard limit > 0 else { return [] }
         return try withConnection { db in
             try db.query(
-                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-                [.text(conversationID), .integer(sequence ?? Int.max), .integer(limit)], Self.message
-            ).reversed()
+                """
+                WITH page AS (
+                    SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS running, ROW_NUMBER() OVER (ORDER BY seq DESC) AS n FROM (
+                        SELECT seq, octet_length(content) + COALESCE(octet_length(model), 0) AS size
+                        FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3
+                    ) AS sizes
+                )
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE conversation_id = $1 AND seq IN (SELECT seq FROM page WHERE running <= $4 OR n = 1)
+                ORDER BY seq
+                """,
+                [.text(conversationID), .integer(sequence ?? Int.max), .integer(limit), .integer(maxBytes)], Self.message
+            )
         }
     }
 

@@ -163,13 +163,26 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     /// A range of the primary key, walked backwards from `sequence`: as many rows as asked.
-    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+    /// The sizes are summed over the page's sequence numbers alone; only the messages within
+    /// the budget are then read whole.
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage] {
         guard limit > 0 else { return [] }
         return try withConnection { db in
             try db.query(
-                "SELECT \(Self.messageColumns) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-                [.text(conversationID), .integer(Int64(sequence ?? Int.max)), .integer(Int64(limit))], Self.message
-            ).reversed()
+                """
+                WITH page AS (
+                    SELECT seq, SUM(size) OVER (ORDER BY seq DESC) AS running, ROW_NUMBER() OVER (ORDER BY seq DESC) AS n FROM (
+                        SELECT seq, length(CAST(content AS BLOB)) + COALESCE(length(CAST(model AS BLOB)), 0) AS size
+                        FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3
+                    )
+                )
+                SELECT \(Self.messageColumns) FROM messages
+                WHERE conversation_id = ?1 AND seq IN (SELECT seq FROM page WHERE running <= ?4 OR n = 1)
+                ORDER BY seq
+                """,
+                [.text(conversationID), .integer(Int64(sequence ?? Int.max)), .integer(Int64(limit)), .integer(Int64(maxBytes))],
+                Self.message
+            )
         }
     }
 

@@ -57,11 +57,14 @@ public protocol ConversationStore: Sendable {
     func messages(conversationID: String) throws -> [StoredMessage]
 
     /// The conversation's newest `limit` messages whose sequence number is below `sequence` (or
-    /// the newest of all, when it is nil), oldest first; empty for an unknown conversation.
+    /// the newest of all, when it is nil), oldest first; empty for an unknown conversation. They
+    /// stop before the message that would take their text (content and model, in UTF-8 bytes)
+    /// past `maxBytes`, unless it is the newest of them: what is read is bounded, whatever the
+    /// messages hold.
     /// - Parameters:
     ///   - limit: the most messages returned; 0 or less returns none.
     ///   - sequence: any number: one below 2 returns none, one past the last message returns the newest.
-    func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage]
+    func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage]
 
     /// The conversation as a list shows it (`conversations(owner:limit:after:)`), if it exists
     /// and belongs to `owner`.
@@ -145,6 +148,11 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    /// The newest `limit` messages before `sequence`, however many bytes they hold.
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+        try messages(conversationID: conversationID, newest: limit, before: sequence, maxBytes: .max)
+    }
+
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         completion(Result { try commitTurn(turn) })
     }

@@ -89,11 +89,11 @@ public final class MemoryStore: ConversationStore {
         state.withLock { $0.messages[conversationID] ?? [] }
     }
 
-    public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
+    public func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage] {
         state.withLock { state in
             let messages = state.messages[conversationID] ?? []
             let end = sequence.map { sequence in messages.firstIndex { $0.sequence >= sequence } ?? messages.endIndex } ?? messages.endIndex
-            return Array(messages[..<end].suffix(max(0, limit)))
+            return Array(StoredMessage.newest(of: messages[..<end], limit: max(0, limit), maxBytes: maxBytes))
         }
     }
 

@@ -40,3 +40,21 @@ public struct StoredMessage: Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+extension StoredMessage {
+    /// The bytes of text a message holds, as a page budget counts them: content and model, in UTF-8.
+    public var textBytes: Int { content.utf8.count + (model?.utf8.count ?? 0) }
+
+    /// The newest of `messages` (oldest first) within `limit` and `maxBytes`, as
+    /// `ConversationStore.messages(conversationID:newest:before:maxBytes:)` returns them.
+    public static func newest(of messages: ArraySlice<StoredMessage>, limit: Int, maxBytes: Int) -> ArraySlice<StoredMessage> {
+        var start = messages.endIndex
+        var bytes = 0
+        while start > messages.startIndex, messages.endIndex - start < limit {
+            bytes += messages[start - 1].textBytes
+            guard bytes <= maxBytes || start == messages.endIndex else { break }
+            start -= 1
+        }
+        return messages[start...]
+    }
+}

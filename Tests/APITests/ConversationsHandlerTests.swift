@@ -184,9 +184,16 @@ struct ConversationFixture {
         }
         let third = budget / 3
         let messages = (1...5).map { message($0, third) }
-        #expect(ConversationsHandler.page(of: messages, limit: 100).map(\.sequence) == [3, 4, 5])
-        #expect(ConversationsHandler.page(of: messages, limit: 2).map(\.sequence) == [4, 5])
-        #expect(ConversationsHandler.page(of: [message(1, 10), message(2, budget + 1)], limit: 100).map(\.sequence) == [2])
-        #expect(ConversationsHandler.page(of: [], limit: 100).isEmpty)
+        let page = { (messages: [StoredMessage], limit: Int) in StoredMessage.newest(of: messages[...], limit: limit, maxBytes: budget) }
+        #expect(page(messages, 100).map(\.sequence) == [3, 4, 5])
+        #expect(page(messages, 2).map(\.sequence) == [4, 5])
+        #expect(page([message(1, 10), message(2, budget + 1)], 100).map(\.sequence) == [2])
+        #expect(page([], 100).isEmpty)
+    }
+
+    /// The history read for the model holds all the trim can keep, and stops at an overflow-free bound.
+    @Test func theHistoryReadIsBoundedButHoldsAllTheTrimKeeps() {
+        #expect(ChatHistory.maxBytes(AskSettings(maxHistoryMessages: 50, maxHistoryCharacters: 100_000)) == 400_000 + 40_000)
+        #expect(ChatHistory.maxBytes(AskSettings(maxHistoryMessages: .max, maxHistoryCharacters: .max)) == .max)
     }
 }

@@ -15,7 +15,7 @@ struct UnavailableStore: ConversationStore {
     func markTokenUsed(id: String, at date: Date) throws { throw down }
     func conversation(id: String, owner: String) throws -> Conversation? { throw down }
     func messages(conversationID: String) throws -> [StoredMessage] { throw down }
-    func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] { throw down }
+    func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage] { throw down }
     func conversationSummary(id: String, owner: String) throws -> ConversationSummary? { throw down }
     func commitTurn(_ turn: Turn) throws { throw down }
     func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? { throw down }
@@ -90,8 +90,8 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func markTokenUsed(id: String, at date: Date) throws { try inner.markTokenUsed(id: id, at: date) }
     func conversation(id: String, owner: String) throws -> Conversation? { try inner.conversation(id: id, owner: owner) }
     func messages(conversationID: String) throws -> [StoredMessage] { try inner.messages(conversationID: conversationID) }
-    func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
-        try inner.messages(conversationID: conversationID, newest: limit, before: sequence)
+    func messages(conversationID: String, newest limit: Int, before sequence: Int?, maxBytes: Int) throws -> [StoredMessage] {
+        try inner.messages(conversationID: conversationID, newest: limit, before: sequence, maxBytes: maxBytes)
     }
     func conversationSummary(id: String, owner: String) throws -> ConversationSummary? { try inner.conversationSummary(id: id, owner: owner) }
     func commitTurn(_ turn: Turn) throws { try inner.commitTurn(turn) }

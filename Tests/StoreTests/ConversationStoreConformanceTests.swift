@@ -192,6 +192,32 @@ import Testing
         #expect(model.hasPrefix("gpt") && model.hasSuffix("x"))
     }
 
+    /// A page of messages stops at its byte budget (content and model, in UTF-8), though never
+    /// before its newest message.
+    @Test(arguments: StoreBackend.allCases)
+    func theNewestMessagesStopAtTheirByteBudget(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        let owner = makeToken("alice")
+        try store.insertToken(owner)
+        // Prompts of 1,000 bytes ("é" takes 2) and answers of "echo: " + the prompt, model "test-model" (10 bytes).
+        for index in 0..<4 {
+            let prompt = String(repeating: "é", count: 500)
+            try store.commitTurn(turn("c1", owner: owner.id, starts: index == 0, prompt))
+        }
+        let sizes = try store.messages(conversationID: "c1").map(\.textBytes)
+        #expect(sizes == [1_000, 1_016, 1_000, 1_016, 1_000, 1_016, 1_000, 1_016])
+        let newest = { (limit: Int, before: Int?, bytes: Int) in
+            try store.messages(conversationID: "c1", newest: limit, before: before, maxBytes: bytes).map(\.sequence)
+        }
+        #expect(try newest(10, nil, 3_032) == [6, 7, 8])
+        #expect(try newest(10, nil, 3_031) == [7, 8])
+        #expect(try newest(10, nil, 1) == [8], "the newest message comes whatever its size")
+        #expect(try newest(2, nil, .max) == [7, 8])
+        #expect(try newest(10, 7, 2_016) == [5, 6])
+        #expect(try newest(10, nil, 0) == [8])
+        #expect(try newest(0, nil, .max).isEmpty)
+    }
+
     @Test(arguments: StoreBackend.allCases)
     func aTurnOnAMissingOrForeignConversationStoresNothing(backend: StoreBackend) throws {
         let store = try backend.make().store
