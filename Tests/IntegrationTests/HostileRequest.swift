@@ -34,6 +34,8 @@ struct HostileRequest {
     var mayStream = false
     /// A 200 may be plain text (the test-only `/_test/stream`).
     var mayAnswerText = false
+    /// Sent instead of the request the other fields make, byte for byte.
+    var verbatim: [UInt8]?
     /// Shut the sending side after the request, so that nginx sees the end of a short body at
     /// once; it may then close without answering, since its client is gone.
     var halfClose = false
@@ -48,7 +50,15 @@ struct HostileRequest {
         self.statuses = statuses
     }
 
+    /// `bytes` sent exactly as they are.
+    init(_ name: String, verbatim bytes: [UInt8], statuses: Set<Int>? = nil) {
+        self.init(name, "GET", "/")
+        verbatim = bytes
+        self.statuses = statuses
+    }
+
     var bytes: [UInt8] {
+        if let verbatim { return verbatim }
         var out = Array("\(method) ".utf8) + target + Array(" \(version)\r\n".utf8)
         if let host { out += Array("Host: \(host)\r\n".utf8) }
         out += Array("Connection: close\r\n".utf8)
@@ -108,6 +118,10 @@ struct HostileRequest {
         // An interim answer (100 Continue) precedes the final one.
         while (100..<200).contains(response.status), !response.body.isEmpty {
             response = try Connection.parse(response.body)
+        }
+        // Pipelined requests get more answers after this one.
+        if let length = response.header("Content-Length").flatMap(Int.init), response.body.count > length {
+            response = HTTPResponse(status: response.status, headers: response.headers, body: Array(response.body.prefix(length)))
         }
         return response
     }

@@ -8,8 +8,8 @@ import Glibc
 extension IntegrationTests {
     /// Issue 16, "No request can crash or wedge askd": anyone holding a token may send anything.
     /// Every case of `HostileRequests.cases` goes through nginx to one askd (the openai provider,
-    /// against the fake upstream); each answer must be a 2xx or 4xx with a JSON body, and the same
-    /// askd process must still answer `/healthz` at the end.
+    /// against the fake upstream), one at a time and then eight at a time; each answer must be a
+    /// 2xx or 4xx with a JSON body, and the same askd process must still answer `/healthz` at the end.
     @Suite struct HostileRequests {
         @Test func noCraftedRequestCrashesOrWedgesAskd() throws {
             let upstream = try FakeOpenAI()
@@ -41,6 +41,23 @@ extension IntegrationTests {
                     return
                 }
             }
+
+            // The whole table again, eight requests at a time: no mix of them wedges askd either.
+            let lanes = (0..<8).map { _ in Shared<[String]>([]) }  // each lane writes only its own
+            let port = stack.port
+            DispatchQueue.concurrentPerform(iterations: lanes.count) { lane in
+                let problems = lanes[lane]
+                for item in stride(from: lane, to: cases.count, by: lanes.count).map({ cases[$0] }) {
+                    do {
+                        let found = item.problems(with: try item.send(port: port))
+                        if !found.isEmpty { problems.value += found.map { "\(item.name) (concurrently): \($0)" } }
+                    } catch {
+                        problems.value += ["\(item.name) (concurrently): \(error)"]
+                    }
+                }
+            }
+            for problem in lanes.flatMap(\.value) { Issue.record("\(problem)") }
+            #expect(stack.askd.isRunning, "askd (pid \(pid)) exited: \(stack.askdLog.suffix(2000))")
 
             #expect(try Self.startTime(of: pid) == startTime, "askd is still process \(pid)")
             let health = try stack.client.get("/healthz")
@@ -584,6 +601,19 @@ extension IntegrationTests.HostileRequests {
             var noLength = ask("POST without a length or chunked, then the end", length: .omitted, body: body)
             noLength.halfClose = true
             cases.append(noLength)
+            var expectHuge = ask("Expect: 100-continue with 2 MiB announced, no body", length: .stated(String(2 << 20)), body: [], headers: [("Expect", "100-continue")], statuses: [413])
+            expectHuge.halfClose = true
+            cases.append(expectHuge)
+            cases.append(HostileRequest("the HTTP/2 preface", verbatim: Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8), statuses: [400]))
+            cases.append(HostileRequest("HTTP/1.0 with chunked", verbatim: Array("POST /ask HTTP/1.0\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n".utf8) + body + Array("\r\n0\r\n\r\n".utf8)))
+            cases.append(HostileRequest("HTTP/1.0 without Host", verbatim: Array("GET /usage HTTP/1.0\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8), statuses: [200]))
+            cases.append(HostileRequest("only a request line, HTTP/1.0", verbatim: Array("GET /healthz HTTP/1.0\r\n\r\n".utf8), statuses: [200]))
+            cases.append(HostileRequest("bare LF line ends", verbatim: Array("GET /usage HTTP/1.1\nHost: x\nAuthorization: Bearer \(token)\nConnection: close\n\n".utf8), statuses: [200]))
+            cases.append(HostileRequest("100 pipelined requests", verbatim: Array((String(repeating: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", count: 99) + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").utf8), statuses: [200]))
+            cases.append(HostileRequest("binary garbage", verbatim: (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }, statuses: [400]))
+            cases.append(HostileRequest("a TLS ClientHello on the plain port", verbatim: [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + [UInt8](repeating: 0x42, count: 160), statuses: [400]))
+            cases.append(ask("Upgrade: h2c", length: .counted, body: body, headers: [("Upgrade", "h2c"), ("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA")], statuses: [200]))
+            cases.append(ask("Upgrade: websocket", length: .counted, body: body, headers: [("Upgrade", "websocket"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")], statuses: [200]))
 
             let lines: [(label: String, method: String, target: String, version: String)] = [
                 ("HTTP/1.0", "GET", "/healthz", "HTTP/1.0"), ("HTTP/1.2", "GET", "/healthz", "HTTP/1.2"), ("HTTP/2.0", "GET", "/healthz", "HTTP/2.0"),
