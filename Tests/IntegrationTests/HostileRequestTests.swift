@@ -8,15 +8,18 @@ import Glibc
 extension IntegrationTests {
     /// Issue 16, "No request can crash or wedge askd": anyone holding a token may send anything.
     /// Every case of `HostileRequests.cases` goes through nginx to one askd (the openai provider,
-    /// against the fake upstream), one at a time and then eight at a time; each answer must be a
+    /// against the fake upstream; on SQLite, then on PostgreSQL), one at a time and then eight at a time; each answer must be a
     /// 2xx or 4xx with a JSON body, and the same askd process must still answer `/healthz` at the end.
     @Suite struct HostileRequests {
-        @Test func noCraftedRequestCrashesOrWedgesAskd() throws {
+        @Test(arguments: ["sqlite", "postgresql"])
+        func noCraftedRequestCrashesOrWedgesAskd(store: String) throws {
             let upstream = try FakeOpenAI()
-            let stack = try Stack(environment: [
+            var environment = [
                 "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": "sk-hostile",
                 "ASKD_MODEL": "test-model", "ASKD_UPSTREAM_TIMEOUT_SECONDS": "5",
-            ])
+            ]
+            if store == "postgresql" { environment["ASKD_DATABASE"] = try PostgresCluster.shared.createDatabase() }
+            let stack = try Stack(environment: environment)
             let token = try stack.createToken(name: "hostile")
             let methodsToken = try stack.createToken(name: "methods")
             let table = Table(
