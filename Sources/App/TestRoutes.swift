@@ -13,13 +13,13 @@ enum TestRoutes {
 
     static func register(on router: inout Router) {
         router.get("/_test/slow") { request in
-            let milliseconds = min(Int(try request.queryParameter("ms") ?? "") ?? 1000, 60_000)
+            let milliseconds = try number("ms", of: request, default: 1000, within: 0...60_000)
             usleep(useconds_t(milliseconds * 1000))
             return .json(.ok, Array(#"{"slept_ms":\#(milliseconds)}"#.utf8))
         }
         router.get("/_test/stream") { request in
-            let chunks = min(Int(try request.queryParameter("chunks") ?? "") ?? 10, 100_000)
-            let interval = min(Int(try request.queryParameter("interval_ms") ?? "") ?? 100, 10_000)
+            let chunks = try number("chunks", of: request, default: 10, within: 0...100_000)
+            let interval = try number("interval_ms", of: request, default: 100, within: 0...10_000)
             return Response(status: .ok, headers: ["Content-Type": "text/plain", "X-Accel-Buffering": "no"], body: .stream { writer in
                 for index in 0..<chunks {
                     try writer.write("chunk \(index)\n")
@@ -35,6 +35,14 @@ enum TestRoutes {
         router.post("/_test/echo") { request in
             .json(.ok, Array(#"{"bytes":\#(request.body.count)}"#.utf8))
         }
+    }
+
+    /// Query parameter `name` as a whole number, moved into `range`; `fallback` when it is absent
+    /// or not a number. Only capped above, `ms=-1` trapped in `useconds_t(-1000)` and
+    /// `chunks=-1` in `0..<-1`, and either stopped askd.
+    static func number(_ name: String, of request: Request, default fallback: Int, within range: ClosedRange<Int>) throws -> Int {
+        let value = Int(try request.queryParameter(name) ?? "") ?? fallback
+        return min(max(value, range.lowerBound), range.upperBound)
     }
 }
 #endif

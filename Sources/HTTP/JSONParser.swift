@@ -106,27 +106,22 @@ public struct JSONParser {
             guard byte >= 0x20 else { throw .invalid(offset: index) }
             index += 1
         }
-        var scalars = String.UnicodeScalarView()
-        scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
-        var pending: [UInt8] = []
-        func flush() {
-            scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
-            pending.removeAll(keepingCapacity: true)
-        }
+        // With escapes: the UTF-8 of the string is gathered as bytes and decoded once at the end.
+        // Appending each escaped scalar to a String.UnicodeScalarView instead took time that
+        // grew with the square of their number (150,000 escapes, 900 KB: 2.4 s in a debug build).
+        var utf8 = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                flush()
-                return String(scalars)
+                return String(decoding: utf8, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                flush()
-                scalars.append(try escape())
+                utf8.append(contentsOf: UTF8.encode(try escape())!)
             case ..<0x20:
                 throw .invalid(offset: index - 1)
             default:
-                pending.append(byte)
+                utf8.append(byte)
             }
         }
         throw .invalid(offset: index)

@@ -32,3 +32,42 @@ struct RoutesTests {
         }
     }
 }
+
+#if DEBUG
+extension RoutesTests {
+    /// A negative number for the test routes trapped and stopped askd; they are clamped instead.
+    @Test func testRoutesClampTheirNumbers() throws {
+        let settings = try configuration(flags: .init(), environment: ["ASKD_TEST_ROUTES": "1"])
+        let application = Application(router: Routes.make(configuration: settings, store: MemoryStore(), upstream: EchoProvider()), logger: Logger(label: "test"))
+        for ms in ["-1", "-9223372036854775808"] {
+            var request = Request(method: "GET", path: "/_test/slow", query: "ms=\(ms)")
+            let response = application.respond(to: &request)
+            guard case .bytes(let body) = response.body else {
+                Issue.record("/_test/slow should not stream")
+                return
+            }
+            #expect(String(decoding: body, as: UTF8.self) == #"{"slept_ms":0}"#, "ms=\(ms)")
+        }
+        for query in ["chunks=-1", "chunks=-9223372036854775808", "chunks=1&interval_ms=-1"] {
+            var request = Request(method: "GET", path: "/_test/stream", query: query)
+            guard case .stream(let produce) = application.respond(to: &request).body else {
+                Issue.record("/_test/stream should stream")
+                return
+            }
+            let writer = CollectingWriter()
+            try produce(writer)
+            #expect(writer.chunks.count == (query.hasPrefix("chunks=1") ? 1 : 0), "\(query)")
+        }
+        let request = Request(method: "GET", path: "/_test/slow", query: "ms=9223372036854775807")
+        #expect(try TestRoutes.number("ms", of: request, default: 1000, within: 0...60_000) == 60_000)
+        #expect(try TestRoutes.number("ms", of: Request(method: "GET", path: "/"), default: 1000, within: 0...60_000) == 1000)
+    }
+}
+
+/// A streamed body, kept chunk by chunk.
+private final class CollectingWriter: BodyWriter {
+    var chunks: [[UInt8]] = []
+    var clientIsGone: Bool { false }
+    func write(_ bytes: [UInt8]) throws { chunks.append(bytes) }
+}
+#endif

@@ -157,6 +157,19 @@ extension IntegrationTests {
             let noSlash = try site.https("/conversation")
             #expect(noSlash.status == 404, "askd's 404, not nginx's 301 to /conversation/: \(noSlash)")
             #expect(noSlash.header("x-request-id") != nil, "askd answered: \(noSlash)")
+
+            // What nginx refuses before any location: TRACE (405), a Transfer-Encoding other than
+            // chunked (501, made a 400) and an HTTP version above 1.x (505, made a 400).
+            for (request, status) in [
+                ("TRACE /usage HTTP/1.1\r\nHost: \(DeploySite.hostName)\r\nConnection: close\r\n\r\n", 405),
+                ("POST /ask HTTP/1.1\r\nHost: \(DeploySite.hostName)\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n", 400),
+                ("GET /healthz HTTP/9.9\r\nHost: \(DeploySite.hostName)\r\nConnection: close\r\n\r\n", 400),
+            ] {
+                let answer = try site.rawHTTPS(request)
+                #expect(answer.status == status, "\(request): \(answer.text)")
+                #expect(answer.header("Content-Type")?.hasPrefix("application/json") == true, "\(request): \(answer.text)")
+                #expect((try? answer.json())?["error"] is String, "\(request): \(answer.text)")
+            }
         }
 
         @Test func staticFilesAreServedFromTheStaticRootWithCaching() throws {
@@ -624,6 +637,26 @@ private final class DeploySite {
 
     func http(_ path: String, _ arguments: [String] = []) throws -> CurlResponse {
         try fetch("http://\(Self.hostName):\(httpPort)\(path)", arguments)
+    }
+
+    /// `request` sent as it is over TLS (HTTP/1.1), for what curl will not send; the answer.
+    func rawHTTPS(_ request: String) throws -> HTTPResponse {
+        let script = """
+            import socket, ssl, sys
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as raw:
+                with context.wrap_socket(raw, server_hostname=sys.argv[2]) as tls:
+                    tls.sendall(sys.argv[3].encode())
+                    answer = b""
+                    while chunk := tls.recv(65536):
+                        answer += chunk
+            sys.stdout.buffer.write(answer)
+            """
+        let result = try Stack.run("/usr/bin/python3", ["-c", script, String(httpsPort), Self.hostName, request])
+        try #require(result.status == 0, "\(result.stderr)")
+        return try Connection.parse(Array(result.stdout.utf8))
     }
 
     private func fetch(_ url: String, _ arguments: [String]) throws -> CurlResponse {
