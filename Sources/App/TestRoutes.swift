@@ -28,7 +28,7 @@ enum TestRoutes {
             })
         }
         router.get("/_test/big") { request in
-            let bytes = min(max(Int(try request.queryParameter("bytes") ?? "") ?? 1_000, 16), 64 << 20)
+            let bytes = try number("bytes", of: request, default: 1_000, within: 16...(64 << 20))
             return .json(.ok, Array(#"{"pad":""#.utf8) + [UInt8](repeating: 0x61, count: bytes - 10) + Array(#""}"#.utf8))
         }
         router.get("/_test/fail") { _ in throw Failure() }
