@@ -114,9 +114,36 @@ struct AskInput: Equatable {
         }
         for name in ["temperature", "max_tokens"] {
             guard case .string(let text)? = fields[name] else { continue }
-            guard let number = Double(text), number.isFinite else { throw HTTPError.badRequest("\(name) must be a number") }
+            guard Self.isDecimal(text), let number = Double(text), number.isFinite else {
+                throw HTTPError.badRequest("\(name) must be a number")
+            }
             typed[name] = .number(number)
         }
         return typed
+    }
+
+    /// Whether `text` is a decimal number as a person types one: an optional sign, digits with at
+    /// most one point (`.5` and `01` included), and an optional exponent. `Double` alone would
+    /// also read `0x10`, `nan` and `inf`.
+    static func isDecimal(_ text: String) -> Bool {
+        var bytes = text.utf8[...]
+        func digits() -> Int {
+            let count = bytes.prefix { (0x30...0x39).contains($0) }.count
+            bytes = bytes.dropFirst(count)
+            return count
+        }
+        if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        var mantissa = digits()
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            mantissa += digits()
+        }
+        guard mantissa > 0 else { return false }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "-") || bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+            guard digits() > 0 else { return false }
+        }
+        return bytes.isEmpty
     }
 }

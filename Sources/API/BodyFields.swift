@@ -20,11 +20,15 @@ struct BodyFields {
     /// Reads `request`'s body by its Content-Type: JSON (`application/json`, `text/json` or any
     /// `+json` type, such as `application/merge-patch+json`) or a form. Without a Content-Type,
     /// a body that starts with `{` is JSON and any other a form, as the original clients sent it.
-    /// - Throws: 415 for another Content-Type; 400 for invalid UTF-8, malformed JSON (with the
+    /// - Throws: 415 for another Content-Type, or a Content-Encoding (askd reads bodies as they
+    ///   are sent); 400 for invalid UTF-8, malformed JSON (with the
     ///   byte where it goes wrong), too deep a nesting, a JSON value that is not an object, or a
     ///   form field that does not decode.
     init(of request: Request) throws {
         guard !request.body.isEmpty else { return }
+        if let coding = request.headers["Content-Encoding"], MediaType.of(contentType: coding) != "identity" {
+            throw HTTPError(.unsupportedMediaType, "unsupported Content-Encoding \(coding); send the body unencoded")
+        }
         let mediaType = MediaType.of(contentType: request.headers["Content-Type"])
         if mediaType == "application/json" || mediaType == "text/json" || mediaType.hasSuffix("+json") {
             encoding = .json

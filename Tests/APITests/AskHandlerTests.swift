@@ -204,6 +204,38 @@ struct AskHandlerTests {
         #expect(fixture.upstream.requests.isEmpty)
     }
 
+    /// A form's numbers are decimal as typed; `Double` alone would read hexadecimal, nan and inf.
+    @Test func formNumbersAreDecimalOnly() throws {
+        let fixture = try AskFixture()
+        for value in ["0x10", "0x1p0", "nan", "inf", "1e", "--1", ".", "1.2.3", " 1"] {
+            let (status, json, _) = fixture.ask("prompt=hi&max_tokens=\(value)", token: fixture.alice, contentType: "application/x-www-form-urlencoded")
+            #expect(status == 400, "\(value)")
+            #expect(json["error"] as? String == "max_tokens must be a number", "\(value)")
+        }
+        for value in ["16", "016", "1.6e1", "%2B16"] {
+            let (status, _, _) = fixture.ask("prompt=hi&max_tokens=\(value)", token: fixture.alice, contentType: "application/x-www-form-urlencoded")
+            #expect(status == 200, "\(value)")
+        }
+        #expect(fixture.upstream.requests.allSatisfy { $0.maxTokens == 16 })
+        let (half, _, _) = fixture.ask("prompt=hi&temperature=.5", token: fixture.alice, contentType: "application/x-www-form-urlencoded")
+        #expect(half == 200)
+    }
+
+    /// askd reads a body as it is sent: an encoded one is refused, not read as garbage.
+    @Test func anEncodedBodyIs415() throws {
+        let fixture = try AskFixture()
+        var request = Request(
+            method: "POST", path: "/ask",
+            headers: ["Authorization": fixture.alice, "Content-Type": "application/json", "Content-Encoding": "gzip"],
+            body: Array(#"{"prompt":"hi"}"#.utf8)
+        )
+        let response = fixture.application.respond(to: &request)
+        #expect(response.status == .unsupportedMediaType)
+        request.headers = ["Authorization": fixture.alice, "Content-Type": "application/json", "Content-Encoding": "identity"]
+        #expect(fixture.application.respond(to: &request).status == .ok)
+        #expect(fixture.upstream.requests.count == 1)
+    }
+
     @Test func deeplyNestedJSONIsRefusedBeforeDecoding() throws {
         let fixture = try AskFixture()
         let nested = #"{"prompt":"hi","x":"# + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"

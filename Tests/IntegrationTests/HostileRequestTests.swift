@@ -178,8 +178,7 @@ extension IntegrationTests.HostileRequests {
                 cases.append(askForm(
                     "/ask form temperature \(label)", "prompt=t&temperature=\(encoded)", statuses: [validTemperature ? 200 : 400]
                 ))
-                // A form's 0x10 reads as 16 (Swift's Double(String) takes hexadecimal).
-                cases.append(askForm("/ask form max_tokens \(label)", "prompt=t&max_tokens=\(encoded)", statuses: text == "0x10" ? nil : [400]))
+                cases.append(askForm("/ask form max_tokens \(label)", "prompt=t&max_tokens=\(encoded)", statuses: [400]))
             }
             // The same numbers as JSON strings: a JSON body must send numbers as numbers.
             cases.append(askJSON("/ask JSON temperature as a string", #"{"prompt":"t","temperature":"1"}"#, statuses: [400]))
@@ -591,7 +590,7 @@ extension IntegrationTests.HostileRequests {
                 ask("Transfer-Encoding identity", length: .stated("20"), body: body, headers: [("Transfer-Encoding", "identity")], statuses: [400]),
                 ask("Expect: 100-continue", length: .counted, body: body, headers: [("Expect", "100-continue")], statuses: [200]),
                 ask("Expect: something else", length: .counted, body: body, headers: [("Expect", "teapot")]),
-                ask("Content-Encoding gzip on plain JSON", length: .counted, body: body, headers: [("Content-Encoding", "gzip")]),
+                ask("Content-Encoding gzip on plain JSON", length: .counted, body: body, headers: [("Content-Encoding", "gzip")], statuses: [415]),
                 HostileRequest("a GET with a JSON body", "GET", "/usage", headers: [auth, ("Content-Type", "application/json")], body: body, statuses: [200]),
                 HostileRequest("a DELETE with a body", "DELETE", "/conversation/no-such-conversation", headers: [auth], body: body, statuses: [404]),
             ]
