@@ -7,8 +7,7 @@ import CLinux
 /// gets askd's timeouts before its first read and a worker never blocks on a silent peer.
 ///
 /// - A read waits at most `readTimeoutSeconds` (`SO_RCVTIMEO`): a peer that stops midway
-///   through a request loses its connection, and a request body must arrive whole within that
-///   time from when askd starts reading it.
+///   through a request loses its connection. (`ReadDeadlines` bounds the whole request too.)
 /// - A write waits at most `sendTimeoutSeconds` (`SO_SNDTIMEO`): a reader that does not take
 ///   the answer (nginx, for a client that stopped reading a stream) is dropped as gone.
 /// - A connection with nothing to read yet is parked like an idle kept-alive one, so waiting for

@@ -102,6 +102,7 @@ public final class FastCGIServer: Sendable {
         // Waiting for a stop signal, the main thread also looks at the workers every tick (see
         // `growIfWorkersAreHeld`), and gives freed memory back once askd is idle (`IdleMemory`).
         var idleMemory = IdleMemory(since: MonotonicClock.now())
+        var readDeadlines = ReadDeadlines()
         var received: Int32 = 0
         var tickMilliseconds = Self.idleTickMilliseconds
         while true {
@@ -109,6 +110,7 @@ public final class FastCGIServer: Sendable {
             received = sigtimedwait(&stop, nil, &tick)
             if received > 0 { break }
             tickMilliseconds = growIfWorkersAreHeld() ? Self.busyTickMilliseconds : Self.idleTickMilliseconds
+            readDeadlines.tick(state.workerSlots, limit: options.requestReadTimeoutSeconds)
             idleMemory.tick(
                 requestsStarted: state.requestsStarted.load(ordering: .relaxed),
                 inFlight: state.inFlight.load(ordering: .relaxed)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// What the workers and the stopping thread share.
@@ -25,7 +28,33 @@ final class ServerState: Sendable {
 }
 
 /// What one worker tells the main thread: since when (microseconds on the monotonic clock) it has
-/// been serving its request, or 0 while it waits for one.
+/// been serving its request, or 0 while it waits for one; and the connection it is reading a
+/// request from, since when.
 final class WorkerSlot: Sendable {
     let requestStarted = Atomic<Int>(0)
+    /// Held by the main thread while it cuts a connection, so that the worker cannot close the
+    /// descriptor (and another connection reuse it) meanwhile.
+    private let reading = Mutex<(fd: Int32, since: Double)?>(nil)
+
+    /// The worker begins reading a request from `fd`.
+    func startReading(_ fd: Int32) {
+        let now = MonotonicClock.now()
+        reading.withLock { $0 = (fd, now) }
+    }
+
+    /// The worker has the whole request, or has given up on it.
+    func doneReading() {
+        reading.withLock { $0 = nil }
+    }
+
+    /// Shuts the connection down if its request has been arriving for longer than `seconds`:
+    /// the worker's read then ends at once. Whether it did.
+    func cutReading(after seconds: Double, now: Double) -> Bool {
+        reading.withLock { reading in
+            guard let current = reading, now - current.since > seconds else { return false }
+            shutdown(current.fd, Int32(SHUT_RDWR))
+            reading = nil
+            return true
+        }
+    }
 }

@@ -65,22 +65,29 @@ final class Worker {
                         park(request)
                         continue
                     }
-                    guard FCGX_Accept_r(request) >= 0 else {
-                        KeptRequest.release(request)
-                        continue
-                    }
+                    guard read(request) else { continue }
                     if serve(request) == .finished { park(request) }
                 }
             case .connection(let kept):
                 // The next request on a kept-alive connection, or its end (then libfcgi closes it
                 // and tries the non-blocking listening socket, which usually says EAGAIN).
-                guard FCGX_Accept_r(kept) >= 0 else {
-                    KeptRequest.release(kept)
-                    continue
-                }
+                guard read(kept) else { continue }
                 if serve(kept) == .finished { park(kept) }
             }
         }
+    }
+
+    /// Reads the next request's beginning and params from the connection, under the main
+    /// thread's watch (`serve` ends it once the body is read); false, with the connection
+    /// closed, when none comes.
+    private func read(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
+        slot.startReading(request.pointee.ipcFd)
+        guard FCGX_Accept_r(request) >= 0 else {
+            slot.doneReading()
+            KeptRequest.release(request)
+            return false
+        }
+        return true
     }
 
     /// At a stop: connections that reached askd's own socket before it closed are answered, not
@@ -132,8 +139,10 @@ final class Worker {
         do {
             let length = try bodyLength.get()
             incoming.body = try RequestReader.body(from: request.pointee.in, length: length, limit: server.options.maxBodyBytes)
+            slot.doneReading()
             response = application.respond(to: &incoming)
         } catch {
+            slot.doneReading()
             response = application.respond(to: &incoming, failingWith: error)
             // The rest of the body is still on the connection; libfcgi would read it as the
             // next request. Close the connection after this answer instead of keeping it.

@@ -29,7 +29,8 @@ final class FastCGIClient {
 
     /// Sends BEGIN_REQUEST (responder, FCGI_KEEP_CONN when `keepConnection`), the params and
     /// `stdin` as given: pass fewer bytes than CONTENT_LENGTH to leave a body unfinished.
-    func send(params: [(String, String)], stdin: [UInt8], endStdin: Bool = true, keepConnection: Bool = true) throws {
+    /// With `pause`, the bytes go one at a time that far apart, as a peer trickling a request would.
+    func send(params: [(String, String)], stdin: [UInt8], endStdin: Bool = true, keepConnection: Bool = true, pause: Double = 0) throws {
         var bytes = Self.record(type: 1, content: [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0])
         var encoded: [UInt8] = []
         for (name, value) in params {
@@ -45,7 +46,9 @@ final class FastCGIClient {
         if endStdin { bytes += Self.record(type: 5, content: []) }
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if pause > 0, sent > 0 { Thread.sleep(forTimeInterval: pause) }
+            let piece = pause > 0 ? bytes[sent..<sent + 1] : bytes[sent...]
+            let count = piece.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard count > 0 else { throw ClientError("send: \(String(cString: strerror(errno)))") }
             sent += count
         }
