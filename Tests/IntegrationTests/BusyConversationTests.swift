@@ -40,8 +40,9 @@ extension IntegrationTests {
                         guard let response = try? ask(alice, #"{"prompt":"me too","conversation_id":"\#(id)"}"#) else { continue }
                         statuses.withLock { $0[response.status, default: 0] += 1 }
                         if response.status == 409 {
+                            // As clients back off: Retry-After, and a little jitter so they do not come back in step.
                             let after = Double(response.header("Retry-After") ?? "1") ?? 1
-                            Thread.sleep(forTimeInterval: after)
+                            Thread.sleep(forTimeInterval: after + Double.random(in: 0...0.25))
                         }
                     }
                 }
