@@ -10,7 +10,7 @@ TEST_APT_PACKAGES := postgresql python3-venv
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench clean
+.PHONY: all deps test-deps bench-deps build build-debug run test bench fuzz clean
 
 all: build
 
@@ -50,5 +50,26 @@ test: test-deps build-debug
 bench: bench-deps build
 	./bench/run
 
+# libFuzzer with AddressSanitizer (both ship with the Swift toolchain), one binary per target in
+# FUZZ_TARGETS, each run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (see fuzz/run).
+# The checks (Sources/FuzzChecks) and all they reach are built instrumented into one archive in
+# a scratch path of their own; each binary is its entry file (fuzz/targets) linked against it.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := json form cursor fastcgi sse rfc3339 router
+FUZZ_BUILD := .build-fuzz
+fuzz: deps
+	@test -f "$$(dirname "$$(readlink -f "$$(command -v swiftc)")")/../lib/swift/clang/lib/linux/libclang_rt.fuzzer-$$(uname -m).a" || \
+		{ echo "this Swift toolchain has no libFuzzer runtime (libclang_rt.fuzzer)"; exit 1; }
+	swift build -c release --scratch-path $(FUZZ_BUILD) -Xswiftc -sanitize=fuzzer,address --product FuzzChecks
+	@mkdir -p $(FUZZ_BUILD)/fuzzers
+	@for target in $(FUZZ_TARGETS); do \
+		swiftc -O -sanitize=fuzzer,address -parse-as-library -use-ld=lld fuzz/targets/$$target.swift \
+			-I $(FUZZ_BUILD)/release/Modules -L $(FUZZ_BUILD)/release \
+			$(foreach map,$(wildcard Sources/C*/module.modulemap) $(FUZZ_BUILD)/release/CLinux.build/module.modulemap,-Xcc -fmodule-map-file=$(map)) \
+			-Xlinker --whole-archive -lFuzzChecks -Xlinker --no-whole-archive $$(pkg-config --libs fcgi libcurl libcrypto) \
+			-o $(FUZZ_BUILD)/fuzzers/$$target || exit 1; \
+	done
+	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build var
+	rm -rf .build .build-fuzz var

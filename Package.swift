@@ -10,6 +10,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "askd", targets: ["askd"]),
+        // The fuzz checks and everything they reach, as one archive for the libFuzzer binaries
+        // that `make fuzz` links (fuzz/*.swift); nothing ships it.
+        .library(name: "FuzzChecks", type: .static, targets: ["FuzzChecks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -115,6 +118,13 @@ let package = Package(
             // which then stays mapped, shrinks to 7 KB.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
+        // One check per fuzz target, each asserting its invariants: run by the libFuzzer binaries
+        // of `make fuzz`, and over the saved corpus by FuzzCorpusTests.
+        .target(
+            name: "FuzzChecks",
+            dependencies: ["API", "CFastCGI", "FastCGI", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
@@ -122,6 +132,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
     ]
 )

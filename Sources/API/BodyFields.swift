@@ -2,20 +2,20 @@ import HTTP
 
 /// The fields of a request body, a JSON object or a form, read the same way by every endpoint
 /// that takes one (`/ask`, PATCH).
-struct BodyFields {
-    enum Encoding {
+package struct BodyFields {
+    package enum Encoding {
         case json
         case form
     }
 
     /// A JSON body's members; a form's pairs as strings, the first of each name.
-    var fields: [String: JSONValue] = [:]
+    package var fields: [String: JSONValue] = [:]
     /// How the body came; `json` for an empty one.
-    var encoding = Encoding.json
+    package var encoding = Encoding.json
 
     /// How deep a JSON body may nest. The endpoints need depth 1; the parser recurses per level,
     /// and a worker's stack is small.
-    static let maxJSONDepth = 16
+    package static let maxJSONDepth = 16
 
     /// Reads `request`'s body by its Content-Type: JSON (`application/json`, `text/json` or any
     /// `+json` type, such as `application/merge-patch+json`) or a form. Without a Content-Type,
@@ -24,7 +24,7 @@ struct BodyFields {
     ///   are sent); 400 for invalid UTF-8, malformed JSON (with the
     ///   byte where it goes wrong), too deep a nesting, a JSON value that is not an object, or a
     ///   form field that does not decode.
-    init(of request: Request) throws {
+    package init(of request: Request) throws {
         guard !request.body.isEmpty else { return }
         if let coding = request.headers["Content-Encoding"], MediaType.of(contentType: coding) != "identity" {
             throw HTTPError(.unsupportedMediaType, "unsupported Content-Encoding \(coding); send the body unencoded")

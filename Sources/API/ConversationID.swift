@@ -9,8 +9,8 @@ import Glibc
 /// go to the end of the conversations and messages indexes, where the last ones went, instead
 /// of to random pages all over them: a group commit writes a few pages to the WAL, not three
 /// per turn, and the checkpointer copies as few back.
-enum ConversationID {
-    static func isWellFormed(_ id: String) -> Bool {
+package enum ConversationID {
+    package static func isWellFormed(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64
             && id.utf8.allSatisfy { byte in
                 switch byte {

@@ -1,7 +1,7 @@
 import HTTP
 
 /// How much body follows the params.
-enum BodyLength: Equatable {
+package enum BodyLength: Equatable {
     case exactly(Int)
     /// No usable CONTENT_LENGTH: nginx with `fastcgi_request_buffering off` and a chunked body.
     case untilEndOfStream
@@ -9,10 +9,10 @@ enum BodyLength: Equatable {
 
 /// Maps FastCGI params (CGI/1.1 meta-variables: those of `dev/askd_fastcgi.conf`, or of nginx's
 /// stock `fastcgi_params`, whose extra ones are ignored) to a `Request`.
-enum RequestParameters {
+package enum RequestParameters {
     /// The request the params describe, with an empty body, and how long its body is:
     /// a 400 `HTTPError` for a CONTENT_LENGTH that is not a number.
-    static func request(from params: [(name: String, value: String)]) -> (Request, Result<BodyLength, HTTPError>) {
+    package static func request(from params: [(name: String, value: String)]) -> (Request, Result<BodyLength, HTTPError>) {
         var method = "GET"
         var requestURI: String?
         var documentURI: String?

@@ -5,10 +5,10 @@ import CFastCGI
 import HTTP
 
 /// Reads one request's params and body from libfcgi's streams.
-enum RequestReader {
+package enum RequestReader {
     /// Copies the params a `Request` is made of out of libfcgi's memory, which the next Finish or
     /// Accept frees. The rest (SERVER_SOFTWARE, SCRIPT_FILENAME, ...) are skipped unread.
-    static func parameters(_ envp: FCGX_ParamArray?) -> [(name: String, value: String)] {
+    package static func parameters(_ envp: FCGX_ParamArray?) -> [(name: String, value: String)] {
         var params: [(name: String, value: String)] = []
         guard var cursor = envp else { return params }
         params.reserveCapacity(40)
@@ -52,7 +52,7 @@ enum RequestReader {
     /// - Throws: `HTTPError` 413 as soon as the body is known to be over `limit`, without reading
     ///   the rest; 400 when the stream breaks off or does not match CONTENT_LENGTH. After either,
     ///   the connection must not be kept.
-    static func body(from stream: UnsafeMutablePointer<FCGX_Stream>, length: BodyLength, limit: Int) throws -> [UInt8] {
+    package static func body(from stream: UnsafeMutablePointer<FCGX_Stream>, length: BodyLength, limit: Int) throws -> [UInt8] {
         switch length {
         case .exactly(let count):
             guard count <= limit else { throw HTTPError.contentTooLarge(limit: limit) }

@@ -6,7 +6,7 @@ import FoundationEssentials
 /// RFC 3339 timestamps in UTC, without Foundation's formatters.
 public enum RFC3339 {
     /// The range a timestamp is written in: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-    static let writable = -62_135_596_800...253_402_300_799
+    package static let writable = -62_135_596_800...253_402_300_799
 
     /// `2026-11-26T16:04:16Z`; a date outside `writable` (or not finite) is written as its bound.
     public static func format(_ date: Date) -> String {

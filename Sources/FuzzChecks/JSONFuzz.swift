@@ -1,0 +1,66 @@
+import HTTP
+
+/// The JSON parser and writer. Input: any bytes, read as a request body.
+///
+/// Invariants: parsing never traps and fails only with `Failure`; what the writer writes from a
+/// parsed value parses back equal, and writing that again gives the same bytes; both string
+/// writers (`appendQuoted`, `quoted`) write the same literal; an error object is JSON that reads
+/// back its message and fields.
+public enum JSONFuzz {
+    /// As `BodyFields` reads a body.
+    static let maxDepth = 16
+
+    public static func check(_ bytes: [UInt8]) {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes, maxDepth: maxDepth)
+        } catch {
+            if case .invalid(let offset) = error {
+                require((0...bytes.count).contains(offset), "failure offset \(offset) outside 0...\(bytes.count)")
+            }
+            return
+        }
+        let written = value.serialized
+        require(String(validating: written, as: UTF8.self) != nil, "the writer wrote invalid UTF-8")
+        let reread: JSONValue
+        do {
+            reread = try JSONParser.parse(written, maxDepth: maxDepth)
+        } catch {
+            fatalError("the writer's output does not parse (\(error)): \(String(decoding: written, as: UTF8.self))")
+        }
+        require(reread == value, "read back differs: \(value) wrote \(String(decoding: written, as: UTF8.self))")
+        require(reread.serialized == written, "writing twice differs")
+        checkStrings(in: value)
+        _ = value.integer
+    }
+
+    private static func checkStrings(in value: JSONValue) {
+        switch value {
+        case .string(let string):
+            checkLiteral(string)
+        case .array(let elements):
+            elements.forEach(checkStrings)
+        case .object(let fields):
+            for (key, field) in fields {
+                checkLiteral(key)
+                checkStrings(in: field)
+            }
+            let message = fields.keys.min() ?? ""
+            // An "error" field would be written twice, and the second would win.
+            let strings = fields.compactMapValues(\.string).filter { $0.key != "error" }
+            let error = Array(JSONString.errorObject(message, fields: strings).utf8)
+            var expected = strings.mapValues(JSONValue.string)
+            expected["error"] = .string(message)
+            let parsed = try? JSONParser.parse(error, maxDepth: 1)
+            require(parsed == .object(expected), "error object reads back differently: \(String(decoding: error, as: UTF8.self))")
+        default:
+            break
+        }
+    }
+
+    private static func checkLiteral(_ string: String) {
+        var appended: [UInt8] = []
+        JSONString.appendQuoted(string, to: &appended)
+        require(Array(JSONString.quoted(string).utf8) == appended, "quoted and appendQuoted differ for \(string.debugDescription)")
+    }
+}
