@@ -90,6 +90,40 @@ final class Connection {
         }
     }
 
+    /// Sends as much of `bytes` as the server takes: one that answers (413, 400) and closes
+    /// before reading everything is not an error here, its answer is what counts.
+    func sendWhatIsTaken(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { return }
+            offset += sent
+        }
+    }
+
+    /// Closes the sending side; the answer can still be read.
+    func halfClose() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Everything until the server closes (or resets after answering).
+    /// - Throws: when the server stays silent for the connection's timeout.
+    func readToEnd() throws -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                received += buffer[..<count]
+                continue
+            }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw ClientError("no end of the answer within the timeout (\(received.count) bytes so far)")
+            }
+            return received
+        }
+    }
+
     /// One `recv`: whatever has arrived, empty at the end of the stream.
     func readSome() throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)

@@ -74,45 +74,11 @@ struct HostileRequest {
     /// Sends the request on a connection of its own and reads until nginx closes it; nil when
     /// nginx closed without a byte of answer.
     func send(port: UInt16, timeoutSeconds: Int = 10) throws -> HTTPResponse? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError("socket: \(errno)") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw ClientError("connect: \(String(cString: strerror(errno)))") }
-
-        // nginx may answer (413, 400) and close before it read everything: a failed send is
-        // not the answer, what nginx wrote back is.
-        let request = bytes
-        var offset = 0
-        while offset < request.count {
-            let sent = request[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { break }
-            offset += sent
-        }
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                received += buffer[..<count]
-                continue
-            }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                throw ClientError("no end of the answer within \(timeoutSeconds) s (\(received.count) bytes so far)")
-            }
-            break  // the end, or a reset after the answer
-        }
+        let connection = try Connection(port: port, timeoutSeconds: timeoutSeconds)
+        defer { connection.close() }
+        connection.sendWhatIsTaken(bytes)
+        if halfClose { connection.halfClose() }
+        let received = try connection.readToEnd()
         guard !received.isEmpty else { return nil }
         var response = try Connection.parse(received)
         // An interim answer (100 Continue) precedes the final one.
