@@ -101,7 +101,7 @@ struct KillRounds {
             let state = try StoredState.read(source)
             try check(state, received: received, lostLeases: lostLeases, token: token, round: round)
             let late = state.locks.filter { $0.expiresAt > killedAt + leaseSeconds + source.lateWriteSeconds }
-            #expect(late.isEmpty, "round \(round): leases past the kill + \(leaseSeconds) s: \(late.map { ($0.conversation, $0.expiresAt - killedAt) })")
+            try #require(late.isEmpty, "round \(round): leases past the kill + \(leaseSeconds) s: \(late.map { ($0.conversation, $0.expiresAt - killedAt) })")
             figures.lockRowsAtKills += state.locks.filter { $0.expiresAt > killedAt }.count
             figures.latestLeaseEnd = max(figures.latestLeaseEnd, state.locks.map { $0.expiresAt - killedAt }.max() ?? 0)
 
@@ -131,17 +131,19 @@ struct KillRounds {
         return figures
     }
 
+    /// Stops the run at the first round that breaks an invariant: the rounds after it would
+    /// only repeat it.
     private func check(_ state: StoredState, received: [Exchange], lostLeases: Int, token: String, round: Int) throws {
-        #expect(state.integrity == "ok", "round \(round): integrity_check: \(state.integrity)")
+        try #require(state.integrity == "ok", "round \(round): integrity_check: \(state.integrity)")
         let half = state.halfStoredTurns()
-        #expect(half.isEmpty, "round \(round): half-stored turns: \(half.prefix(10))")
+        try #require(half.isEmpty, "round \(round): half-stored turns: \(half.prefix(10))")
         let missing = state.missing(received)
-        #expect(missing.isEmpty, "round \(round): \(missing.count) received answers not stored: \(missing.prefix(10))")
+        try #require(missing.isEmpty, "round \(round): \(missing.count) received answers not stored: \(missing.prefix(10))")
         // Each stored turn counted once, with the usage stored with its answer; each lost lease
         // counted once more (its tokens unknown to the client, so then only the requests).
         let stored = state.assistantMessages
         let usage = try usage(token: token)
-        #expect(usage.requests == stored.count + lostLeases,
+        try #require(usage.requests == stored.count + lostLeases,
                 "round \(round): /usage counts \(usage.requests) requests; \(stored.count) turns stored, \(lostLeases) leases lost")
         if lostLeases == 0 {
             #expect(usage.promptTokens == stored.map(\.promptTokens).reduce(0, +), "round \(round)")
@@ -187,18 +189,5 @@ struct KillRounds {
             #expect(seconds < leaseSeconds + marginSeconds, "\(exchange.prompt) on \(exchange.continued ?? ""): \(seconds) s")
         }
         return done
-    }
-}
-
-extension StoredState.Source {
-    /// How long after askd's death a write it made can still land: a SQLite write is done when
-    /// the call returns; a PostgreSQL statement askd sent just before it died still runs on the
-    /// server, as late as the server gets to it (once more than 50 ms late in 60 kills on a
-    /// loaded 2-core machine).
-    var lateWriteSeconds: Double {
-        switch self {
-        case .sqlite: 0.05
-        case .postgres: 0.5
-        }
     }
 }

@@ -31,6 +31,17 @@ struct StoredState {
         /// A SQLite file; with `namespaceOf`, read inside that process's mount namespace.
         case sqlite(path: String, namespaceOf: pid_t? = nil)
         case postgres(url: String)
+
+        /// How long after askd's death a write it made can still land: a SQLite write is done
+        /// when the call returns; a PostgreSQL statement askd sent just before it died still runs
+        /// on the server, as late as the server gets to it (once more than 50 ms late in 60 kills
+        /// on a loaded 2-core machine).
+        var lateWriteSeconds: Double {
+            switch self {
+            case .sqlite: 0.05
+            case .postgres: 0.5
+            }
+        }
     }
 
     static func read(_ source: Source) throws -> StoredState {
