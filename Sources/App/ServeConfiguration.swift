@@ -17,9 +17,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var provider: ProviderConfiguration
     public var ask: AskSettings
 
-    /// How long a turn lock outlives a process that died holding it. The lease is renewed
-    /// every third of it while its turn runs, so a turn may take longer.
-    public var turnLeaseSeconds: Double { 30 }
+    /// How long a turn lock outlives a process that died holding it (`ASKD_TURN_LEASE_SECONDS`,
+    /// default 30). The lease is renewed every third of it while its turn runs, so a turn may
+    /// take longer.
+    public var turnLeaseSeconds: Double
 
     /// What the command line gave; `nil` where a flag was absent.
     public struct Flags: Sendable, Equatable {
@@ -128,6 +129,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         } ?? ask.turnWaitSeconds
         ask.maxTurnWaiters = max(1, server.threads / 4)
         self.ask = ask
+        turnLeaseSeconds = try env.value("ASKD_TURN_LEASE_SECONDS", expecting: "a number of seconds from 1 to 3600") {
+            Double($0).flatMap { $0 >= 1 && $0 <= 3_600 ? $0 : nil }
+        } ?? 30
     }
 
     /// `127.0.0.1:9000` as a TCP target. The host must be an explicit IPv4 address.

@@ -71,6 +71,7 @@ struct ServeConfigurationTests {
         ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"), ("ASKD_IDLE_THREAD_SECONDS", "0"),
         ("ASKD_IDLE_THREAD_SECONDS", "a while"), ("ASKD_TURN_WAIT_SECONDS", "-1"), ("ASKD_TURN_WAIT_SECONDS", "nan"),
         ("ASKD_TURN_WAIT_SECONDS", "601"), ("ASKD_SEND_TIMEOUT_SECONDS", "0"), ("ASKD_REQUEST_READ_TIMEOUT_SECONDS", "soon"),
+        ("ASKD_TURN_LEASE_SECONDS", "0.5"), ("ASKD_TURN_LEASE_SECONDS", "3601"), ("ASKD_TURN_LEASE_SECONDS", "long"),
     ])
     func aBadEnvironmentValueNamesItsVariable(name: String, value: String) {
         var environment = [name: value]
@@ -152,6 +153,8 @@ struct ServeConfigurationTests {
         #expect(timeouts.server.sendTimeoutSeconds == 2.5 && timeouts.server.requestReadTimeoutSeconds == 1)
         #expect(try configuration(flags: Flags(), environment: [:]).server.requestReadTimeoutSeconds == 5)
         #expect(try configuration(flags: Flags(), environment: ["ASKD_TURN_WAIT_SECONDS": "0.5"]).ask.turnWaitSeconds == 0.5)
+        #expect(try configuration(flags: Flags(), environment: [:]).turnLeaseSeconds == 30)
+        #expect(try configuration(flags: Flags(), environment: ["ASKD_TURN_LEASE_SECONDS": "1.5"]).turnLeaseSeconds == 1.5)
         for name in ["ASKD_MAX_PROMPT_CHARS", "ASKD_MAX_HISTORY_MESSAGES", "ASKD_MAX_HISTORY_CHARS"] {
             let error = #expect(throws: ConfigurationError.self) { try configuration(flags: Flags(), environment: [name: "-3"]) }
             #expect(error?.description.contains(name) == true)

@@ -62,3 +62,15 @@ final class FakeOpenAI {
         }
     }
 }
+
+extension FakeOpenAI {
+    /// The answer the server gives `prompt`, plain or streamed: "upstream heard: <prompt>", or
+    /// "w0 w1 ..." for "#drip N MS".
+    static func answer(to prompt: String) -> String {
+        let words = prompt.split(separator: " ")
+        if words.first == "#drip", words.count >= 3, let pieces = Int(words[1]) {
+            return (0..<pieces).map { "w\($0) " }.joined()
+        }
+        return "upstream heard: " + prompt
+    }
+}

@@ -24,7 +24,9 @@ final class Stack {
     let databasePath: String
     /// `ASKD_DATABASE` of this stack's askd processes.
     let database: String
-    let askd: ChildProcess
+    private(set) var askd: ChildProcess
+    /// How the first askd is started, kept for `restartAskd`.
+    private let askdCommand: (path: String, arguments: [String], environment: [String: String])
     /// More askd processes behind the same nginx upstream, standing in for other hosts.
     private(set) var replicas: [(process: ChildProcess, socket: String, log: String)] = []
     private var nginx: ChildProcess?
@@ -33,8 +35,10 @@ final class Stack {
 
     /// Starts askd with `arguments` after `serve --socket ...`, then nginx, and waits until
     /// `/healthz` answers through nginx. With `hosts` above 1, as many askd processes share the
-    /// store, each on its own socket, all in nginx's `askd` upstream.
-    init(askdArguments: [String] = [], environment: [String: String] = [:], hosts: Int = 1) throws {
+    /// store, each on its own socket, all in nginx's `askd` upstream. With a `launcher`, the
+    /// first askd runs as `launcher + [askd, serve, ...]` (such as `unshare -m sh -c ...`, which
+    /// must end by exec'ing its arguments, so that the process is askd's).
+    init(askdArguments: [String] = [], environment: [String: String] = [:], hosts: Int = 1, launcher: [String] = []) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("askd-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
         port = try FreePort.find()
@@ -44,7 +48,11 @@ final class Stack {
         databasePath = directory.appendingPathComponent("askd.sqlite").path
         database = environment["ASKD_DATABASE"] ?? databasePath
         let askdEnvironment = ["ASKD_TEST_ROUTES": "1", "ASKD_DATABASE": databasePath].merging(environment) { $1 }
-        askd = try Self.launch(Self.askdBinary, ["serve", "--socket", socketPath] + askdArguments, environment: askdEnvironment, log: askdLogPath)
+        let serve = [Self.askdBinary, "serve", "--socket", socketPath] + askdArguments
+        askdCommand = launcher.isEmpty
+            ? (Self.askdBinary, Array(serve.dropFirst()), askdEnvironment)
+            : (launcher[0], Array(launcher.dropFirst()) + serve, Self.askdEnvironment.merging(askdEnvironment) { $1 })
+        askd = try Self.launch(askdCommand.path, askdCommand.arguments, environment: askdCommand.environment, log: askdLogPath)
         try waitUntil("askd creates its socket") { FileManager.default.fileExists(atPath: socketPath) }
         for host in (2...max(2, hosts)).prefix(max(0, hosts - 1)) {
             let socket = directory.appendingPathComponent("askd-\(host).sock").path
@@ -98,6 +106,19 @@ final class Stack {
 
     /// The Unix socket of each askd process, the first one first.
     var hostSockets: [String] { [socketPath] + replicas.map(\.socket) }
+
+    /// Starts the first askd again, as it was started, on the same socket and store, once the
+    /// one before has exited (after `signalAskd(SIGKILL)`, say); returns when `/healthz` answers
+    /// through nginx. Its output goes on in the same log.
+    func restartAskd() throws {
+        try #require(askd.waitForExit(within: 10) != nil, "askd \(askd.pid) is still running")
+        // The socket a killed askd left behind would pass for the new one's.
+        unlink(socketPath)
+        askd = try Self.launch(askdCommand.path, askdCommand.arguments, environment: askdCommand.environment, log: askdLogPath)
+        try waitUntil("askd creates its socket again", seconds: 30) { FileManager.default.fileExists(atPath: socketPath) }
+        let client = client
+        try waitUntil("nginx and the new askd answer /healthz", seconds: 30) { (try? client.get("/healthz"))?.status == 200 }
+    }
 
     func signalAskd(_ signal: Int32) {
         askd.signal(signal)
