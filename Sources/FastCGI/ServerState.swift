@@ -1,3 +1,4 @@
+import Platform
 import Synchronization
 
 /// What the workers and the stopping thread share.
@@ -13,7 +14,7 @@ final class ServerState: Sendable {
     /// Workers serving a request now (not those waiting for work, nor deferred responses).
     let busyWorkers = Atomic<Int>(0)
     /// Every started worker's slot, which says since when it has been on its request.
-    let workerSlots = Mutex<[WorkerSlot]>([])
+    let workerSlots = Locked<[WorkerSlot]>([])
     /// Requests accepted since the start: the main thread tells activity from idleness by it.
     let requestsStarted = Atomic<Int>(0)
     /// Requests accepted and not yet finished.

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Testing
 
@@ -33,7 +34,7 @@ extension IntegrationTests {
 
             // 255 clients ask on it, each trying again after every 409's Retry-After.
             let stop = Atomic<Bool>(false)
-            let statuses = Mutex<[Int: Int]>([:])
+            let statuses = Locked<[Int: Int]>([:])
             let waiters = (0..<255).map { _ in
                 Thread {
                     while !stop.load(ordering: .relaxed) {
