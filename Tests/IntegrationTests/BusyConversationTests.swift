@@ -71,8 +71,10 @@ extension IntegrationTests {
                     + "another token's /ask p50 \(Self.ms(Self.percentile(other, 0.5))) p99 \(Self.ms(otherP99)) ms (\(other.count)); "
                     + "waiters' statuses \(seen)"
             )
-            #expect(healthP99 <= 0.05)
-            #expect(otherP99 <= 0.05)
+            if TestTiming.checksLatencyBars {
+                #expect(healthP99 <= 0.05)
+                #expect(otherP99 <= 0.05)
+            }
             #expect((seen[409] ?? 0) > 0, "the waiters were told the conversation is busy")
             #expect(Set(seen.keys).isSubset(of: [200, 409]), "\(seen)")
         }
