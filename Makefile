@@ -74,4 +74,4 @@ bench: bench-deps build
 	./bench/run
 
 clean:
-	rm -rf .build var
+	rm -rf .build .build-tsan var
