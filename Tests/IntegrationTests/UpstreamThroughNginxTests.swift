@@ -172,7 +172,8 @@ extension IntegrationTests {
         /// holding it waits on the model with no worker: with 2 workers and 6 turns at once, the
         /// holder is still finished (by a finisher thread) and every turn is kept, in order. One
         /// worker (a quarter of them, at least one) may wait for the lock; the other turns get 409
-        /// at once and are asked again, as Retry-After says.
+        /// at once and are asked again, as Retry-After says, until all are kept (at least one a
+        /// round, so 6 rounds at most).
         @Test func concurrentTurnsOnOneConversationWithFewWorkersAreAllKept() throws {
             let upstream = try FakeOpenAI()
             let stack = try Stack(askdArguments: ["--threads", "2"], environment: [
@@ -185,7 +186,7 @@ extension IntegrationTests {
             for _ in 0..<6 where left > 0 {
                 let responses = try askAllAtOnce(stack, token, (0..<left).map { _ in ##"{"prompt":"#slow 0.3","conversation_id":"\##(id)"}"## })
                 #expect(responses.allSatisfy { [200, 409].contains($0.status) }, "\(responses.map(\.status))")
-                #expect(responses.filter { $0.status == 200 }.count >= min(left, 2), "the holder and one waiter: \(responses.map(\.status))")
+                #expect(responses.contains { $0.status == 200 }, "at least the turn that took the lock: \(responses.map(\.status))")
                 left -= responses.filter { $0.status == 200 }.count
             }
             #expect(left == 0)
