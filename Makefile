@@ -10,7 +10,7 @@ TEST_APT_PACKAGES := postgresql python3-venv
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps bench-deps build build-debug run test bench fuzz clean
+.PHONY: all deps test-deps bench-deps build build-debug run test tsan bench fuzz clean
 
 all: build
 
@@ -47,6 +47,29 @@ test: test-deps build-debug
 	trap 'rm -rf "$$scratch"' EXIT && \
 	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
 
+# The whole suite under ThreadSanitizer: the tests and askd are built with --sanitize=thread in
+# .build-tsan (the debug build in .build is left as it is), and the integration tests run that
+# askd. Every process of the run inherits TSAN_OPTIONS, so each report, the test runner's or any
+# askd's, goes to .build-tsan/tsan-reports/tsan.<pid>, and the target fails when one was written,
+# whatever the tests said. Tests/Support/tsan.supp holds the C library noise, each entry with why.
+# ASKD_TEST_SLOWDOWN tells the few tests with latency bounds that the run is slower.
+# TSAN_ARGS goes on to swift test: make tsan TSAN_ARGS='--filter StoreTests'.
+TSAN_SCRATCH := $(CURDIR)/.build-tsan
+tsan: test-deps
+	./Tests/Support/openapi-contract install
+	swift build --build-tests --sanitize=thread --scratch-path $(TSAN_SCRATCH)
+	@reports=$(TSAN_SCRATCH)/tsan-reports && rm -rf "$$reports" && mkdir -p "$$reports" && \
+	scratch=$$(mktemp -d /tmp/askd-tsan.XXXXXX) && chmod 755 "$$scratch" && \
+	trap 'rm -rf "$$scratch"' EXIT && status=0 && \
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66 log_path=$$reports/tsan suppressions=$(CURDIR)/Tests/Support/tsan.supp" \
+	ASKD_TEST_SLOWDOWN=10 ASKD_BIN=$(TSAN_SCRATCH)/debug/askd TMPDIR="$$scratch" \
+	swift test --sanitize=thread --scratch-path $(TSAN_SCRATCH) --skip-build $(TSAN_ARGS) || status=$$?; \
+	if compgen -G "$$reports/tsan.*" >/dev/null; then \
+		grep -h '^SUMMARY' "$$reports"/tsan.* | sort | uniq -c; \
+		echo "ThreadSanitizer wrote $$(ls "$$reports" | wc -l) report file(s) to $$reports"; exit 1; \
+	fi; \
+	exit $$status
+
 bench: bench-deps build
 	./bench/run
 
@@ -72,4 +95,4 @@ fuzz: deps
 	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-fuzz var
+	rm -rf .build .build-fuzz .build-tsan var

@@ -52,6 +52,8 @@ let package = Package(
         // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names, the usable
         // CPUs, sem_clockwait).
         .target(name: "CLinux"),
+        // Thread primitives every target shares, built on what ThreadSanitizer can see.
+        .target(name: "Platform", swiftSettings: swiftSettings),
         // Request, Response, Router and error mapping: no C, no FastCGI.
         .target(
             name: "HTTP",
@@ -65,20 +67,21 @@ let package = Package(
                 "CFastCGI",
                 "CLinux",
                 "HTTP",
+                "Platform",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         // The ConversationStore protocol, its model types and the in-memory store.
-        .target(name: "Store", swiftSettings: swiftSettings),
+        .target(name: "Store", dependencies: ["Platform"], swiftSettings: swiftSettings),
         // The SQLite backend of ConversationStore.
         .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Store"], swiftSettings: swiftSettings),
         // The PostgreSQL backend of ConversationStore.
-        .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Store"], swiftSettings: swiftSettings),
+        .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Platform", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
         .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
-        .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "HTTP", "Store"], swiftSettings: swiftSettings),
+        .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "HTTP", "Platform", "Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
@@ -126,13 +129,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
-        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntegrationTests", dependencies: [], swiftSettings: swiftSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
     ]
 )

@@ -9,31 +9,36 @@ import CFastCGI
 /// Sharded by address, each shard behind a plain pthread mutex: a claim or a park holds a lock
 /// for one set operation. (Swift's `Mutex` uses priority-inheritance futexes on Linux, which go
 /// to the kernel on every contended acquire; measured here, that halved throughput.)
+///
+/// The locks and the sets they guard are in two buffers: a shard's lock is read, unlocked, by
+/// every thread that takes it, and must not share memory with the set that its holder changes.
+/// (With both in one struct, changing the set through `inout` was a modifying access of the
+/// whole struct, lock pointer included: ThreadSanitizer reported a Swift access race.)
 final class ParkedConnections: @unchecked Sendable {
-    private struct Shard {
-        let lock: UnsafeMutablePointer<pthread_mutex_t>
-        var addresses: Set<UInt> = []
-    }
-
     private static let shardCount = 16
-    private let shards: UnsafeMutablePointer<Shard>
+    /// Set once in init, read by any thread; each lock guards the set at the same index.
+    private let locks: UnsafeMutablePointer<UnsafeMutablePointer<pthread_mutex_t>>
+    private let shards: UnsafeMutablePointer<Set<UInt>>
     /// Set, under every shard's lock, when the server stops.
     private var stopped = false
 
     init() {
+        locks = .allocate(capacity: Self.shardCount)
         shards = .allocate(capacity: Self.shardCount)
         for index in 0..<Self.shardCount {
             let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
             pthread_mutex_init(lock, nil)
-            (shards + index).initialize(to: Shard(lock: lock))
+            (locks + index).initialize(to: lock)
+            (shards + index).initialize(to: [])
         }
     }
 
     deinit {
         for index in 0..<Self.shardCount {
-            pthread_mutex_destroy(shards[index].lock)
-            shards[index].lock.deallocate()
+            pthread_mutex_destroy(locks[index])
+            locks[index].deallocate()
         }
+        locks.deallocate()
         shards.deinitialize(count: Self.shardCount)
         shards.deallocate()
     }
@@ -41,38 +46,38 @@ final class ParkedConnections: @unchecked Sendable {
     /// Records `request` as parked; `false` once stopped.
     func insert(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
         let address = UInt(bitPattern: request)
-        return withShard(for: address) { shard in
+        return withShard(for: address) { addresses in
             guard !stopped else { return false }
-            shard.addresses.insert(address)
+            addresses.insert(address)
             return true
         }
     }
 
     /// Takes a parked request out; `nil` if it is not (or no longer) parked.
     func claim(_ address: UInt) -> UnsafeMutablePointer<FCGX_Request>? {
-        withShard(for: address) { shard in
-            shard.addresses.remove(address) == nil ? nil : UnsafeMutablePointer<FCGX_Request>(bitPattern: address)
+        withShard(for: address) { addresses in
+            addresses.remove(address) == nil ? nil : UnsafeMutablePointer<FCGX_Request>(bitPattern: address)
         }
     }
 
     /// Stops parking and returns every request still parked, now owned by the caller.
     func stop() -> [UnsafeMutablePointer<FCGX_Request>] {
         var taken: [UnsafeMutablePointer<FCGX_Request>] = []
-        for index in 0..<Self.shardCount { pthread_mutex_lock(shards[index].lock) }
+        for index in 0..<Self.shardCount { pthread_mutex_lock(locks[index]) }
         stopped = true
         for index in 0..<Self.shardCount {
-            taken += shards[index].addresses.compactMap { UnsafeMutablePointer<FCGX_Request>(bitPattern: $0) }
-            shards[index].addresses.removeAll()
+            taken += shards[index].compactMap { UnsafeMutablePointer<FCGX_Request>(bitPattern: $0) }
+            shards[index].removeAll()
         }
-        for index in 0..<Self.shardCount { pthread_mutex_unlock(shards[index].lock) }
+        for index in 0..<Self.shardCount { pthread_mutex_unlock(locks[index]) }
         return taken
     }
 
-    private func withShard<T>(for address: UInt, _ body: (inout Shard) -> T) -> T {
+    private func withShard<T>(for address: UInt, _ body: (inout Set<UInt>) -> T) -> T {
         // FCGX_Request blocks are 16-byte aligned heap allocations: skip the always-zero bits.
-        let shard = shards + Int((address >> 4) % UInt(Self.shardCount))
-        pthread_mutex_lock(shard.pointee.lock)
-        defer { pthread_mutex_unlock(shard.pointee.lock) }
-        return body(&shard.pointee)
+        let index = Int((address >> 4) % UInt(Self.shardCount))
+        pthread_mutex_lock(locks[index])
+        defer { pthread_mutex_unlock(locks[index]) }
+        return body(&shards[index])
     }
 }

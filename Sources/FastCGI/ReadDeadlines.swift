@@ -1,4 +1,4 @@
-import Synchronization
+import Platform
 
 /// The main thread's watch over requests being read: a request must arrive whole within the
 /// read timeout from when its first bytes are read, however slowly a peer trickles it (each
@@ -6,7 +6,7 @@ import Synchronization
 struct ReadDeadlines {
     private var lastLook = 0.0
 
-    mutating func tick(_ slots: borrowing Mutex<[WorkerSlot]>, limit: Double) {
+    mutating func tick(_ slots: Locked<[WorkerSlot]>, limit: Double) {
         let now = MonotonicClock.now()
         guard now - lastLook >= 0.1 else { return }
         lastLook = now

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Platform
 import Synchronization
 
 /// What the workers and the stopping thread share.
@@ -16,7 +17,7 @@ final class ServerState: Sendable {
     /// Workers serving a request now (not those waiting for work, nor deferred responses).
     let busyWorkers = Atomic<Int>(0)
     /// Every started worker's slot, which says since when it has been on its request.
-    let workerSlots = Mutex<[WorkerSlot]>([])
+    let workerSlots = Locked<[WorkerSlot]>([])
     /// Requests accepted since the start: the main thread tells activity from idleness by it.
     let requestsStarted = Atomic<Int>(0)
     /// Requests accepted and not yet finished.
@@ -34,7 +35,7 @@ final class WorkerSlot: Sendable {
     let requestStarted = Atomic<Int>(0)
     /// Held by the main thread while it cuts a connection, so that the worker cannot close the
     /// descriptor (and another connection reuse it) meanwhile.
-    private let reading = Mutex<(fd: Int32, since: Double)?>(nil)
+    private let reading = Locked<(fd: Int32, since: Double)?>(nil)
 
     /// The worker begins reading a request from `fd`.
     func startReading(_ fd: Int32) {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import FoundationEssentials
 import Store
+import Platform
 import Synchronization
 
 /// The shared `ConversationStore`: one PostgreSQL database, reached through the system libpq,
@@ -24,7 +25,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// Set when the store opened without reaching the database to migrate it: the first
     /// operation that reaches it migrates first.
     private let migrationPending = Atomic<Bool>(false)
-    private let migration = Mutex(MigrationAttempts())
+    private let migration = Locked(MigrationAttempts())
 
     /// The attempts at a migration the store opened without.
     private struct MigrationAttempts {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CLinux
-import Synchronization
+import Platform
 
 /// A generation number for the token rows this process keeps (`TokenCache`), changed whenever
 /// any process changes a token: askd sends `NOTIFY askd_tokens` after each such change, and a
@@ -21,7 +21,7 @@ final class TokenNotifications: @unchecked Sendable {
     }
 
     private let settings: ConnectionSettings
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(settings: ConnectionSettings) {
         self.settings = settings

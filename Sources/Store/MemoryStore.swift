@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import FoundationEssentials
-import Synchronization
+import Platform
 
 /// The reference `ConversationStore`: everything in memory, for tests and for trying askd out.
 public final class MemoryStore: ConversationStore {
@@ -15,7 +15,7 @@ public final class MemoryStore: ConversationStore {
         var usage: [String: [String: UsageTotals]] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     public let commitsInBackground: Bool
 
     /// - Parameter commitsInBackground: whether `commitTurn(_:completion:)` commits on a thread

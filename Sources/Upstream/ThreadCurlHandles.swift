@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CCurl
-import Synchronization
+import Platform
 
 /// One curl handle per thread, with its kept-alive connection, cleaned up when the thread ends
 /// or when this goes away, whichever comes first: a worker that retires must not keep its
@@ -10,7 +10,7 @@ import Synchronization
 final class ThreadCurlHandles: Sendable {
     /// The handles not yet cleaned up, shared with each thread's slot.
     final class Open: Sendable {
-        let handles = Mutex<Set<UInt>>([])
+        let handles = Locked<Set<UInt>>([])
 
         /// Cleans `handle` up unless it already was; only one caller ever does.
         func close(_ handle: UInt) {

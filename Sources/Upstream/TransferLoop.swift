@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCurl
 import CLinux
+import Platform
 import Synchronization
 
 /// libcurl's multi interface on one thread of its own: every plain (not streamed) upstream
@@ -56,7 +57,7 @@ final class TransferLoop: @unchecked Sendable {
     private let epoll: Int32
     /// Readable when calls wait in the inbox or the loop should stop.
     private let wakeFD: Int32
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     // The loop thread's own state.
     private var active: [UInt: Active] = [:]
     private var retries: [(due: ContinuousClock.Instant, call: Call)] = []
@@ -303,7 +304,7 @@ final class TransferLoopPool: Sendable {
     static let callsPerLoop = 64
     static let maxLoops = 16
 
-    private let loops = Mutex<[TransferLoop]>([])
+    private let loops = Locked<[TransferLoop]>([])
 
     func submit(_ call: TransferLoop.Call) {
         let loop = loops.withLock { loops in

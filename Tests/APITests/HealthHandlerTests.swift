@@ -1,8 +1,8 @@
 @testable import API
 import Foundation
 import HTTP
+import Platform
 import Store
-import Synchronization
 import Testing
 
 /// A store whose database is gone: every call fails as unavailable.
@@ -55,10 +55,10 @@ struct UnavailableStore: ConversationStore {
 
     /// While the store hangs, one check waits for it and every other answers at once.
     @Test func oneCheckWaitsForAHangingStoreTheOthersAnswerAtOnce() throws {
-        let checks = Mutex(0)
+        let checks = Locked(0)
         let store = CheckCountingStore { checks.withLock { $0 += 1 }; usleep(2_000_000) }
         let handler = HealthHandler(store: store)
-        let waits = Mutex<[Double]>([])
+        let waits = Locked<[Double]>([])
         let threads = (0..<20).map { index in
             Thread {
                 if index > 0 { usleep(100_000) }

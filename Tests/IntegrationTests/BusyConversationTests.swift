@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Testing
 
@@ -33,7 +34,7 @@ extension IntegrationTests {
 
             // 255 clients ask on it, each trying again after every 409's Retry-After.
             let stop = Atomic<Bool>(false)
-            let statuses = Mutex<[Int: Int]>([:])
+            let statuses = Locked<[Int: Int]>([:])
             let waiters = (0..<255).map { _ in
                 Thread {
                     while !stop.load(ordering: .relaxed) {
@@ -71,8 +72,10 @@ extension IntegrationTests {
                     + "another token's /ask p50 \(Self.ms(Self.percentile(other, 0.5))) p99 \(Self.ms(otherP99)) ms (\(other.count)); "
                     + "waiters' statuses \(seen)"
             )
-            #expect(healthP99 <= 0.05)
-            #expect(otherP99 <= 0.05)
+            if TestTiming.checksLatencyBars {
+                #expect(healthP99 <= 0.05)
+                #expect(otherP99 <= 0.05)
+            }
             #expect((seen[409] ?? 0) > 0, "the waiters were told the conversation is busy")
             #expect(Set(seen.keys).isSubset(of: [200, 409]), "\(seen)")
         }

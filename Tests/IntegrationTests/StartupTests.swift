@@ -147,9 +147,11 @@ extension IntegrationTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("activated.sock").path
             // systemd-socket-activate starts askd on the first connection, with the socket as fd 3.
+            // It passes on only the variables -E names: make tsan's TSAN_OPTIONS among them.
+            let environment = Stack.askdEnvironment.merging(ProcessInfo.processInfo.environment.filter { $0.key == "TSAN_OPTIONS" }) { $1 }
             let activator = try Stack.launch(
                 "/usr/bin/systemd-socket-activate",
-                ["-l", path] + Stack.askdEnvironment.flatMap { ["-E", "\($0.key)=\($0.value)"] } + [Stack.askdBinary, "serve", "--threads", "2"],
+                ["-l", path] + environment.flatMap { ["-E", "\($0.key)=\($0.value)"] } + [Stack.askdBinary, "serve", "--threads", "2"],
                 log: directory.appendingPathComponent("activate.log").path
             )
             defer {

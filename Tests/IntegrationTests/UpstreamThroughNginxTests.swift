@@ -168,7 +168,7 @@ extension IntegrationTests {
             #expect(try next.readResponse().contains(#"{"status":"ok"}"#))
         }
 
-        /// Concurrent turns on one conversation wait for its turn lock on workers, while the turn
+        /// Concurrent turns on one conversation wait for its turn lock on a worker, while the turn
         /// holding it waits on the model with no worker: with 2 workers and 6 turns at once, the
         /// holder is still finished (by a finisher thread). At most one of the 2 workers waits
         /// (a quarter of the threads, at least one); the others are told 409 and try again, and

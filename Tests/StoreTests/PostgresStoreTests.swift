@@ -1,7 +1,7 @@
 import Foundation
 @testable import PostgresStore
+import Platform
 import Store
-import Synchronization
 import Testing
 
 /// What only the PostgreSQL backend promises: its schema, its URL handling, and recovery.
@@ -212,7 +212,7 @@ struct PostgresStoreTests {
         let store = try PostgresStore(url: url, maxConnections: 8, statementTimeoutMilliseconds: 2_000, migrateOnceReachable: true)
         #expect(store.migrationIsPending)
         let started = Date()
-        let finished = Mutex<[(seconds: Double, unavailable: Bool)]>([])
+        let finished = Locked<[(seconds: Double, unavailable: Bool)]>([])
         DispatchQueue.concurrentPerform(iterations: 6) { _ in
             var unavailable = false
             do { _ = try store.allTokens() } catch StoreError.unavailable { unavailable = true } catch {}

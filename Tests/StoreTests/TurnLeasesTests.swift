@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Testing
 @testable import Store
@@ -6,7 +7,7 @@ import Testing
 struct TurnLeasesTests {
     /// Held locks are renewed, every third of the lease, until given back.
     @Test func heldLocksAreRenewedUntilGivenBack() throws {
-        let renewed = Mutex<[[String]]>([])
+        let renewed = Locked<[[String]]>([])
         let leases = TurnLeases(
             leaseSeconds: 0.3, renew: { locks, _ in renewed.withLock { $0.append(locks.map(\.conversationID).sorted()) } }, release: { _ in }
         )
@@ -85,7 +86,7 @@ struct TurnLeasesTests {
     @Test func aReleaseHereWakesTheFirstWaiterAtOnce() throws {
         let leases = TurnLeases(leaseSeconds: 30, renew: { _, _ in }, release: { _ in })
         defer { leases.stop() }
-        let holder = Mutex<String?>("first")
+        let holder = Locked<String?>("first")
         @Sendable func take(_ name: String) -> TurnLock? {
             holder.withLock { current in
                 guard current == nil else { return nil }
@@ -95,7 +96,7 @@ struct TurnLeasesTests {
         }
         let first = TurnLock(conversationID: "a", holder: "first")
         leases.hold(first)
-        let waited = Mutex<Double?>(nil)
+        let waited = Locked<Double?>(nil)
         let waiter = Thread {
             let start = Date()
             // The look never sees the lease free: only the release can hand it over.
