@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Testing
 
@@ -15,16 +16,16 @@ final class AskLoad: Sendable {
     private let token: String
     private let tag: String
     /// The conversations the clients may continue; those they start join them.
-    private let known: Mutex<[String]>
+    private let known: Locked<[String]>
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
-    private let done = Mutex<[Exchange]>([])
+    private let done = Locked<[Exchange]>([])
 
     init(port: UInt16, token: String, tag: String, conversations: [String]) {
         self.port = port
         self.token = token
         self.tag = tag
-        known = Mutex(conversations)
+        known = Locked(conversations)
     }
 
     /// Starts `clients` threads, each asking one request after another until `stop()`.

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Synchronization
 import Testing
 
@@ -161,7 +162,7 @@ struct KillRounds {
     /// One plain turn on each conversation, `clients` at a time; each must be a 200 within the
     /// lease and the margin (a conversation the killed askd held waits for its lease to run out).
     private func turns(on conversations: [String], prompt: String, token: String) throws -> [(exchange: Exchange, seconds: Double)] {
-        let results = Mutex<[(exchange: Exchange, seconds: Double)]>([])
+        let results = Locked<[(exchange: Exchange, seconds: Double)]>([])
         let next = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
         let width = min(clients, conversations.count)
