@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 PORT ?= 8080
 
-# Debian packages the build and the dev stack need; the tests and the benchmark also need a
-# PostgreSQL server, for throwaway clusters (Tests/Support/pg-cluster), and python3-venv, for the
-# OpenAPI contract test's Schemathesis (Tests/Support/openapi-contract); the benchmark needs wrk.
-APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl
-TEST_APT_PACKAGES := postgresql python3-venv
+# Debian packages the build and the dev stack need (libjs-marked and node-dompurify: the web chat
+# page's Markdown and sanitiser); the tests and the benchmark also need a PostgreSQL server, for
+# throwaway clusters (Tests/Support/pg-cluster), python3-venv, for the OpenAPI contract test's
+# Schemathesis (Tests/Support/openapi-contract) and the web chat test's Selenium
+# (Tests/Support/web-chat), which drives Debian's chromium; the benchmark needs wrk.
+APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
+TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver
 BENCH_APT_PACKAGES := wrk gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -43,6 +45,7 @@ run: build
 # afterwards whatever the outcome. It is world-traversable, as /tmp is, for nginx's workers.
 test: test-deps build-debug
 	./Tests/Support/openapi-contract install
+	./Tests/Support/web-chat install
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
 	trap 'rm -rf "$$scratch"' EXIT && \
 	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test

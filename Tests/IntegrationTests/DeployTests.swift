@@ -196,6 +196,35 @@ extension IntegrationTests {
             #expect(!site.askdHasStarted, "static files never reach askd")
         }
 
+        @Test func theWebChatPageFillsInWhatTheStaticRootDoesNotHold() throws {
+            let site = try DeploySite()
+            let versioned = try site.https("/app.js?v=0123456789")
+            #expect(versioned.status == 200, "\(versioned)")
+            #expect(versioned.header("content-type")?.hasPrefix("application/javascript") == true)
+            let maxAge = versioned.header("cache-control")?.firstMatch(of: #/max-age=(\d+)/#).flatMap { Int($0.1) } ?? 0
+            #expect(maxAge >= 31_536_000, "versioned assets are cached for good: \(versioned.header("cache-control") ?? "none")")
+            #expect(try site.https("/app.js").header("cache-control") == "no-cache", "an unversioned asset is revalidated")
+            for path in ["/javascript/marked/marked.min.js", "/javascript/dompurify/purify.min.js"] {
+                let library = try site.https(path)
+                #expect(library.status == 200, "\(path): Debian's library (libjs-marked, node-dompurify)")
+                #expect(library.header("content-type")?.hasPrefix("application/javascript") == true, "\(path)")
+            }
+            // The operator's index.html wins; without one, / is the chat page.
+            #expect(try site.https("/").text.contains("askd static root"))
+            try FileManager.default.removeItem(at: site.directory.appendingPathComponent("www/index.html"))
+            let page = try site.https("/")
+            #expect(page.status == 200)
+            #expect(page.text.contains("app.js?v="), "\(page.text.prefix(300))")
+            #expect(page.header("cache-control") == "no-cache")
+            let policy = page.header("content-security-policy") ?? ""
+            for directive in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:"] {
+                #expect(policy.contains(directive), "\(directive) in \(policy)")
+            }
+            #expect(page.header("x-content-type-options") == "nosniff")
+            #expect(page.header("referrer-policy") == "no-referrer")
+            #expect(!site.askdHasStarted, "the page's files never reach askd")
+        }
+
         @Test func reloadingNginxDuringTrafficKeepsAnswering() throws {
             let site = try DeploySite()
             try #require(try site.https("/healthz").status == 200, "askd: \(site.askdLog)")
@@ -495,6 +524,7 @@ private final class DeploySite {
             ("listen [::]:443 ssl http2;", ""),
             ("unix:/run/askd/askd.sock", "unix:\(socketPath)"),
             ("/var/www/askd;", directory.appendingPathComponent("www").path + ";"),
+            ("/usr/share/askd/web;", Stack.repository.appendingPathComponent("web").path + ";"),
             ("/var/www/letsencrypt;", directory.appendingPathComponent("letsencrypt").path + ";"),
             ("\(live)/fullchain.pem", directory.appendingPathComponent("fullchain.pem").path),
             ("\(live)/privkey.pem", directory.appendingPathComponent("privkey.pem").path),

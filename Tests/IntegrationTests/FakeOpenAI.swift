@@ -40,9 +40,12 @@ final class FakeOpenAI {
 
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
+    /// The file where the server records each stream askd closed (read by `closedStreams()`).
+    var closedStreamsPath: String { recordPath + ".events" }
+
     /// When the server noticed askd closing a stream, by prompt (Unix time).
     func closedStreams() -> [String: Double] {
-        guard let text = try? String(contentsOfFile: recordPath + ".events", encoding: .utf8) else { return [:] }
+        guard let text = try? String(contentsOfFile: closedStreamsPath, encoding: .utf8) else { return [:] }
         var closed: [String: Double] = [:]
         for line in text.split(separator: "\n") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],

@@ -11,6 +11,10 @@ The last user message steers the answer:
   "#slow S"    waits S seconds, then answers normally
   "#garbage"   answers 200 with a body that is not JSON
   "#flaky"     answers 503 the first time this exact prompt is seen, then normally
+  "#say TEXT"  answers TEXT itself (each two-character \\n in it a newline): Markdown or HTML for
+               the web chat page's tests; streamed, it comes in 4 pieces 50 ms apart
+  a prompt that is a key of the JSON object in RECORD_FILE + ".answers" (if that file exists):
+               answers the key's value, as "#say" does
 anything else: 200, message "upstream heard: <prompt>", with usage.
 
 With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI's format
@@ -92,11 +96,12 @@ class Handler(BaseHTTPRequestHandler):
         if request.get("stream"):
             self.stream(request, prompt, words)
             return
+        answer = said(prompt) or "upstream heard: " + prompt
         self.send_json(200, {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "model": request.get("model", ""),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "upstream heard: " + prompt},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
                          "finish_reason": "stop"}],
             "usage": {"prompt_tokens": words, "completion_tokens": 3, "total_tokens": words + 3},
         })
@@ -135,6 +140,11 @@ class Handler(BaseHTTPRequestHandler):
             if parts[0] in ("#dripfail", "#dripcut"):
                 fail_after = int(parts[3])
             cut = parts[0] == "#dripcut"
+        elif said(prompt) is not None:
+            text = said(prompt)
+            size = max(1, -(-len(text) // 4))
+            pieces = [text[i:i + size] for i in range(0, len(text), size)]
+            interval = 0.05
         else:
             text = "upstream heard: " + prompt
             pieces = [piece + " " for piece in text.split(" ")]
@@ -186,6 +196,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.record_closed(prompt)
+
+
+def said(prompt):
+    """The answer a "#say" prompt or the answers file asks for, or None."""
+    if prompt.startswith("#say "):
+        return prompt[len("#say "):].replace("\\n", "\n")
+    try:
+        with open(record_path + ".answers") as answers:
+            return json.load(answers).get(prompt)
+    except (OSError, ValueError):
+        return None
 
 
 # socketserver's default listen backlog is 5: with more connections at once, the rest would
