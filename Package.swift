@@ -53,7 +53,7 @@ let package = Package(
         // CPUs, sem_clockwait).
         .target(name: "CLinux"),
         // Thread primitives every target shares, built on what ThreadSanitizer can see.
-        .target(name: "Platform", swiftSettings: swiftSettings),
+        .target(name: "Platform", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         // Request, Response, Router and error mapping: no C, no FastCGI.
         .target(
             name: "HTTP",
@@ -75,7 +75,7 @@ let package = Package(
         // The ConversationStore protocol, its model types and the in-memory store.
         .target(name: "Store", dependencies: ["Platform"], swiftSettings: swiftSettings),
         // The SQLite backend of ConversationStore.
-        .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Store"], swiftSettings: swiftSettings),
+        .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Platform", "Store"], swiftSettings: swiftSettings),
         // The PostgreSQL backend of ConversationStore.
         .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Platform", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
@@ -85,7 +85,7 @@ let package = Package(
         // Endpoint handlers.
         .target(
             name: "API",
-            dependencies: ["Auth", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Auth", "HTTP", "Platform", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Configuration and wiring shared by the CLI commands.
@@ -111,6 +111,7 @@ let package = Package(
                 "Auth",
                 "Store",
                 "FastCGI",
+                "Platform",
                 "HTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -29,8 +29,8 @@ public final class FastCGIServer: Sendable {
     let readySet: ReadySet
     /// Takes new connections and gives them askd's timeouts.
     let acceptor: ConnectionAcceptor
-    /// What the finishers wait on: deferred responses ready to be finished.
-    let completions = CompletionQueue()
+    /// Sends what responses written later (`OutputChannel`) could not send at once.
+    let delivery: DeliveryLoop
     /// Write end of the stop pipe, which becomes readable, for every worker, on stop.
     private let wakeWriteFD: Int32
 
@@ -44,6 +44,7 @@ public final class FastCGIServer: Sendable {
         self.application = application
         self.options = options
         self.logger = logger
+        delivery = DeliveryLoop(sendTimeoutSeconds: options.sendTimeoutSeconds)
         acceptor = ConnectionAcceptor(
             readTimeoutSeconds: options.requestReadTimeoutSeconds, sendTimeoutSeconds: options.sendTimeoutSeconds,
             allowList: getenv("FCGI_WEB_SERVER_ADDRS").map { String(cString: $0) }
@@ -80,9 +81,6 @@ public final class FastCGIServer: Sendable {
         let initialThreads = min(max(options.initialThreads, 1), options.threads)
         do {
             for _ in 0..<initialThreads { try startWorker() }
-            for index in 0..<Self.finisherThreads {
-                try startThread(name: "askd-f\(index)") { $0.runFinisher() }
-            }
         } catch {
             logger.critical("cannot start worker threads", metadata: ["error": "\(error)"])
             beginStop()
@@ -132,11 +130,6 @@ public final class FastCGIServer: Sendable {
     private static let busyTickMilliseconds = 1
     /// How long a worker must have been on its request to count as held by it.
     private static let heldMicroseconds = 10_000
-
-    /// Threads that finish deferred responses (see `Worker.runFinisher`): each builds an answer
-    /// (storing its turn too, unless the store committed it already) and sends it, a fraction of
-    /// a millisecond of work.
-    private static let finisherThreads = 4
 
     /// Starts one more worker while fewer than `options.threads` have started and no stop has begun.
     /// - Returns: `false` when there was no room for another.
@@ -256,12 +249,13 @@ public final class FastCGIServer: Sendable {
         readySet.stop()
     }
 
-    /// Waits for the workers to finish, up to the drain time or a second stop signal.
+    /// Waits for the workers and the responses written later to finish, up to the drain time
+    /// or a second stop signal.
     private func drain(watching stop: sigset_t) -> Int32 {
         var stop = stop
         let deadline = MonotonicClock.now() + options.drainSeconds
         var tick = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-        while state.liveWorkers.load(ordering: .acquiring) > 0 {
+        while state.liveWorkers.load(ordering: .acquiring) > 0 || state.answeringLater.load(ordering: .acquiring) > 0 {
             if MonotonicClock.now() >= deadline {
                 logger.warning(
                     "drain time ran out; exiting with requests unfinished",

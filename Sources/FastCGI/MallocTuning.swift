@@ -37,7 +37,7 @@ public enum MallocTuning {
 
 /// Gives the memory malloc holds free back to the kernel once askd has been idle for a second
 /// (no new request, and none in flight: `malloc_trim` holds each arena's lock while it works, and
-/// a stream or a deferred answer still running would wait on it): once per quiet spell, from the
+/// a stream or an answer written later still running would wait on it): once per quiet spell, from the
 /// main thread's tick. Under load, the 1 MiB trim threshold
 /// (`MallocTuning`) keeps freed memory for the next request; after a burst, the arenas' free
 /// space, in the middle of the heaps too, goes back with one `malloc_trim(0)`.

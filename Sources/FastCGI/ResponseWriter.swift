@@ -10,8 +10,13 @@ struct ResponseWriter {
     var clientIsGone: Bool { FCGX_GetError(stream) != 0 }
 
     func writeHead(status: HTTPStatus, headers: HTTPHeaders, contentLength: Int?) {
+        put(Self.head(status: status, headers: headers, contentLength: contentLength))
+    }
+
+    /// The CGI head of a response: `Status:`, the headers that are safe to send, and a blank line.
+    static func head(status: HTTPStatus, headers: HTTPHeaders, contentLength: Int?) -> [UInt8] {
         var head = "Status: \(status.code) \(status.reason)\r\n"
-        for (name, value) in headers where Self.isSafe(name) && Self.isSafe(value) {
+        for (name, value) in headers where isSafe(name) && isSafe(value) {
             head += name
             head += ": "
             head += value
@@ -19,7 +24,7 @@ struct ResponseWriter {
         }
         if let contentLength { head += "Content-Length: \(contentLength)\r\n" }
         head += "\r\n"
-        put(Array(head.utf8))
+        return Array(head.utf8)
     }
 
     @discardableResult

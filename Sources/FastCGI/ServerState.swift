@@ -14,7 +14,7 @@ final class ServerState: Sendable {
     let workerStartFailed = Atomic<Bool>(false)
     /// Workers whose thread has not yet returned.
     let liveWorkers = Atomic<Int>(0)
-    /// Workers serving a request now (not those waiting for work, nor deferred responses).
+    /// Workers serving a request now (not those waiting for work, nor responses written later).
     let busyWorkers = Atomic<Int>(0)
     /// Every started worker's slot, which says since when it has been on its request.
     let workerSlots = Locked<[WorkerSlot]>([])
@@ -22,8 +22,8 @@ final class ServerState: Sendable {
     let requestsStarted = Atomic<Int>(0)
     /// Requests accepted and not yet finished.
     let inFlight = Atomic<Int>(0)
-    /// Deferred responses started and not yet finished (counted in `inFlight` too).
-    let deferred = Atomic<Int>(0)
+    /// Responses handed to an `OutputChannel` and not yet finished (counted in `inFlight` too).
+    let answeringLater = Atomic<Int>(0)
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 }

@@ -5,17 +5,16 @@ import CFastCGI
 import CLinux
 import HTTP
 import Logging
-import Synchronization
 
 /// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection
-/// or a kept-alive one with a request on it), serve that request, repeat. A finisher runs the
-/// other loop here, `runFinisher`: it finishes deferred responses.
+/// or a kept-alive one with a request on it), serve that request, repeat.
 ///
 /// Workers accept concurrently, with no accept mutex: the listening socket is non-blocking, so a
 /// worker that loses the race for a connection gets EAGAIN and waits again. A request is owned
-/// by one thread at a time: a worker from accept to finish, except that a deferred response (one
-/// waiting on the model) holds no thread while it waits, and a finisher finishes it. A kept-alive connection outlives its request parked in the `ReadySet`, not in a
-/// blocked worker.
+/// by one thread at a time: a worker from accept to finish, except that a response written later
+/// (`.later`, one waiting on the model or a turn lock) holds no thread while it waits: its
+/// `OutputChannel` finishes it. A kept-alive connection outlives its request parked in the
+/// `ReadySet`, not in a blocked worker.
 final class Worker {
     private let server: FastCGIServer
     /// Since when this worker has been on its request, for the main thread (see `WorkerSlot`).
@@ -25,8 +24,8 @@ final class Worker {
     private enum Outcome {
         /// Answered and finished: the struct is this worker's again.
         case finished
-        /// Waiting on a deferred response: the struct belongs to its completion now.
-        case deferred
+        /// Answered later: the struct belongs to its `OutputChannel` now.
+        case later
     }
 
     init(server: FastCGIServer) {
@@ -105,22 +104,12 @@ final class Worker {
         }
     }
 
-    /// A finisher's loop: finish deferred responses as their waits end, until the server has
-    /// stopped and none is left (the drain time bounds that). Finishers are threads of their own,
-    /// not workers: every worker may be busy, or waiting for a conversation's turn lock that a
-    /// deferred response holds until it is finished.
-    func runFinisher() {
-        while !server.state.isStopping || server.state.deferred.load(ordering: .acquiring) > 0 {
-            if let completion = server.completions.take(waitingUpTo: 100) { finish(completion) }
-        }
-    }
-
     /// Parks a finished request's kept-alive connection, or closes it.
     private func park(_ request: UnsafeMutablePointer<FCGX_Request>) {
         if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }
     }
 
-    /// Reads the request and answers it, or sets its deferred response going.
+    /// Reads the request and answers it, or hands it to a channel that answers later.
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
         server.state.inFlight.add(1, ordering: .relaxed)
         server.state.requestsStarted.add(1, ordering: .relaxed)
@@ -151,39 +140,27 @@ final class Worker {
             let readError = request.pointee.in.map { FCGX_GetError($0) } ?? 0
             if readError == EAGAIN || readError == EWOULDBLOCK { request.pointee.detached = 1 }
         }
-        if case .deferred(let deferred) = response.body {
-            start(deferred, for: incoming, on: request, started: started)
-            return .deferred
+        if case .later(let start) = response.body {
+            answerLater(start, for: incoming, on: request, started: started)
+            return .later
         }
         send(response, for: incoming, on: request, started: started)
         return .finished
     }
 
-    /// Sets a deferred response going. Its completion comes back through the `ReadySet`.
-    private func start(
-        _ deferred: DeferredResponse, for incoming: Request, on request: UnsafeMutablePointer<FCGX_Request>, started: Double
+    /// Hands the request to an `OutputChannel` and sets the handler's work going; the worker
+    /// takes the next request at once.
+    private func answerLater(
+        _ start: @Sendable (any ResponseChannel) -> Void, for incoming: Request, on request: UnsafeMutablePointer<FCGX_Request>,
+        started: Double
     ) {
-        server.state.deferred.add(1, ordering: .relaxed)
+        server.state.answeringLater.add(1, ordering: .relaxed)
         // The body and its end record have been read, so libfcgi's input stream (an 8 KiB
         // buffer) has nothing left to give; it is freed now rather than held for the whole wait.
-        // With 1,000 requests waiting that is 8 MB. `FCGX_Finish_r` takes a NULL `in` as
-        // "streams already closed": `send` closes them itself and clears `keepConnection` if
-        // the write failed, so the finish only frees the rest.
+        // `FCGX_Finish_r` takes a NULL `in` as "streams already closed", and then writes nothing:
+        // the channel sends every record of the response itself.
         FCGX_FreeStream(&request.pointee.in)
-        let waiting = DeferredRequest(request)
-        let completions = server.completions
-        deferred.start { finish in
-            guard let request = waiting.claim() else { return }
-            completions.post(CompletionQueue.Completion(request: request, incoming: incoming, started: started, finish: finish))
-        }
-    }
-
-    /// Finishes a deferred response whose wait is over, sends it, and parks its connection.
-    private func finish(_ completion: CompletionQueue.Completion) {
-        let response = server.application.finish(completion.finish, request: completion.incoming)
-        send(response, for: completion.incoming, on: completion.request, started: completion.started)
-        park(completion.request)
-        server.state.deferred.subtract(1, ordering: .releasing)
+        start(OutputChannel(server: server, request: request, incoming: incoming, startedAt: started))
     }
 
     /// Writes the response, finishes the request and logs it.
@@ -191,14 +168,10 @@ final class Worker {
         let application = server.application
         let writer = ResponseWriter(stream: request.pointee.out)
         var response = response
-        if case .deferred = response.body {
-            // Only a handler's answer may be deferred; `Application.finish` answers with bytes.
-            response = application.errorResponse(for: DeferredTwice(), request: incoming)
-        }
         let omitBody = incoming.method == "HEAD"
         var clientGone = false
         switch response.body {
-        case .deferred:
+        case .later:
             break
         case .bytes(let bytes):
             let bodyless = response.status.code == 204 || response.status.code == 304
@@ -245,20 +218,3 @@ final class Worker {
         server.state.inFlight.subtract(1, ordering: .relaxed)
     }
 }
-
-/// A deferred response's request while it waits: claimed once, by its one completion. A
-/// second call of `resume` finds nothing to claim, rather than finishing the request twice.
-private final class DeferredRequest: @unchecked Sendable {
-    private let request: UnsafeMutablePointer<FCGX_Request>
-    private let claimed = Atomic<Bool>(false)
-
-    init(_ request: UnsafeMutablePointer<FCGX_Request>) {
-        self.request = request
-    }
-
-    func claim() -> UnsafeMutablePointer<FCGX_Request>? {
-        claimed.exchange(true, ordering: .acquiringAndReleasing) ? nil : request
-    }
-}
-
-private struct DeferredTwice: Error {}

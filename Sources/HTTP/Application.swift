@@ -41,21 +41,6 @@ public struct Application: Sendable {
         return errorResponse(for: error, request: request)
     }
 
-    /// Runs the rest of a deferred response (see `DeferredResponse`) and answers with what it
-    /// returns, or with the error it throws.
-    public func finish(_ finish: DeferredResponse.Finish, request: Request) -> Response {
-        let response: Response
-        do {
-            response = try finish()
-        } catch {
-            return errorResponse(for: error, request: request)
-        }
-        guard case .bytes = response.body else {
-            return errorResponse(for: DeferredResponseError.notBytes, request: request)
-        }
-        return stamped(response, id: request.id)
-    }
-
     /// The response for an error that escaped a handler or a stream, stamped with the request id.
     /// Only this function turns an error into a response.
     public func errorResponse(for error: any Error, request: Request) -> Response {
@@ -103,7 +88,8 @@ public struct Application: Sendable {
         request.id = RequestID.sanitized(request.headers["x-request-id"]) ?? RequestID.generate()
     }
 
-    private func stamped(_ response: Response, id: String) -> Response {
+    /// `response` with the request's id in `X-Request-Id`, as every response carries it.
+    public func stamped(_ response: Response, id: String) -> Response {
         var response = response
         response.headers.replaceOrAdd(name: "X-Request-Id", value: id)
         return response
@@ -115,9 +101,4 @@ public struct Application: Sendable {
         let fraction = String(micros % 1000)
         return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
-}
-
-/// A deferred response may only finish with bytes: its worker no longer streams.
-enum DeferredResponseError: Error {
-    case notBytes
 }

@@ -1,13 +1,14 @@
-/// An HTTP response: status, headers and a body that is either bytes or a stream, or a
-/// response that comes later.
+/// An HTTP response: status, headers and a body that is bytes, a stream written on the worker,
+/// or a response written later through a `ResponseChannel`.
 public struct Response {
     public enum Body {
         case bytes([UInt8])
         /// Produced chunk by chunk on the worker that owns the request.
         case stream((any BodyWriter) throws -> Void)
-        /// The whole response, later: see `DeferredResponse`. This response's status and
-        /// headers are not sent; the deferred one's are.
-        case deferred(DeferredResponse)
+        /// The whole response, later, through the channel the transport passes to `start`,
+        /// which sets the work going and returns at once (see `ResponseChannel`). This
+        /// response's status and headers are not sent; the channel's are.
+        case later(@Sendable (any ResponseChannel) -> Void)
     }
 
     public var status: HTTPStatus
@@ -25,24 +26,5 @@ public struct Response {
         var headers = headers
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         return Response(status: status, headers: headers, body: .bytes(body))
-    }
-}
-
-/// A response that waits for something outside askd, the model, without holding a worker
-/// thread while it waits.
-///
-/// The transport calls `start` once, on the worker that read the request, and gives it `resume`.
-/// `start` sets the wait going and returns at once. When the wait is over, on whatever thread,
-/// the waiting side calls `resume` exactly once with `finish`, the rest of the work. The
-/// transport then runs `finish` on a worker, where it may block (on the store, say), and sends
-/// the response it returns (bytes) or the error it throws, mapped by `Application`.
-public struct DeferredResponse: Sendable {
-    public typealias Finish = @Sendable () throws -> Response
-    public typealias Resume = @Sendable (@escaping Finish) -> Void
-
-    public let start: @Sendable (@escaping Resume) -> Void
-
-    public init(start: @escaping @Sendable (@escaping Resume) -> Void) {
-        self.start = start
     }
 }

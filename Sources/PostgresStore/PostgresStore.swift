@@ -464,9 +464,11 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     /// The lock is a lease row: taken when no row exists or the one there has expired, in one
     /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
-    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
+    public func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
         let holder = UUID().uuidString
-        return try leases.acquire(conversationID: conversationID, timeout: timeout) {
+        leases.acquire(conversationID: conversationID, timeout: timeout, take: { [self] in
             let acquired = try withConnection { db in
                 try db.execute(
                     """
@@ -479,7 +481,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                 ) == 1
             }
             return acquired ? TurnLock(conversationID: conversationID, holder: holder) : nil
-        } isHeld: {
+        }, isHeld: { [self] in
             try withConnection { db in
                 try !db.query(
                     """
@@ -489,7 +491,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
                     [.text(conversationID)]
                 ) { _ in true }.isEmpty
             }
-        }
+        }, then: completion)
     }
 
     /// Gives the lock back now, or, if the database cannot be reached, at the next renewals.

@@ -204,8 +204,6 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
 
     /// Turns handed over here are committed on a thread of the store's own, many to a
     /// transaction (see `BackgroundCommits`), and join the turns of waiting threads.
-    public var commitsInBackground: Bool { true }
-
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         backgroundCommits.submit(turn) { result in completion(result.mapError(Self.mapped)) }
     }
@@ -312,9 +310,11 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         }
     }
 
-    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
+    public func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
         let holder = UUID().uuidString
-        return try leases.acquire(conversationID: conversationID, timeout: timeout) {
+        leases.acquire(conversationID: conversationID, timeout: timeout, take: { [self] in
             let acquired = try withConnection { db in
                 try db.writeTransaction {
                     let now = Date()
@@ -329,13 +329,13 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
                 }
             }
             return acquired ? TurnLock(conversationID: conversationID, holder: holder) : nil
-        } isHeld: {
+        }, isHeld: { [self] in
             try withConnection { db in
                 try !db.query(
                     "SELECT 1 FROM turn_locks WHERE conversation_id = ? AND expires_at >= ?", [.text(conversationID), .date(Date())]
                 ) { _ in true }.isEmpty
             }
-        }
+        }, then: completion)
     }
 
     /// Gives the lock back now, or, if the database refuses, at the next renewals.

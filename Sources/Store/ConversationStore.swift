@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Platform
 
 /// Where askd keeps access tokens, conversations and their messages.
 ///
@@ -73,16 +74,11 @@ public protocol ConversationStore: Sendable {
     /// Stores a completed turn atomically; see the contract above.
     func commitTurn(_ turn: Turn) throws
 
-    /// Commits `turn` as `commitTurn(_:)` does and passes the outcome to `completion`, once. A
-    /// store with `commitsInBackground` returns at once and calls `completion` from a thread of
-    /// its own, maybe committing the turn together with others (a turn it refuses outright, when
-    /// closed, may be reported on the caller's thread before the call returns); the default
-    /// commits on the calling thread before it returns.
+    /// Commits `turn` as `commitTurn(_:)` does and passes the outcome to `completion`, once,
+    /// without blocking the caller on the database: a store with a commit thread of its own
+    /// commits there (maybe together with other turns); the default commits on the process's
+    /// `WorkQueue`.
     func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
-
-    /// Whether `commitTurn(_:completion:)` returns without waiting for the store, so that a
-    /// thread that must not block (one running upstream transfers) may call it.
-    var commitsInBackground: Bool { get }
 
     /// Changes some of the settings of `owner`'s conversation; the conversation as it now is,
     /// or nil if there is none (or it is another owner's). `updatedAt` is left alone.
@@ -91,10 +87,14 @@ public protocol ConversationStore: Sendable {
     /// Deletes the conversation and its messages if it belongs to `owner`; whether it did.
     func deleteConversation(id: String, owner: String) throws -> Bool
 
-    /// Takes the conversation's turn lock, waiting up to `timeout` seconds for it. The caller
-    /// must release it with `releaseTurnLock`, from any thread.
-    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out.
-    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock
+    /// Takes the conversation's turn lock and passes it to `completion`, once: at once when it
+    /// is free, else when it frees, or `StoreError.turnLockTimedOut` after `timeout` seconds. No
+    /// thread waits meanwhile (see `TurnLeases`); `completion` may run on the thread that
+    /// released the lock and must not block. The caller must release the lock with
+    /// `releaseTurnLock`, from any thread.
+    func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    )
 
     /// Gives the lock back. It never throws: a lock that cannot be released now expires.
     func releaseTurnLock(_ lock: TurnLock)
@@ -154,10 +154,17 @@ extension ConversationStore {
     }
 
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        completion(Result { try commitTurn(turn) })
+        WorkQueue.shared.post { completion(Result { try commitTurn(turn) }) }
     }
 
-    public var commitsInBackground: Bool { false }
+    /// Takes the conversation's turn lock, waiting on the calling thread up to `timeout`
+    /// seconds for it: for tools and tests.
+    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out.
+    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
+        let outcome = Handoff<Result<TurnLock, any Error>>()
+        acquireTurnLock(conversationID: conversationID, timeout: timeout) { outcome.put($0) }
+        return try outcome.take().get()
+    }
 
     /// Runs `body` holding the conversation's turn lock, waiting up to `timeout` seconds for it.
     /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `body` throws.

@@ -15,34 +15,17 @@ public final class MemoryStore: ConversationStore {
         var usage: [String: [String: UsageTotals]] = [:]
     }
 
-    private let state = Locked(State())
-    public let commitsInBackground: Bool
+    private let state: Locked<State>
+    /// The waiters for turn locks. A lock here never expires, so its renewals do nothing.
+    private let leases: TurnLeases
 
-    /// - Parameter commitsInBackground: whether `commitTurn(_:completion:)` commits on a thread
-    ///   of its own, as SQLiteStore does, so that callers of that path can be tested.
-    public init(commitsInBackground: Bool = false) {
-        self.commitsInBackground = commitsInBackground
-    }
-
-    public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        guard commitsInBackground else {
-            completion(Result { try commitTurn(turn) })
-            return
+    public init() {
+        let state = Locked(State())
+        self.state = state
+        leases = TurnLeases(leaseSeconds: 3_600, renew: { _, _ in }) { lock in
+            _ = state.withLock { $0.lockedConversations.remove(lock.conversationID) }
         }
-        var thread = pthread_t()
-        let work = Unmanaged.passRetained(BackgroundCommit { completion(Result { try self.commitTurn(turn) }) }).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            Unmanaged<BackgroundCommit>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, work)
-        guard rc == 0 else {
-            Unmanaged<BackgroundCommit>.fromOpaque(work).release()
-            completion(Result { try commitTurn(turn) })
-            return
-        }
-        pthread_detach(thread)
     }
-
     /// How many conversations exist, whoever owns them.
     public var conversationCount: Int { state.withLock { $0.conversations.count } }
 
@@ -152,17 +135,20 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
-    public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
-        let deadline = Self.now() + timeout
-        while !state.withLock({ $0.lockedConversations.insert(conversationID).inserted }) {
-            guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
-            usleep(1_000)
-        }
-        return TurnLock(conversationID: conversationID, holder: "")
+    public func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
+        let holder = UUID().uuidString
+        leases.acquire(conversationID: conversationID, timeout: timeout, take: { [state] in
+            state.withLock { $0.lockedConversations.insert(conversationID).inserted }
+                ? TurnLock(conversationID: conversationID, holder: holder) : nil
+        }, isHeld: { [state] in
+            state.withLock { $0.lockedConversations.contains(conversationID) }
+        }, then: completion)
     }
 
     public func releaseTurnLock(_ lock: TurnLock) {
-        _ = state.withLock { $0.lockedConversations.remove(lock.conversationID) }
+        leases.giveBack(lock)
     }
 
     public func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {
@@ -246,20 +232,5 @@ public final class MemoryStore: ConversationStore {
             state.conversations[conversation.id] = conversation
             state.messages[conversation.id] = messages.sorted { $0.sequence < $1.sequence }
         }
-    }
-
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}
-
-/// One commit for `MemoryStore`'s thread.
-private final class BackgroundCommit {
-    let run: () -> Void
-
-    init(_ run: @escaping () -> Void) {
-        self.run = run
     }
 }

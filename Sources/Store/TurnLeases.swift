@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Platform
 
 /// Keeps the turn locks a store handed out alive while their turns run, and gives back the
 /// ones whose release failed.
@@ -13,11 +14,13 @@ import Glibc
 /// the conversation locked for minutes. A release that fails is tried again at each renewal,
 /// until it succeeds or the lease has run out anyway.
 ///
-/// A caller waiting for a lease writes nothing while it waits: a release in this process wakes
-/// the conversation's first waiter at once, and a lease another process holds is looked at (a
-/// read) at most every `pollSeconds`, and taken (a write) only once it looks free.
+/// A caller waiting for a lease holds no thread and writes nothing while it waits: it is queued,
+/// a release in this process hands the lease to the conversation's first waiter at once, and a
+/// lease another process holds is looked at (a read) at most every `pollSeconds`, and taken (a
+/// write) only once it looks free.
 ///
-/// The renewals run on a thread of their own, started when the first lock is held.
+/// The renewals run on a thread of their own, started when the first lock is held; the waiters
+/// are looked after by another, started with the first waiter.
 public final class TurnLeases: @unchecked Sendable {
     /// Extends each of the locks' leases to `seconds` from now; a lock that is no longer held
     /// by its holder is left alone.
@@ -36,13 +39,13 @@ public final class TurnLeases: @unchecked Sendable {
     private var unreleased: [TurnLock: Double] = [:]
     private var started = false
     private var stopping = false
-    /// Signalled when a lease is given back in this process and someone waits for one.
-    private let freed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// The waiters of each conversation, first come first, by ticket; a conversation with none has no entry.
-    private var waiters: [String: [UInt64]] = [:]
-    /// How many times each waited-for conversation's lease was given back here.
-    private var releases: [String: UInt64] = [:]
-    private var nextTicket: UInt64 = 0
+    /// The waiters of each conversation, first come first; a conversation with none has no entry.
+    private var queues: [String: [Waiter]] = [:]
+    /// Conversations whose lease was given back here while someone waited for it.
+    private var handedOver: Set<String> = []
+    private var waitingStarted = false
+    /// Signalled when a waiter is queued or a waited-for lease is given back.
+    private let waitersChanged = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// The longest pause between two looks at a lease another process may hold.
     static let pollSeconds = 0.1
 
@@ -55,13 +58,13 @@ public final class TurnLeases: @unchecked Sendable {
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
         pthread_cond_init(wake, &attributes)
-        pthread_cond_init(freed, &attributes)
+        pthread_cond_init(waitersChanged, &attributes)
         pthread_condattr_destroy(&attributes)
     }
 
     deinit {
-        pthread_cond_destroy(freed)
-        freed.deallocate()
+        pthread_cond_destroy(waitersChanged)
+        waitersChanged.deallocate()
         pthread_cond_destroy(wake)
         pthread_mutex_destroy(mutex)
         wake.deallocate()
@@ -86,9 +89,9 @@ public final class TurnLeases: @unchecked Sendable {
         do {
             try release(lock)
             pthread_mutex_lock(mutex)
-            if let count = releases[lock.conversationID] {
-                releases[lock.conversationID] = count &+ 1
-                pthread_cond_broadcast(freed)
+            if queues[lock.conversationID] != nil {
+                handedOver.insert(lock.conversationID)
+                pthread_cond_signal(waitersChanged)
             }
             pthread_mutex_unlock(mutex)
         } catch {
@@ -98,58 +101,127 @@ public final class TurnLeases: @unchecked Sendable {
         }
     }
 
-    /// Takes the conversation's lease and holds it, waiting up to `timeout` seconds.
-    /// - Parameters:
-    ///   - take: tries to take the lease (a write); the lock, or nil when someone holds it.
-    ///   - isHeld: whether someone holds the lease now (a read).
-    /// - Throws: `StoreError.turnLockTimedOut` when the wait runs out, or what `take` or
-    ///   `isHeld` throw.
+    /// Tries to take the lease (a write); the lock, or nil when someone holds it.
+    public typealias Take = @Sendable () throws -> TurnLock?
+    /// Whether someone holds the lease now (a read).
+    public typealias IsHeld = @Sendable () throws -> Bool
+
+    /// Takes the conversation's lease, holds it, and passes the lock to `completion`: on the
+    /// calling thread when the lease is free, else from the waiters' thread once it frees, or
+    /// `StoreError.turnLockTimedOut` after `timeout` seconds. Waiters of one conversation get the
+    /// lease in the order they came. `completion` must not block: others wait behind it.
     public func acquire(
-        conversationID: String, timeout: Double, take: () throws -> TurnLock?, isHeld: () throws -> Bool
-    ) throws -> TurnLock {
-        if let lock = try take() {
-            hold(lock)
-            return lock
-        }
-        let deadline = Self.now() + max(0, timeout)
-        pthread_mutex_lock(mutex)
-        let ticket = nextTicket
-        nextTicket &+= 1
-        waiters[conversationID, default: []].append(ticket)
-        if releases[conversationID] == nil { releases[conversationID] = 0 }
-        defer {
-            waiters[conversationID]?.removeAll { $0 == ticket }
-            if waiters[conversationID]?.isEmpty == true {
-                waiters[conversationID] = nil
-                releases[conversationID] = nil
-            }
-            pthread_mutex_unlock(mutex)
-        }
-        var seen = releases[conversationID] ?? 0
-        var pause = 0.005
-        while true {
-            // Woken by a release here (the first waiter only, so that one write follows each
-            // release), or else at the next look, or at the deadline.
-            var until = Self.monotonicTime(at: min(Self.now() + pause, deadline))
-            var handedOver = false
-            while true {
-                let count = releases[conversationID] ?? 0
-                if count != seen, waiters[conversationID]?.first == ticket {
-                    seen = count
-                    handedOver = true
-                    break
-                }
-                if pthread_cond_timedwait(freed, mutex, &until) == ETIMEDOUT { break }
-            }
-            pthread_mutex_unlock(mutex)
-            defer { pthread_mutex_lock(mutex) }
-            if try handedOver || !isHeld(), let lock = try take() {
+        conversationID: String, timeout: Double, take: @escaping Take, isHeld: @escaping IsHeld,
+        then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
+        do {
+            if let lock = try take() {
                 hold(lock)
-                return lock
+                completion(.success(lock))
+                return
             }
-            guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
-            pause = min(pause * 2, Self.pollSeconds)
+        } catch {
+            completion(.failure(error))
+            return
         }
+        let now = Self.now()
+        let waiter = Waiter(
+            deadline: now + max(0, timeout), nextLook: now + 0.005, pause: 0.005, take: take, isHeld: isHeld, completion: completion
+        )
+        pthread_mutex_lock(mutex)
+        queues[conversationID, default: []].append(waiter)
+        let start = !waitingStarted
+        waitingStarted = true
+        pthread_cond_signal(waitersChanged)
+        pthread_mutex_unlock(mutex)
+        if start { PlatformThread.detach(name: "askd-turn-waits") { [self] in runWaiters() } }
+    }
+
+    /// A caller waiting for a conversation's lease.
+    private struct Waiter {
+        let deadline: Double
+        /// When the lease is next looked at, unless a release here comes first.
+        var nextLook: Double
+        var pause: Double
+        let take: Take
+        let isHeld: IsHeld
+        let completion: @Sendable (Result<TurnLock, any Error>) -> Void
+    }
+
+    /// The waiters' thread: hands each freed lease to its conversation's first waiter, looks at
+    /// leases held elsewhere with a pause that doubles up to `pollSeconds`, and tells waiters
+    /// whose time ran out.
+    private func runWaiters() {
+        pthread_mutex_lock(mutex)
+        while true {
+            let now = Self.now()
+            var due: [(conversationID: String, waiter: Waiter, handedOver: Bool)] = []
+            var expired: [(String, Waiter)] = []
+            var wake = now + 1
+            for (conversationID, queue) in queues {
+                var kept: [Waiter] = []
+                for waiter in queue {
+                    if waiter.deadline <= now { expired.append((conversationID, waiter)) } else { kept.append(waiter) }
+                }
+                queues[conversationID] = kept.isEmpty ? nil : kept
+                guard let first = kept.first else {
+                    handedOver.remove(conversationID)
+                    continue
+                }
+                let freedHere = handedOver.remove(conversationID) != nil
+                if freedHere || first.nextLook <= now {
+                    due.append((conversationID, first, freedHere))
+                }
+                wake = min(wake, first.nextLook, kept.map(\.deadline).min() ?? wake)
+            }
+            if due.isEmpty && expired.isEmpty {
+                var until = Self.monotonicTime(at: wake)
+                _ = pthread_cond_timedwait(waitersChanged, mutex, &until)
+                continue
+            }
+            pthread_mutex_unlock(mutex)
+            for (conversationID, waiter) in expired {
+                waiter.completion(.failure(StoreError.turnLockTimedOut(conversationID)))
+            }
+            var outcomes: [(String, Result<TurnLock, any Error>?)] = []
+            for entry in due {
+                do {
+                    if try entry.handedOver || !entry.waiter.isHeld(), let lock = try entry.waiter.take() {
+                        hold(lock)
+                        outcomes.append((entry.conversationID, .success(lock)))
+                    } else {
+                        outcomes.append((entry.conversationID, nil))
+                    }
+                } catch {
+                    outcomes.append((entry.conversationID, .failure(error)))
+                }
+            }
+            pthread_mutex_lock(mutex)
+            var finished: [(Waiter, Result<TurnLock, any Error>)] = []
+            let later = Self.now()
+            for (conversationID, outcome) in outcomes {
+                guard var queue = queues[conversationID], !queue.isEmpty else { continue }
+                if let outcome {
+                    finished.append((queue.removeFirst(), outcome))
+                } else {
+                    queue[0].pause = min(queue[0].pause * 2, Self.pollSeconds)
+                    queue[0].nextLook = later + queue[0].pause
+                }
+                queues[conversationID] = queue.isEmpty ? nil : queue
+            }
+            if !finished.isEmpty {
+                pthread_mutex_unlock(mutex)
+                for (waiter, outcome) in finished { waiter.completion(outcome) }
+                pthread_mutex_lock(mutex)
+            }
+        }
+    }
+
+    /// How many callers wait for a lease now, for tests.
+    var waiting: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return queues.values.reduce(0) { $0 + $1.count }
     }
 
     /// Ends the renewals, for an owner that goes away; the leases then run out.

@@ -1,52 +1,46 @@
+import Platform
 import Store
 
 /// The model behind askd: an OpenAI-compatible Chat Completions endpoint, or the echo provider.
 ///
-/// Contract: `complete` and `stream` either return the whole answer or throw; they never return
-/// a partial answer. They are called from any worker thread, for one request at a time per
-/// thread, and block that thread until the answer or the timeout. `begin` gives the same answer
-/// as `complete` without blocking, when `answersInBackground` says the provider can.
+/// Contract: `ask` returns at once, and calls `completion` exactly once, on whatever thread the
+/// answer arrives on, with the whole answer or the error (`UpstreamError`, or whatever the sink
+/// threw); never with a partial answer. With a sink, each piece of text goes to the sink as it
+/// arrives, on that thread; neither the sink nor `completion` may block.
 public protocol ChatCompletions: Sendable {
     /// The model used when a request names none.
     var defaultModel: String { get }
 
-    /// The whole answer at once.
-    /// - Throws: `UpstreamError`.
-    func complete(_ request: ChatRequest) throws -> ChatResponse
-
-    /// The answer as it is written: each piece of text goes to `sink` as soon as it arrives,
-    /// and the whole answer is returned at the end, its text the concatenation of the pieces.
-    /// - Throws: `UpstreamError`, or whatever `sink` threw, after abandoning the answer (the
-    ///   upstream transfer is cut, so the model stops writing, and billing, it).
-    func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse
-
-    /// Whether `begin` returns before the answer, leaving the calling thread free while the
-    /// model works. A provider that answers at once (echo) says no, and is simply called.
-    var answersInBackground: Bool { get }
-
-    /// Asks for the whole answer, as `complete` does, and calls `completion` exactly once with
-    /// it or with the `UpstreamError`, on whatever thread the answer arrives on. `completion`
-    /// must not block.
-    func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void)
+    /// Asks for the answer, streamed piece by piece to `sink` when there is one. A sink that
+    /// throws (its client left) abandons the answer: the upstream transfer is cut, so the
+    /// model stops writing, and billing, it; the sink is told what the model had produced.
+    func ask(
+        _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    )
 }
 
 extension ChatCompletions {
-    public var answersInBackground: Bool { false }
+    /// The whole answer, waiting for it on the calling thread: for tools and tests.
+    /// - Throws: `UpstreamError`.
+    public func complete(_ request: ChatRequest) throws -> ChatResponse {
+        try waitFor(request, sink: nil)
+    }
 
-    /// `complete` on the calling thread.
-    public func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
-        do {
-            completion(.success(try complete(request)))
-        } catch let error as UpstreamError {
-            completion(.failure(error))
-        } catch {
-            completion(.failure(.failed(detail: "\(error)")))
-        }
+    /// The answer piece by piece to `sink`, waiting for it on the calling thread.
+    public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
+        try waitFor(request, sink: sink)
+    }
+
+    private func waitFor(_ request: ChatRequest, sink: (any ChatStreamSink)?) throws -> ChatResponse {
+        let outcome = Handoff<Result<ChatResponse, any Error>>()
+        ask(request, streamingTo: sink) { outcome.put($0) }
+        return try outcome.take().get()
     }
 }
 
-/// Where a streamed answer goes, piece by piece.
-public protocol ChatStreamSink {
+/// Where a streamed answer goes, piece by piece, from the thread the answer arrives on.
+public protocol ChatStreamSink: Sendable {
     /// Takes the next piece of the answer. Throwing abandons the answer.
     func deliver(_ text: String) throws
 

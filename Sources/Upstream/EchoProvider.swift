@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Dispatch
 import Store
 
 /// The `echo` provider: answers offline and deterministically, for development and tests only.
@@ -14,7 +12,28 @@ public struct EchoProvider: ChatCompletions {
         wordDelayMicroseconds = UInt32(max(0, wordDelayMilliseconds) * 1000)
     }
 
-    public func complete(_ request: ChatRequest) throws -> ChatResponse {
+    public func ask(
+        _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) {
+        let answer = answer(to: request)
+        guard let sink else {
+            completion(.success(answer))
+            return
+        }
+        let pieces = Self.pieces(of: answer.text).map(String.init)
+        guard wordDelayMicroseconds > 0 else {
+            for index in pieces.indices {
+                guard deliver(pieces, index, of: answer, to: sink, then: completion) else { return }
+            }
+            completion(.success(answer))
+            return
+        }
+        scheduleWord(0, of: pieces, answer: answer, sink: sink, then: completion)
+    }
+
+    /// The answer: what the user said last, marked as the echo provider's.
+    private func answer(to request: ChatRequest) -> ChatResponse {
         let prompt = request.messages.last(where: { $0.role == "user" })?.content ?? ""
         let earlier = request.messages.filter { $0.role != "system" }.count - 1
         let text = "[echo provider] You said: \(prompt)" + (earlier > 0 ? " (after \(earlier) earlier messages)" : "")
@@ -26,27 +45,44 @@ public struct EchoProvider: ChatCompletions {
         )
     }
 
-    /// The same answer as `complete`, word by word.
-    public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
-        let answer = try complete(request)
-        var sent = ""
-        for piece in Self.pieces(of: answer.text) {
-            if wordDelayMicroseconds > 0 { usleep(wordDelayMicroseconds) }
-            do {
-                try sink.deliver(String(piece))
-            } catch {
-                // As a model would have billed it: the whole prompt, and the words written so far.
-                let written = Self.wordCount(sent)
-                let usage = TokenUsage(
-                    promptTokens: answer.usage?.promptTokens ?? 0, completionTokens: written,
-                    totalTokens: (answer.usage?.promptTokens ?? 0) + written
-                )
-                sink.abandoned(after: ChatResponse(text: sent, model: answer.model, finishReason: "stop", usage: usage))
-                throw error
+    /// The timer thread every echo stream's pauses share: a pause holds no thread.
+    private static let clock = DispatchQueue(label: "askd-echo")
+
+    private func scheduleWord(
+        _ index: Int, of pieces: [String], answer: ChatResponse, sink: any ChatStreamSink,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) {
+        Self.clock.asyncAfter(deadline: .now() + .microseconds(Int(wordDelayMicroseconds))) {
+            guard index < pieces.count, deliver(pieces, index, of: answer, to: sink, then: completion) else {
+                if index >= pieces.count { completion(.success(answer)) }
+                return
             }
-            sent += piece
+            if index + 1 == pieces.count {
+                completion(.success(answer))
+            } else {
+                scheduleWord(index + 1, of: pieces, answer: answer, sink: sink, then: completion)
+            }
         }
-        return answer
+    }
+
+    /// Sends piece `index`; false, with `completion` called, when the sink gave up.
+    private func deliver(
+        _ pieces: [String], _ index: Int, of answer: ChatResponse, to sink: any ChatStreamSink,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) -> Bool {
+        do {
+            try sink.deliver(pieces[index])
+            return true
+        } catch {
+            // As a model would have billed it: the whole prompt, and the words written so far.
+            let sent = pieces[..<index].joined()
+            let written = Self.wordCount(sent)
+            let promptTokens = answer.usage?.promptTokens ?? 0
+            let usage = TokenUsage(promptTokens: promptTokens, completionTokens: written, totalTokens: promptTokens + written)
+            sink.abandoned(after: ChatResponse(text: sent, model: answer.model, finishReason: "stop", usage: usage))
+            completion(.failure(error))
+            return false
+        }
     }
 
     /// `text` cut before each run of whitespace that follows a word: every piece is a word with

@@ -8,19 +8,17 @@ import Synchronization
 
 /// The `ChatCompletions` client for any OpenAI-compatible endpoint, over libcurl.
 ///
-/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. A plain answer is
-/// asked for with `begin` on a `TransferLoop`'s thread, so that a thousand requests
-/// waiting on a slow model hold no thread each. A streamed answer (`stream`) is written to its
-/// client from the worker that owns the request, so each worker thread keeps a curl handle, and
-/// a kept-alive connection, of its own for those. TLS verification is always on. A failure to connect, a 502 or a 503 is retried once after a jittered pause;
-/// nothing else is, since the upstream may already have done (and billed) the work.
+/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. Every answer, plain
+/// or streamed, is asked for on a `TransferLoop`'s thread, so that ten thousand requests waiting
+/// on a slow model hold no thread each; a streamed answer's pieces go to its sink from there.
+/// TLS verification is always on. A failure to connect, a 502 or a 503 is retried once after a
+/// jittered pause; nothing else is, since the upstream may already have done (and billed) the work.
 public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     public let defaultModel: String
     private let endpoint: String
     private let authorization: String?
     private let timeoutSeconds: Int
     private let connectTimeoutSeconds: Int
-    private let threadHandles = ThreadCurlHandles()
     private let loop = TransferLoopPool()
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
@@ -42,44 +40,29 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         loop.shutdown()
     }
 
-    public func complete(_ request: ChatRequest) throws -> ChatResponse {
-        try withRetry(request, streaming: false, sink: nil)
-    }
-
-    public var answersInBackground: Bool { true }
-
-    /// Sends the request on the `TransferLoop` and returns at once; the same retry and error
-    /// mapping as `complete`.
-    public func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
-        let body = Self.body(of: request, streaming: false)
+    public func ask(
+        _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) {
+        let body = Self.body(of: request, streaming: sink != nil)
         let model = request.model
         loop.submit(TransferLoop.Call(
+            sink: sink,
+            silenceLimit: sink == nil ? nil : .seconds(timeoutSeconds),
             prepare: { [self] handle, transfer, context in prepare(handle, for: transfer, context: context, body: body) },
-            outcome: { [self] code, transfer in try outcome(of: code, transfer: transfer, model: model) },
+            outcome: { [self] code, transfer in
+                do {
+                    return try outcome(of: code, transfer: transfer, model: model)
+                } catch let error where sink != nil && !(error is UpstreamError) && !(error is RetryableFailure) {
+                    // The sink gave up (its client left): what the model produced until then still counts.
+                    var partial = transfer.answer ?? transfer.accumulator.response(defaultModel: model)
+                    if partial.usage == nil { partial.usage = .estimated(for: request, answer: partial.text) }
+                    sink?.abandoned(after: partial)
+                    throw error
+                }
+            },
             completion: completion
         ))
-    }
-
-    /// Asks with `"stream": true` (and usage in the last chunk) and hands each piece of text
-    /// to `sink` as it arrives. A sink that throws, for a client that left, cuts the transfer.
-    public func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse {
-        try withRetry(request, streaming: true, sink: sink)
-    }
-
-    private func withRetry(_ request: ChatRequest, streaming: Bool, sink: (any ChatStreamSink)?) throws -> ChatResponse {
-        let body = Self.body(of: request, streaming: streaming)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try send(body, request: request, sink: sink)
-            } catch let failure as RetryableFailure where attempt == 1 {
-                _ = failure
-                usleep(useconds_t.random(in: 100_000...300_000))
-            } catch let failure as RetryableFailure {
-                throw failure.error
-            }
-        }
     }
 
     /// A failure worth one more try: no answer has started.
@@ -100,24 +83,6 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
             fields["stream_options"] = .object(["include_usage": .bool(true)])
         }
         return JSONValue.object(fields).serialized
-    }
-
-    private func send(_ body: [UInt8], request: ChatRequest, sink: (any ChatStreamSink)?) throws -> ChatResponse {
-        let handle = try threadHandles.handle()
-        let transfer = Transfer(handle: handle, limit: Self.maxResponseBytes, sink: sink, silenceLimit: .seconds(timeoutSeconds))
-        let context = Unmanaged.passRetained(transfer)
-        defer { context.release() }
-        let headers = prepare(handle, for: transfer, context: context.toOpaque(), body: body)
-        defer { curl_slist_free_all(headers) }
-        do {
-            return try outcome(of: curl_easy_perform(handle), transfer: transfer, model: request.model)
-        } catch let error where sink != nil && !(error is UpstreamError) && !(error is RetryableFailure) {
-            // The sink gave up (its client left): what the model produced until then still counts.
-            var partial = transfer.answer ?? transfer.accumulator.response(defaultModel: request.model)
-            if partial.usage == nil { partial.usage = .estimated(for: request, answer: partial.text) }
-            sink?.abandoned(after: partial)
-            throw error
-        }
     }
 
     /// Sets `handle` up, afresh, to send `body` and hand what comes back to `transfer`, whose

@@ -6,9 +6,9 @@ import CLinux
 import Platform
 import Synchronization
 
-/// libcurl's multi interface on one thread of its own: every plain (not streamed) upstream
-/// request in flight waits here, however many there are, instead of each holding a worker
-/// thread, its stack and its own connection.
+/// libcurl's multi interface on one thread of its own: every upstream request in flight, plain
+/// or streamed, waits here, however many there are, instead of each holding a worker thread,
+/// its stack and its own connection.
 ///
 /// Any thread may `submit` a call. The loop's thread adds it to the multi handle, drives every
 /// transfer, retries a call once after a jittered pause when `outcome` says so, and hands each
@@ -23,13 +23,17 @@ import Synchronization
 final class TransferLoop: @unchecked Sendable {
     /// One request: how to set a handle up for it, how to read its outcome, where its answer goes.
     struct Call: Sendable {
+        /// Where a streamed answer's pieces go, on the loop's thread; nil for a plain answer.
+        let sink: (any ChatStreamSink)?
+        /// The longest silence of a streamed answer.
+        let silenceLimit: Duration?
         /// Sets the handle up for the transfer whose unmanaged reference is the third argument;
         /// returns the header list, freed when the transfer ends.
         let prepare: @Sendable (UnsafeMutableRawPointer, Transfer, UnsafeMutableRawPointer) -> UnsafeMutablePointer<curl_slist>?
         /// The answer of a finished transfer; throws `UpstreamError`, or
         /// `OpenAIClient.RetryableFailure` when no answer has started.
         let outcome: @Sendable (CURLcode, Transfer) throws -> ChatResponse
-        let completion: @Sendable (Result<ChatResponse, UpstreamError>) -> Void
+        let completion: @Sendable (Result<ChatResponse, any Error>) -> Void
         var attempt = 1
     }
 
@@ -64,6 +68,8 @@ final class TransferLoop: @unchecked Sendable {
     private var spareHandles: [UnsafeMutableRawPointer] = []
     /// When libcurl wants `curl_multi_socket_action` for its timeouts; nil when it wants nothing.
     private var timerDue: ContinuousClock.Instant?
+    /// When the streams in flight are next looked at (`tickStreams`).
+    private var streamTickDue = ContinuousClock.now
 
     /// The epoll tag of `wakeFD`; sockets are tagged with their descriptor.
     private static let wakeTag = UInt64.max
@@ -138,7 +144,7 @@ final class TransferLoop: @unchecked Sendable {
                 defer { inbox.calls.removeAll(); inbox.started = false }
                 return inbox.calls
             }
-            for call in calls { complete(call, with: .failure(.failed(detail: "cannot start the upstream thread: error \(rc)"))) }
+            for call in calls { complete(call, with: .failure(UpstreamError.failed(detail: "cannot start the upstream thread: error \(rc)"))) }
             return
         }
         pthread_detach(thread)
@@ -172,6 +178,34 @@ final class TransferLoop: @unchecked Sendable {
                 curl_multi_socket_action(multi, askd_curl_socket_timeout, 0, &running)
             }
             collectFinished()
+            if ContinuousClock.now >= streamTickDue {
+                streamTickDue = .now + .seconds(1)
+                tickStreams()
+            }
+        }
+    }
+
+    /// Once a second, each stream is told (`Transfer.tick`) even when its upstream is silent:
+    /// libcurl's progress callback comes only with activity on a transfer's socket, and a
+    /// silent stream must still keep its client's connection alive, notice a client that left,
+    /// and end when the silence passes its limit. A stream that gives up is cut here.
+    private func tickStreams() {
+        for (address, entry) in active where entry.call.sink != nil {
+            let transfer = entry.transfer.takeUnretainedValue()
+            guard !transfer.tick() else { continue }
+            let handle = UnsafeMutableRawPointer(bitPattern: address)!
+            curl_multi_remove_handle(multi, handle)
+            active[address] = nil
+            let result: Result<ChatResponse, any Error>
+            do {
+                result = .success(try entry.call.outcome(CURLE_ABORTED_BY_CALLBACK, transfer))
+            } catch let failure as OpenAIClient.RetryableFailure {
+                result = .failure(failure.error)
+            } catch {
+                result = .failure(error)
+            }
+            release(entry, handle: handle)
+            complete(entry.call, with: result)
         }
     }
 
@@ -201,16 +235,18 @@ final class TransferLoop: @unchecked Sendable {
 
     private func start(_ call: Call) {
         guard let handle = spareHandles.popLast() ?? curl_easy_init() else {
-            complete(call, with: .failure(.failed(detail: "curl_easy_init failed")))
+            complete(call, with: .failure(UpstreamError.failed(detail: "curl_easy_init failed")))
             return
         }
-        let transfer = Unmanaged.passRetained(Transfer(handle: handle, limit: OpenAIClient.maxResponseBytes, sink: nil))
+        let transfer = Unmanaged.passRetained(Transfer(
+            handle: handle, limit: OpenAIClient.maxResponseBytes, sink: call.sink, silenceLimit: call.silenceLimit
+        ))
         let headers = call.prepare(handle, transfer.takeUnretainedValue(), transfer.toOpaque())
         let entry = Active(call: call, transfer: transfer, headers: headers)
         let rc = curl_multi_add_handle(multi, handle)
         guard rc == CURLM_OK else {
             release(entry, handle: handle)
-            complete(call, with: .failure(.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))")))
+            complete(call, with: .failure(UpstreamError.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))")))
             return
         }
         active[UInt(bitPattern: handle)] = entry
@@ -224,7 +260,7 @@ final class TransferLoop: @unchecked Sendable {
             let code = askd_curl_message_result(message)
             curl_multi_remove_handle(multi, handle)
             guard let entry = active.removeValue(forKey: UInt(bitPattern: handle)) else { continue }
-            let result: Result<ChatResponse, UpstreamError>
+            let result: Result<ChatResponse, any Error>
             do {
                 result = .success(try entry.call.outcome(code, entry.transfer.takeUnretainedValue()))
             } catch let failure as OpenAIClient.RetryableFailure {
@@ -236,17 +272,15 @@ final class TransferLoop: @unchecked Sendable {
                     continue
                 }
                 result = .failure(failure.error)
-            } catch let error as UpstreamError {
-                result = .failure(error)
             } catch {
-                result = .failure(.failed(detail: "\(error)"))
+                result = .failure(error)
             }
             release(entry, handle: handle)
             complete(entry.call, with: result)
         }
     }
 
-    private func complete(_ call: Call, with result: Result<ChatResponse, UpstreamError>) {
+    private func complete(_ call: Call, with result: Result<ChatResponse, any Error>) {
         inFlight.subtract(1, ordering: .relaxed)
         call.completion(result)
     }
@@ -259,9 +293,10 @@ final class TransferLoop: @unchecked Sendable {
         for retry in due { start(retry.call) }
     }
 
-    /// Until libcurl's timer or the next retry is due, and at most a second.
+    /// Until libcurl's timer, the next retry or the streams' tick is due, and at most a second.
     private func waitTimeout() -> Int32 {
-        guard let next = ([timerDue].compactMap { $0 } + retries.map(\.due)).min() else { return 1_000 }
+        let tick = active.isEmpty ? nil : streamTickDue
+        guard let next = ([timerDue, tick].compactMap { $0 } + retries.map(\.due)).min() else { return 1_000 }
         let wait = ContinuousClock.now.duration(to: next)
         let milliseconds = wait.components.seconds * 1_000 + (wait.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int32(max(0, min(1_000, milliseconds)))

@@ -6,6 +6,7 @@ import ArgumentParser
 import FastCGI
 import HTTP
 import Logging
+import Platform
 
 /// `askd serve`: the FastCGI server.
 struct Serve: ParsableCommand {
@@ -41,6 +42,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         FastCGIServer.holdSignals()
+        let openFiles = OpenFileLimit.raiseToHardLimit()
         let environment = ProcessEnvironment.current()
         MallocTuning.apply(environment: environment)
         let flags = ServeConfiguration.Flags(
@@ -74,6 +76,7 @@ struct Serve: ParsableCommand {
         if configuration.testRoutes {
             logger.warning("test routes are enabled (ASKD_TEST_ROUTES=1); never do this in production")
         }
+        logger.info("descriptors available", metadata: ["open_files": "\(openFiles)"])
         let router = Routes.make(configuration: configuration, store: store, upstream: upstream, logger: logger)
         let application = Application(router: router, logger: logger)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)

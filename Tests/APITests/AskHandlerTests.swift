@@ -31,6 +31,16 @@ final class FakeUpstream: ChatCompletions, @unchecked Sendable {
         )
     }
 
+    /// Answers from another thread, as a real upstream does.
+    func ask(
+        _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) {
+        DispatchQueue.global().async {
+            completion(Result { if let sink { try self.stream(request, to: sink) } else { try self.complete(request) } })
+        }
+    }
+
     func complete(_ request: ChatRequest) throws -> ChatResponse {
         lock.withLock { _requests.append(request) }
         if let failure { throw failure }
@@ -50,10 +60,9 @@ struct AskFixture {
     let application: Application
 
     init(
-        settings: AskSettings = AskSettings(maxPromptCharacters: 100), upstream model: (any ChatCompletions)? = nil,
-        commitsInBackground: Bool = false
+        settings: AskSettings = AskSettings(maxPromptCharacters: 100), upstream model: (any ChatCompletions)? = nil
     ) throws {
-        store = MemoryStore(commitsInBackground: commitsInBackground)
+        store = MemoryStore()
         let fake = FakeUpstream()
         upstream = fake
         let model = model ?? fake
@@ -73,7 +82,7 @@ struct AskFixture {
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let contentType { headers.add(name: "Content-Type", value: contentType) }
         var request = Request(method: "POST", path: "/ask", query: query, headers: headers, body: Array(body.utf8))
-        let response = application.respond(to: &request)
+        let (response, _) = application.respondAndWait(to: &request)
         guard case .bytes(let bytes) = response.body else { return (response.status.code, [:], response) }
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
         return (response.status.code, json, response)
@@ -134,7 +143,7 @@ struct AskHandlerTests {
         // Form-encoded prompt, bare token, conversation_id in the query: what the Django clients sent.
         var headers: HTTPHeaders = ["Authorization": fixture.alice, "Content-Type": "application/x-www-form-urlencoded"]
         var request = Request(method: "POST", path: "/ask", headers: headers, body: Array("prompt=hello+there%21".utf8))
-        var response = fixture.application.respond(to: &request)
+        var response = fixture.application.respondAndWait(to: &request).0
         #expect(response.status == .ok)
         #expect(fixture.upstream.requests.last?.messages.last?.content == "hello there!")
 
@@ -142,7 +151,7 @@ struct AskHandlerTests {
         let conversation = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
         headers = ["Authorization": fixture.alice]
         request = Request(method: "POST", path: "/ask", query: "conversation_id=\(conversation)", headers: headers, body: Array("prompt=more".utf8))
-        response = fixture.application.respond(to: &request)
+        response = fixture.application.respondAndWait(to: &request).0
         #expect(response.status == .ok)
         #expect(try fixture.store.messages(conversationID: conversation).count == 4)
     }
@@ -229,10 +238,10 @@ struct AskHandlerTests {
             headers: ["Authorization": fixture.alice, "Content-Type": "application/json", "Content-Encoding": "gzip"],
             body: Array(#"{"prompt":"hi"}"#.utf8)
         )
-        let response = fixture.application.respond(to: &request)
+        let response = fixture.application.respondAndWait(to: &request).0
         #expect(response.status == .unsupportedMediaType)
         request.headers = ["Authorization": fixture.alice, "Content-Type": "application/json", "Content-Encoding": "identity"]
-        #expect(fixture.application.respond(to: &request).status == .ok)
+        #expect(fixture.application.respondAndWait(to: &request).0.status == .ok)
         #expect(fixture.upstream.requests.count == 1)
     }
 
@@ -253,7 +262,7 @@ struct AskHandlerTests {
             method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Content-Type": "application/json"],
             body: Array(#"{"prompt":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)
         )
-        #expect(fixture.application.respond(to: &request).status == .badRequest)
+        #expect(fixture.application.respondAndWait(to: &request).0.status == .badRequest)
         let (status, json, _) = fixture.ask("prompt", token: fixture.alice, contentType: "text/plain")
         #expect(status == 415)
         #expect((json["error"] as? String)?.contains("text/plain") == true)

@@ -5,66 +5,52 @@ import Store
 import Testing
 import Upstream
 
-/// A model that answers in the background, as the OpenAI client does: `begin` returns at once,
+/// A model that answers in the background, as the OpenAI client does: `ask` returns at once,
 /// and the test decides when each answer arrives, with `answerNext`.
 final class BackgroundUpstream: ChatCompletions, @unchecked Sendable {
     let inner = FakeUpstream()
     private let lock = NSLock()
-    private var waiting: [(ChatRequest, @Sendable (Result<ChatResponse, UpstreamError>) -> Void)] = []
+    private var waiting: [(ChatRequest, @Sendable (Result<ChatResponse, any Error>) -> Void)] = []
 
     var defaultModel: String { inner.defaultModel }
-    var answersInBackground: Bool { true }
     var waitingCount: Int { lock.withLock { waiting.count } }
 
-    func complete(_ request: ChatRequest) throws -> ChatResponse { try inner.complete(request) }
-    func stream(_ request: ChatRequest, to sink: any ChatStreamSink) throws -> ChatResponse { try inner.stream(request, to: sink) }
-
-    func begin(_ request: ChatRequest, then completion: @escaping @Sendable (Result<ChatResponse, UpstreamError>) -> Void) {
+    func ask(
+        _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
+        then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    ) {
         lock.withLock { waiting.append((request, completion)) }
     }
 
     /// Answers the oldest waiting request, from another thread, as the inner fake would.
     func answerNext() {
         let (request, completion) = lock.withLock { waiting.removeFirst() }
-        let thread = Thread {
-            do {
-                completion(.success(try self.inner.complete(request)))
-            } catch {
-                completion(.failure(error as? UpstreamError ?? .failed(detail: "\(error)")))
-            }
-        }
+        let thread = Thread { completion(Result { try self.inner.complete(request) }) }
         thread.start()
     }
 }
 
-/// A deferred response's `resume`, caught: the test waits for it, then finishes the response.
+/// An answer sent later, caught: the test waits for its end.
 final class Resumption: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var finish: DeferredResponse.Finish?
+    let channel: RecordingChannel
 
-    init(_ response: Response) throws {
-        guard case .deferred(let deferred) = response.body else { throw DeferredTestError.notDeferred }
-        deferred.start { finish in
-            self.finish = finish
-            self.done.signal()
-        }
+    init(_ response: Response, application: Application, request: Request) throws {
+        guard case .later(let start) = response.body else { throw DeferredTestError.notDeferred }
+        channel = RecordingChannel(application: application, request: request)
+        start(channel)
     }
 
-    func finished(by application: Application, for request: Request) throws -> (Int, [String: Any], Response) {
-        guard done.wait(timeout: .now() + 30) == .success, let finish else { throw DeferredTestError.neverResumed }
-        let response = application.finish(finish, request: request)
-        guard case .bytes(let bytes) = response.body else { throw DeferredTestError.notBytes }
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
-        return (response.status.code, json, response)
+    func finished() throws -> (Int, [String: Any], RecordingChannel) {
+        channel.waitForEnd()
+        return (channel.status, channel.json, channel)
     }
 }
 
 enum DeferredTestError: Error {
-    case notDeferred, neverResumed, notBytes
+    case notDeferred
 }
 
-/// Run with a store that commits on the finishing thread, and with one that commits turns on a
-/// thread of its own (as SQLiteStore does).
+/// An /ask answers later: the worker is free while the model works.
 @Suite struct DeferredAskTests {
     let upstream = BackgroundUpstream()
 
@@ -79,7 +65,8 @@ enum DeferredTestError: Error {
     private func conversation(on fixture: AskFixture) throws -> String {
         let (first, firstRequest) = try start(#"{"prompt":"hello"}"#, on: fixture)
         upstream.answerNext()
-        let json = try first.finished(by: fixture.application, for: firstRequest).1
+        _ = firstRequest
+        let json = try first.finished().1
         return try #require((json["response"] as? [String: Any])?["conversation_id"] as? String)
     }
 
@@ -87,17 +74,16 @@ enum DeferredTestError: Error {
     private func start(_ body: String, on fixture: AskFixture) throws -> (Resumption, Request) {
         var incoming = request(body, for: fixture)
         let response = fixture.application.respond(to: &incoming)
-        return (try Resumption(response), incoming)
+        return (try Resumption(response, application: fixture.application, request: incoming), incoming)
     }
 
-    @Test(arguments: [false, true])
-    func aPlainAskIsDeferredAndStoredWhenTheAnswerArrives(commitsInBackground: Bool) throws {
-        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+    @Test func aPlainAskIsDeferredAndStoredWhenTheAnswerArrives() throws {
+        let fixture = try AskFixture(upstream: upstream)
         let (resumption, incoming) = try start(#"{"prompt":"hello"}"#, on: fixture)
         #expect(upstream.waitingCount == 1)
         #expect(try fixture.store.allConversations().isEmpty, "nothing is stored before the model answered")
         upstream.answerNext()
-        let (status, json, response) = try resumption.finished(by: fixture.application, for: incoming)
+        let (status, json, response) = try resumption.finished()
         #expect(status == 200)
         #expect(response.headers["X-Request-Id"] == incoming.id)
         let answer = try #require(json["response"] as? [String: Any])
@@ -106,9 +92,8 @@ enum DeferredTestError: Error {
         #expect(try fixture.store.messages(conversationID: id).map(\.content) == ["hello", "answer 1"])
     }
 
-    @Test(arguments: [false, true])
-    func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
-        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+    @Test func aFailedAnswerMapsToItsStatusStoresNothingAndReleasesTheTurnLock() throws {
+        let fixture = try AskFixture(upstream: upstream)
         let id = try conversation(on: fixture)
 
         upstream.inner.failure = .rateLimited(retryAfter: "9")
@@ -116,7 +101,8 @@ enum DeferredTestError: Error {
         // While the model works, the turn lock is held: no other turn can start.
         #expect(throws: StoreError.self) { try fixture.store.acquireTurnLock(conversationID: id, timeout: 0.05) }
         upstream.answerNext()
-        let (status, json, response) = try failing.finished(by: fixture.application, for: failingRequest)
+        _ = failingRequest
+        let (status, json, response) = try failing.finished()
         #expect(status == 429)
         #expect(response.headers["Retry-After"] == "9")
         #expect(json["error"] as? String == "the model is rate-limited; try again later")
@@ -128,15 +114,15 @@ enum DeferredTestError: Error {
 
     /// A turn whose store refuses it (its conversation deleted while the model worked) gets the
     /// store's answer, stores nothing, and gives the turn lock back.
-    @Test(arguments: [false, true])
-    func aTurnTheStoreRefusesGetsItsErrorAndReleasesTheTurnLock(commitsInBackground: Bool) throws {
-        let fixture = try AskFixture(upstream: upstream, commitsInBackground: commitsInBackground)
+    @Test func aTurnTheStoreRefusesGetsItsErrorAndReleasesTheTurnLock() throws {
+        let fixture = try AskFixture(upstream: upstream)
         let id = try conversation(on: fixture)
 
         let (second, secondRequest) = try start(#"{"prompt":"again","conversation_id":"\#(id)"}"#, on: fixture)
         #expect(try fixture.store.deleteConversation(id: id, owner: "t-alice"))
         upstream.answerNext()
-        let (status, json, _) = try second.finished(by: fixture.application, for: secondRequest)
+        _ = secondRequest
+        let (status, json, _) = try second.finished()
         #expect(status == 404)
         #expect(json["error"] as? String == "conversation not found")
         #expect(try fixture.store.messages(conversationID: id).isEmpty)

@@ -20,7 +20,11 @@ struct UnavailableStore: ConversationStore {
     func commitTurn(_ turn: Turn) throws { throw down }
     func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? { throw down }
     func deleteConversation(id: String, owner: String) throws -> Bool { throw down }
-    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock { throw down }
+    func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
+        completion(.failure(down))
+    }
     func releaseTurnLock(_ lock: TurnLock) {}
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }
     func deleteAllConversations(owner: String) throws -> Int { throw down }
@@ -99,8 +103,10 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
         try inner.updateConversation(id: id, owner: owner, change: change)
     }
     func deleteConversation(id: String, owner: String) throws -> Bool { try inner.deleteConversation(id: id, owner: owner) }
-    func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
-        try inner.acquireTurnLock(conversationID: conversationID, timeout: timeout)
+    func acquireTurnLock(
+        conversationID: String, timeout: Double, then completion: @escaping @Sendable (Result<TurnLock, any Error>) -> Void
+    ) {
+        inner.acquireTurnLock(conversationID: conversationID, timeout: timeout, then: completion)
     }
     func releaseTurnLock(_ lock: TurnLock) { inner.releaseTurnLock(lock) }
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] {

@@ -5,53 +5,30 @@ import Store
 import Testing
 import Upstream
 
-/// Collects what a streamed response writes; can play a client that leaves.
-final class RecordingWriter: BodyWriter {
-    var chunks: [String] = []
-    /// Throw `ClientDisconnected` from this write on (counting from 0).
-    var leaveAtWrite: Int?
-    var clientIsGone: Bool { false }
-
-    func write(_ bytes: [UInt8]) throws {
-        if let leaveAtWrite, chunks.count >= leaveAtWrite { throw ClientDisconnected() }
-        chunks.append(String(decoding: bytes, as: UTF8.self))
-    }
-
-    /// The events written, as (event type, JSON data).
-    var events: [(String?, [String: Any])] {
-        chunks.joined().components(separatedBy: "\n\n").compactMap { block in
-            var event: String?
-            var data: String?
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
-            }
-            guard let data, let json = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return nil }
-            return (event, json)
-        }
-    }
-}
-
 @Suite struct StreamedAskTests {
     /// Runs a streamed ask through the application and its stream, as the transport would.
-    private func stream(_ fixture: AskFixture, _ body: String, writer: RecordingWriter = RecordingWriter()) -> (Response, RecordingWriter, (any Error)?) {
+    private func stream(
+        _ fixture: AskFixture, _ body: String, preparing prepare: (RecordingChannel) -> Void = { _ in }
+    ) throws -> (Response, RecordingChannel, (any Error)?) {
         var request = Request(
             method: "POST", path: "/ask", headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"],
             body: Array(body.utf8)
         )
-        let response = fixture.application.respond(to: &request)
-        guard case .stream(let produce) = response.body else { return (response, writer, nil) }
-        do {
-            try produce(writer)
-            return (response, writer, nil)
-        } catch {
-            return (response, writer, error)
-        }
+        let (response, channel) = fixture.application.respondAndWait(to: &request, preparing: prepare)
+        let recorded = try #require(channel, "answered at once: \(response.status.code)")
+        return (response, recorded, recorded.failure)
+    }
+
+    /// Whether the request was answered as Server-Sent Events.
+    private func streams(_ fixture: AskFixture, _ request: Request) -> Bool {
+        var request = request
+        let (response, _) = fixture.application.respondAndWait(to: &request)
+        return response.headers["Content-Type"] == "text/event-stream"
     }
 
     @Test func deltasThenTheWholeAnswerAndTheTurnIsStored() throws {
         let fixture = try AskFixture()
-        let (response, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        let (response, writer, error) = try stream(fixture, #"{"prompt":"hi","stream":true}"#)
         #expect(error == nil)
         #expect(response.headers["Content-Type"] == "text/event-stream")
         #expect(response.headers["X-Accel-Buffering"] == "no")
@@ -67,21 +44,21 @@ final class RecordingWriter: BodyWriter {
 
     @Test func theFormFieldAndTheAcceptHeaderTurnItOn() throws {
         let fixture = try AskFixture()
-        var form = Request(
+        let form = Request(
             method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Content-Type": "application/x-www-form-urlencoded"],
             body: Array("prompt=hi&stream=true".utf8)
         )
-        guard case .stream = fixture.application.respond(to: &form).body else { Issue.record("form stream=true did not stream"); return }
-        var accept = Request(
+        #expect(streams(fixture, form), "form stream=true streams")
+        let accept = Request(
             method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Accept": "text/event-stream"],
             body: Array(#"{"prompt":"hi"}"#.utf8)
         )
-        guard case .stream = fixture.application.respond(to: &accept).body else { Issue.record("Accept did not stream"); return }
-        var off = Request(
+        #expect(streams(fixture, accept), "Accept streams")
+        let off = Request(
             method: "POST", path: "/ask", headers: ["Authorization": fixture.alice, "Accept": "text/event-stream"],
             body: Array(#"{"prompt":"hi","stream":false}"#.utf8)
         )
-        guard case .bytes = fixture.application.respond(to: &off).body else { Issue.record("stream:false streamed"); return }
+        #expect(!streams(fixture, off), "stream:false does not stream")
     }
 
     /// `Accept` asks for a stream when it lists text/event-stream, unless with q=0 ("not
@@ -122,8 +99,9 @@ final class RecordingWriter: BodyWriter {
     @Test func aFailureBeforeTheFirstPieceIsAnHTTPError() throws {
         let fixture = try AskFixture()
         fixture.upstream.failure = .rateLimited(retryAfter: "3")
-        let (_, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
-        #expect(writer.chunks.isEmpty)
+        let (_, writer, error) = try stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        #expect(writer.events.isEmpty, "no event went out")
+        #expect(writer.status == 429)
         let httpError = try #require(error as? HTTPError)
         #expect(httpError.status == .tooManyRequests)
         #expect(httpError.headers["Retry-After"] == "3")
@@ -133,7 +111,7 @@ final class RecordingWriter: BodyWriter {
         let fixture = try AskFixture()
         fixture.upstream.failure = .failed(detail: "broke")
         fixture.upstream.failAfterPieces = 2
-        let (_, writer, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#)
+        let (_, writer, error) = try stream(fixture, #"{"prompt":"hi","stream":true}"#)
         #expect(error == nil)
         let events = writer.events
         #expect(events.count == 3)
@@ -145,9 +123,7 @@ final class RecordingWriter: BodyWriter {
 
     @Test func aClientThatLeavesStopsTheAnswerAndNothingIsStored() throws {
         let fixture = try AskFixture()
-        let writer = RecordingWriter()
-        writer.leaveAtWrite = 1
-        let (_, _, error) = stream(fixture, #"{"prompt":"hi","stream":true}"#, writer: writer)
+        let (_, writer, error) = try stream(fixture, #"{"prompt":"hi","stream":true}"#) { $0.leaveAtWrite = 1 }
         #expect(error is ClientDisconnected)
         #expect(writer.chunks.count == 1)
         #expect(fixture.store.conversationCount == 0)
@@ -157,9 +133,7 @@ final class RecordingWriter: BodyWriter {
     /// `/usage`, though the turn is not stored.
     @Test func aClientThatLeavesStillHasItsUsageCounted() throws {
         let fixture = try AskFixture(upstream: EchoProvider(wordDelayMilliseconds: 0))
-        let writer = RecordingWriter()
-        writer.leaveAtWrite = 2
-        let (_, _, error) = stream(fixture, #"{"prompt":"one two three four five six","stream":true}"#, writer: writer)
+        let (_, _, error) = try stream(fixture, #"{"prompt":"one two three four five six","stream":true}"#) { $0.leaveAtWrite = 2 }
         #expect(error is ClientDisconnected)
         #expect(fixture.store.conversationCount == 0)
         let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
@@ -173,26 +147,11 @@ final class RecordingWriter: BodyWriter {
         let fixture = try AskFixture()
         let (_, first, _) = fixture.ask(#"{"prompt":"one"}"#, token: fixture.alice)
         let id = try #require((first["response"] as? [String: Any])?["conversation_id"] as? String)
-        final class DeletingWriter: BodyWriter {
-            let inner = RecordingWriter()
-            var onFirstWrite: (() -> Void)?
-            var clientIsGone: Bool { false }
-            func write(_ bytes: [UInt8]) throws {
-                onFirstWrite?()
-                onFirstWrite = nil
-                try inner.write(bytes)
-            }
+        let store = fixture.store
+        let (_, writer, _) = try stream(fixture, #"{"prompt":"two","stream":true,"conversation_id":"\#(id)"}"#) { channel in
+            channel.onFirstWrite = { _ = try? store.deleteConversation(id: id, owner: "t-alice") }
         }
-        let writer = DeletingWriter()
-        writer.onFirstWrite = { _ = try? fixture.store.deleteConversation(id: id, owner: "t-alice") }
-        var request = Request(
-            method: "POST", path: "/ask", headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"],
-            body: Array(#"{"prompt":"two","stream":true,"conversation_id":"\#(id)"}"#.utf8)
-        )
-        let response = fixture.application.respond(to: &request)
-        guard case .stream(let produce) = response.body else { Issue.record("not a stream"); return }
-        try produce(writer)
-        #expect(writer.inner.events.last?.0 == "error")
+        #expect(writer.events.last?.0 == "error")
         let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
         #expect(usage.day.requests == 2, "the first turn and the unstored second")
         #expect(usage.day.completionTokens == 4)

@@ -59,12 +59,12 @@ struct TurnLeasesTests {
         let heldElsewhere = Atomic<Bool>(true)
         let takes = Atomic<Int>(0)
         let looks = Atomic<Int>(0)
-        func take() -> TurnLock? {
+        @Sendable func take() -> TurnLock? {
             takes.add(1, ordering: .relaxed)
             return heldElsewhere.load(ordering: .relaxed) ? nil : TurnLock(conversationID: "a", holder: "w")
         }
         #expect(throws: StoreError.self) {
-            try leases.acquire(conversationID: "a", timeout: 1, take: take) {
+            try acquire(on: leases, conversationID: "a", timeout: 1, take: take) {
                 looks.add(1, ordering: .relaxed)
                 return heldElsewhere.load(ordering: .relaxed)
             }
@@ -75,7 +75,7 @@ struct TurnLeasesTests {
         takes.store(0, ordering: .relaxed)
         let freeing = Thread { Thread.sleep(forTimeInterval: 0.3); heldElsewhere.store(false, ordering: .relaxed) }
         freeing.start()
-        let lock = try leases.acquire(conversationID: "a", timeout: 5, take: take) { heldElsewhere.load(ordering: .relaxed) }
+        let lock = try acquire(on: leases, conversationID: "a", timeout: 5, take: take) { heldElsewhere.load(ordering: .relaxed) }
         #expect(lock.holder == "w")
         #expect(takes.load(ordering: .relaxed) == 2)
         leases.giveBack(lock)
@@ -100,7 +100,7 @@ struct TurnLeasesTests {
         let waiter = Thread {
             let start = Date()
             // The look never sees the lease free: only the release can hand it over.
-            if let lock = try? leases.acquire(conversationID: "a", timeout: 10, take: { take("second") }, isHeld: { true }) {
+            if let lock = try? acquire(on: leases, conversationID: "a", timeout: 10, take: { take("second") }, isHeld: { true }) {
                 waited.withLock { $0 = Date().timeIntervalSince(start) }
                 leases.giveBack(lock)
             }
@@ -113,5 +113,59 @@ struct TurnLeasesTests {
         try waitFor { waited.withLock { $0 != nil } }
         #expect(Date().timeIntervalSince(released) < 0.05)
         #expect(holder.withLock { $0 } == "second")
+    }
+
+    /// Many waiters hold no thread: a thousand wait on one conversation, and each gets the
+    /// lease in turn as the one before gives it back.
+    @Test func aThousandWaitersGetTheLeaseInTurnWithoutAThreadEach() throws {
+        let leases = TurnLeases(leaseSeconds: 30, renew: { _, _ in }, release: { _ in })
+        defer { leases.stop() }
+        let holder = Locked<Int?>(-1)
+        @Sendable func take(_ index: Int) -> TurnLock? {
+            holder.withLock { current in
+                guard current == nil else { return nil }
+                current = index
+                return TurnLock(conversationID: "a", holder: "\(index)")
+            }
+        }
+        let order = Locked<[Int]>([])
+        let first = TurnLock(conversationID: "a", holder: "-1")
+        leases.hold(first)
+        for index in 0..<1_000 {
+            leases.acquire(conversationID: "a", timeout: 30, take: { take(index) }, isHeld: { true }) { result in
+                guard case .success(let lock) = result else { return }
+                order.withLock { $0.append(index) }
+                holder.withLock { $0 = nil }
+                leases.giveBack(lock)
+            }
+        }
+        #expect(leases.waiting == 1_000)
+        holder.withLock { $0 = nil }
+        leases.giveBack(first)
+        try waitFor { order.withLock { $0.count } == 1_000 }
+        #expect(order.withLock { $0 } == Array(0..<1_000), "first come, first served")
+        #expect(leases.waiting == 0)
+    }
+
+    /// The waiters' time runs out with `turnLockTimedOut`, without a thread each.
+    @Test func waitersWhoseTimeRunsOutAreTold() throws {
+        let leases = TurnLeases(leaseSeconds: 30, renew: { _, _ in }, release: { _ in })
+        defer { leases.stop() }
+        let timedOut = Atomic<Int>(0)
+        for _ in 0..<100 {
+            leases.acquire(conversationID: "a", timeout: 0.3, take: { nil }, isHeld: { true }) { result in
+                if case .failure(let error as StoreError) = result, case .turnLockTimedOut = error { timedOut.add(1, ordering: .relaxed) }
+            }
+        }
+        try waitFor { timedOut.load(ordering: .relaxed) == 100 }
+        #expect(leases.waiting == 0)
+    }
+
+    private func acquire(
+        on leases: TurnLeases, conversationID: String, timeout: Double, take: @escaping TurnLeases.Take, isHeld: @escaping TurnLeases.IsHeld
+    ) throws -> TurnLock {
+        let outcome = Handoff<Result<TurnLock, any Error>>()
+        leases.acquire(conversationID: conversationID, timeout: timeout, take: take, isHeld: isHeld) { outcome.put($0) }
+        return try outcome.take().get()
     }
 }

@@ -13,19 +13,20 @@ import Upstream
 ///     data: {"error":"..."}                    instead of `done`, if the answer failed midway
 ///     : keep-alive                             while the model is silent
 ///
-/// Every event is flushed at once. Nothing is written before the first piece of text, so an
-/// error until then still gets its own HTTP status.
-final class EventStream: ChatStreamSink {
-    private let writer: any BodyWriter
+/// Nothing is written before the first piece of text, so an error until then still gets its
+/// own HTTP status. Used by one thread at a time: the upstream's while the answer comes, then
+/// the one that delivers its end.
+final class EventStream: ChatStreamSink, @unchecked Sendable {
+    private let channel: any ResponseChannel
     private let keepAliveSeconds: Double
     private var lastWrite = EventStream.now()
-    /// Whether anything went out; from then on, errors are events.
-    private(set) var started = false
     /// What the model had produced when this stream gave the answer up.
     private(set) var abandonedAnswer: ChatResponse?
 
-    init(writer: any BodyWriter, keepAliveSeconds: Double) {
-        self.writer = writer
+    static let headers: HTTPHeaders = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"]
+
+    init(channel: any ResponseChannel, keepAliveSeconds: Double) {
+        self.channel = channel
         self.keepAliveSeconds = keepAliveSeconds
     }
 
@@ -38,7 +39,7 @@ final class EventStream: ChatStreamSink {
     }
 
     func idle() throws {
-        if writer.clientIsGone { throw ClientDisconnected() }
+        if channel.clientIsGone { throw ClientDisconnected() }
         if Self.now() - lastWrite >= keepAliveSeconds { try write(Array(": keep-alive\n\n".utf8)) }
     }
 
@@ -54,8 +55,8 @@ final class EventStream: ChatStreamSink {
     }
 
     private func write(_ bytes: [UInt8]) throws {
-        started = true
-        try writer.write(bytes)
+        if !channel.started { channel.begin(status: .ok, headers: Self.headers) }
+        guard channel.write(bytes) else { throw ClientDisconnected() }
         lastWrite = Self.now()
     }
 
