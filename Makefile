@@ -47,7 +47,7 @@ test: test-deps build-debug
 	./Tests/Support/openapi-contract install
 	./Tests/Support/web-chat install
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
-	trap 'rm -rf "$$scratch"' EXIT && \
+	trap 'rm -rf "$$scratch"' EXIT && ulimit -n "$$(ulimit -Hn)" && \
 	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
 
 # The whole suite under ThreadSanitizer: the tests and askd are built with --sanitize=thread in

@@ -12,7 +12,7 @@ public struct AskSettings: Sendable, Equatable {
     /// (`ASKD_TURN_WAIT_SECONDS`).
     public var turnWaitSeconds: Double
     /// The most requests of this process that wait for a turn lock at once; one more gets 409
-    /// at once, so that waiters never take every worker (a quarter of `ASKD_THREADS`).
+    /// at once, so that a crowd on one conversation stays bounded (a quarter of `ASKD_THREADS`).
     public var maxTurnWaiters: Int
     /// How long a streamed answer may stay silent before askd sends a comment line, so that
     /// nginx's and proxies' read timeouts do not cut it (`ASKD_STREAM_KEEPALIVE_SECONDS`).
