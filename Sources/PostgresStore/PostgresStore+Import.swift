@@ -5,8 +5,8 @@ extension PostgresStore {
     public func allConversations() throws -> [Conversation] {
         try withConnection { db in
             try db.query(
-                "SELECT \(Self.conversationColumns) FROM conversations ORDER BY created_at, id COLLATE \"C\"", [],
-                Self.conversation
+                "SELECT \(StoredColumns.conversation) FROM conversations ORDER BY created_at, id COLLATE \"C\"", [],
+                Conversation.init(row:)
             )
         }
     }

@@ -26,7 +26,7 @@ extension PostgresStore {
 
     private func readToken(hash: String) throws -> TokenRecord? {
         try withConnection { db in
-            try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = $1", [.text(hash)], Self.token).first
+            try db.query("SELECT \(StoredColumns.token) FROM tokens WHERE hash = $1", [.text(hash)], TokenRecord.init(row:)).first
         }
     }
 
@@ -40,7 +40,7 @@ extension PostgresStore {
 
     public func allTokens() throws -> [TokenRecord] {
         try withConnection { db in
-            try db.query("SELECT \(Self.tokenColumns) FROM tokens ORDER BY created_at, position", [], Self.token)
+            try db.query("SELECT \(StoredColumns.token) FROM tokens ORDER BY created_at, position", [], TokenRecord.init(row:))
         }
     }
 
@@ -51,9 +51,9 @@ extension PostgresStore {
                 """
                 UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2)
                 WHERE id = (SELECT id FROM tokens WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1)
-                RETURNING \(Self.tokenColumns)
+                RETURNING \(StoredColumns.token)
                 """,
-                [.text(idOrName), .date(date)], Self.token
+                [.text(idOrName), .date(date)], TokenRecord.init(row:)
             ).first
         }
     }
@@ -66,20 +66,10 @@ extension PostgresStore {
         }
     }
 
-    private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
-
     static func values(_ token: TokenRecord) -> [PostgresConnection.Value] {
         [
             .text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
             .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt),
         ]
-    }
-
-    static func token(_ row: PostgresConnection.Row) -> TokenRecord {
-        TokenRecord(
-            id: row.text(0) ?? "", name: row.text(1) ?? "", hash: row.text(2) ?? "",
-            createdAt: Date(milliseconds: row.integer(3) ?? 0), lastUsedAt: row.integer(4).map(Date.init(milliseconds:)),
-            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:))
-        )
     }
 }

@@ -4,7 +4,7 @@ import Store
 extension SQLiteStore {
     public func allConversations() throws -> [Conversation] {
         try withConnection { db in
-            try db.query("SELECT \(Self.conversationColumns) FROM conversations ORDER BY created_at, id", [], Self.conversation)
+            try db.query("SELECT \(StoredColumns.conversation) FROM conversations ORDER BY created_at, id", [], Conversation.init(row:))
         }
     }
 

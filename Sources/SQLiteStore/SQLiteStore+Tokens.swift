@@ -28,13 +28,13 @@ extension SQLiteStore {
 
     private func readToken(hash: String) throws -> TokenRecord? {
         try withConnection { db in
-            try db.query("SELECT \(Self.tokenColumns) FROM tokens WHERE hash = ?", [.text(hash)], Self.token).first
+            try db.query("SELECT \(StoredColumns.token) FROM tokens WHERE hash = ?", [.text(hash)], TokenRecord.init(row:)).first
         }
     }
 
     public func allTokens() throws -> [TokenRecord] {
         try withConnection { db in
-            try db.query("SELECT \(Self.tokenColumns) FROM tokens ORDER BY created_at, rowid", [], Self.token)
+            try db.query("SELECT \(StoredColumns.token) FROM tokens ORDER BY created_at, rowid", [], TokenRecord.init(row:))
         }
     }
 
@@ -45,8 +45,8 @@ extension SQLiteStore {
         return try withConnection { db in
             try db.writeTransaction {
                 let matches = try db.query(
-                    "SELECT \(Self.tokenColumns) FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC",
-                    [.text(idOrName), .text(idOrName), .text(idOrName)], Self.token
+                    "SELECT \(StoredColumns.token) FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+                    [.text(idOrName), .text(idOrName), .text(idOrName)], TokenRecord.init(row:)
                 )
                 guard var token = matches.first else { return nil }
                 if token.revokedAt == nil {
@@ -64,15 +64,5 @@ extension SQLiteStore {
         try withConnection { db in
             try db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", [.date(date), .text(id)])
         }
-    }
-
-    private static let tokenColumns = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
-
-    static func token(_ row: SQLiteConnection.Row) -> TokenRecord {
-        TokenRecord(
-            id: row.text(0) ?? "", name: row.text(1) ?? "", hash: row.text(2) ?? "",
-            createdAt: Date(milliseconds: row.integer(3) ?? 0), lastUsedAt: row.integer(4).map(Date.init(milliseconds:)),
-            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:))
-        )
     }
 }

@@ -10,3 +10,5 @@ extension SQLiteConnection.Value {
         value.map { .integer(Int64($0)) } ?? .null
     }
 }
+
+extension SQLiteConnection.Row: StoredRow {}
