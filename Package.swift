@@ -52,8 +52,9 @@ let package = Package(
         // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names, the usable
         // CPUs, sem_clockwait).
         .target(name: "CLinux"),
-        // Thread primitives every target shares, built on what ThreadSanitizer can see.
-        .target(name: "Platform", swiftSettings: swiftSettings),
+        // The OS layer every target shares: threads, locks, conditions, semaphores, the monotonic
+        // clock and deadlines, system errors; built on what ThreadSanitizer can see.
+        .target(name: "Platform", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         // Request, Response, Router and error mapping: no C, no FastCGI.
         .target(
             name: "HTTP",
@@ -75,17 +76,17 @@ let package = Package(
         // The ConversationStore protocol, its model types and the in-memory store.
         .target(name: "Store", dependencies: ["Platform"], swiftSettings: swiftSettings),
         // The SQLite backend of ConversationStore.
-        .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Store"], swiftSettings: swiftSettings),
+        .target(name: "SQLiteStore", dependencies: ["CLinux", "CSQLite", "Platform", "Store"], swiftSettings: swiftSettings),
         // The PostgreSQL backend of ConversationStore.
         .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Platform", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
-        .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Platform", "Store"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
         .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "HTTP", "Platform", "Store"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
-            dependencies: ["Auth", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Auth", "HTTP", "Platform", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Configuration and wiring shared by the CLI commands.
@@ -96,6 +97,7 @@ let package = Package(
                 "Auth",
                 "FastCGI",
                 "HTTP",
+                "Platform",
                 "PostgresStore",
                 "SQLiteStore",
                 "Store",

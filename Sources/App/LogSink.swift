@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import FastCGI
+import Platform
 
 /// Where log lines go: one file descriptor (stderr, which journald collects), written by one
 /// thread at a time, in as few write(2) calls as the load allows.
@@ -45,11 +45,11 @@ public final class LogSink: @unchecked Sendable {
     }
 
     private let fd: Int32
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     /// Signalled after each write, for the threads waiting until their line is written.
-    private let written = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let written = Condition()
     /// Signalled when the drain thread is handed the queue.
-    private let drainWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let drainWake = Condition()
     /// Lines queued while a write is in progress.
     private var pending: [UInt8] = []
     /// An emptied batch, kept to reuse its storage.
@@ -74,31 +74,13 @@ public final class LogSink: @unchecked Sendable {
     init(fd: Int32, drainThread: Bool) {
         self.fd = fd
         drainFailed = !drainThread
-        pthread_mutex_init(mutex, nil)
-        // `written` is waited on with a deadline on the monotonic clock (`flush(waitingAtMost:)`).
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(written, &attributes)
-        pthread_condattr_destroy(&attributes)
-        pthread_cond_init(drainWake, nil)
-    }
-
-    /// Only a sink whose drain thread never started goes away (the thread keeps its sink).
-    deinit {
-        pthread_cond_destroy(drainWake)
-        pthread_cond_destroy(written)
-        pthread_mutex_destroy(mutex)
-        drainWake.deallocate()
-        written.deallocate()
-        mutex.deallocate()
     }
 
     /// Queues `line` (which ends with a newline) for the drain thread or, with
     /// `waitUntilWritten`, writes it, and returns once it is written.
     public func write(_ line: [UInt8], waitUntilWritten: Bool = false) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         pending += line
         queuedBytes += line.count
         let mine = queuedBytes
@@ -106,7 +88,7 @@ public final class LogSink: @unchecked Sendable {
         if !waitUntilWritten && !overBacklog && startDrainThreadIfNeeded() {
             if drainRequest == .none && !writing {
                 drainRequest = .gather
-                pthread_cond_signal(drainWake)
+                drainWake.signal()
             }
             return
         }
@@ -126,9 +108,9 @@ public final class LogSink: @unchecked Sendable {
 
     /// Returns once every line queued so far is written: before the process exits.
     public func flush() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         wait(until: queuedBytes)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// Returns once every line queued so far is written, or after `seconds`, whichever comes
@@ -136,26 +118,26 @@ public final class LogSink: @unchecked Sendable {
     /// - Returns: whether every line was written.
     @discardableResult
     public func flush(waitingAtMost seconds: Double) -> Bool {
-        var deadline = MonotonicClock.deadline(after: seconds)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        let deadline = Deadline(after: seconds)
+        mutex.lock()
+        defer { mutex.unlock() }
         let target = queuedBytes
         while writtenBytes < target {
-            if pthread_cond_timedwait(written, mutex, &deadline) == ETIMEDOUT { return writtenBytes >= target }
+            if !written.wait(mutex, until: deadline) { return writtenBytes >= target }
         }
         return true
     }
 
     /// Whether a thread is writing now (for tests).
     var isWriting: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return writing
     }
 
     /// Waits, with the mutex held, until the first `bytes` queued are written.
     private func wait(until bytes: Int) {
-        while writtenBytes < bytes { pthread_cond_wait(written, mutex) }
+        while writtenBytes < bytes { written.wait(mutex) }
     }
 
     /// Takes the queue and writes it, with the mutex held on entry and on return (not during
@@ -164,14 +146,14 @@ public final class LogSink: @unchecked Sendable {
         var batch = pending
         pending = spare
         spare = []
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         writeAll(batch)
         let count = batch.count
         batch.removeAll(keepingCapacity: batch.capacity <= Self.spareLimit)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         spare = batch
         writtenBytes += count
-        pthread_cond_broadcast(written)
+        written.broadcast()
     }
 
     /// Gives the queue, and the fd, to the drain thread. Without a thread (none could start),
@@ -183,7 +165,7 @@ public final class LogSink: @unchecked Sendable {
             return
         }
         drainRequest = .handOver
-        pthread_cond_signal(drainWake)
+        drainWake.signal()
     }
 
     /// Starts the drain thread the first time; `false` if it could not start, then or before.
@@ -196,16 +178,16 @@ public final class LogSink: @unchecked Sendable {
     }
 
     private func drain() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         while true {
-            while drainRequest == .none { pthread_cond_wait(drainWake, mutex) }
+            while drainRequest == .none { drainWake.wait(mutex) }
             if drainRequest == .gather {
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 usleep(Self.gatherMicroseconds)
-                pthread_mutex_lock(mutex)
+                mutex.lock()
                 // A caller may be writing (a notice, with the lines queued before it); wait for
                 // it, unless it hands the fd over meanwhile.
-                while drainRequest == .gather && writing { pthread_cond_wait(written, mutex) }
+                while drainRequest == .gather && writing { written.wait(mutex) }
                 writing = true
             }
             while !pending.isEmpty { writeBatch() }
@@ -217,7 +199,7 @@ public final class LogSink: @unchecked Sendable {
     /// The thread keeps the sink: a sink with a drain thread lives as long as the process. It
     /// inherits the caller's signal mask: askd's threads all block the stop signals.
     private func startDrainThread() -> Bool {
-        (try? WorkerThread.start(name: "askd-log", stackSize: 64 << 10) { self.drain() }) != nil
+        (try? DetachedThread.start(name: "askd-log", stackSize: 64 << 10) { self.drain() }) != nil
     }
 
     /// Writes every byte, or gives up on an error: a log that cannot be written must not stop

@@ -1,6 +1,7 @@
 import Dispatch
 import FoundationEssentials
 import HTTP
+import Platform
 import Store
 
 /// The `TokenVerifier` backed by the conversation store's token table.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CFastCGI
 import HTTP
+import Platform
 
 /// Deferred responses whose wait is over, queued for the finisher threads.
 ///

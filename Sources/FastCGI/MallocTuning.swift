@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import Platform
 
 /// glibc malloc settings for a server with many threads. Call `apply` in `main`, before any
 /// other thread starts. An operator's own setting of either (environment variable or

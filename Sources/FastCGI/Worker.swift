@@ -5,6 +5,7 @@ import CFastCGI
 import CLinux
 import HTTP
 import Logging
+import Platform
 import Synchronization
 
 /// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSQLite
+import Platform
 
 /// One SQLite connection, used by one thread at a time, with its prepared statements cached.
 final class SQLiteConnection {
@@ -14,12 +15,12 @@ final class SQLiteConnection {
 
     private let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
-    private let writerLock: WriterLock
+    private let writerLock: Lock
     private let checkpointer: Unmanaged<Checkpointer>?
 
     /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
     /// checkpointing inside them.
-    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: WriterLock, checkpointer: Checkpointer? = nil) throws {
+    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: Lock, checkpointer: Checkpointer? = nil) throws {
         self.writerLock = writerLock
         self.checkpointer = checkpointer.map { Unmanaged.passRetained($0) }
         var handle: OpaquePointer?
@@ -204,21 +205,4 @@ final class SQLiteConnection {
             sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
         }
     }
-}
-
-/// A plain mutex shared by the connections of one store.
-final class WriterLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FoundationEssentials
+import Platform
 import Store
 
 /// The embedded `ConversationStore`: one SQLite file in WAL mode, shared by every worker thread
@@ -34,7 +35,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     public init(path: String, leaseSeconds: Double = 30, busyTimeoutMilliseconds: Int32 = 10_000, maxConnections: Int = 8) throws {
         self.path = path
         self.leaseSeconds = leaseSeconds
-        let writerLock = WriterLock()
+        let writerLock = Lock()
         let checkpointer = Checkpointer(path: path, writerLock: writerLock)
         let open = {
             do {

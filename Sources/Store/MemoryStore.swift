@@ -29,18 +29,11 @@ public final class MemoryStore: ConversationStore {
             completion(Result { try commitTurn(turn) })
             return
         }
-        var thread = pthread_t()
-        let work = Unmanaged.passRetained(BackgroundCommit { completion(Result { try self.commitTurn(turn) }) }).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            Unmanaged<BackgroundCommit>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, work)
-        guard rc == 0 else {
-            Unmanaged<BackgroundCommit>.fromOpaque(work).release()
+        do {
+            try DetachedThread.start(name: "askd-mem-commit") { completion(Result { try self.commitTurn(turn) }) }
+        } catch {
             completion(Result { try commitTurn(turn) })
-            return
         }
-        pthread_detach(thread)
     }
 
     /// How many conversations exist, whoever owns them.
@@ -153,9 +146,9 @@ public final class MemoryStore: ConversationStore {
     }
 
     public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
-        let deadline = Self.now() + timeout
+        let deadline = Deadline(after: timeout)
         while !state.withLock({ $0.lockedConversations.insert(conversationID).inserted }) {
-            guard Self.now() < deadline else { throw StoreError.turnLockTimedOut(conversationID) }
+            guard !deadline.hasPassed else { throw StoreError.turnLockTimedOut(conversationID) }
             usleep(1_000)
         }
         return TurnLock(conversationID: conversationID, holder: "")
@@ -246,20 +239,5 @@ public final class MemoryStore: ConversationStore {
             state.conversations[conversation.id] = conversation
             state.messages[conversation.id] = messages.sorted { $0.sequence < $1.sequence }
         }
-    }
-
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}
-
-/// One commit for `MemoryStore`'s thread.
-private final class BackgroundCommit {
-    let run: () -> Void
-
-    init(_ run: @escaping () -> Void) {
-        self.run = run
     }
 }
