@@ -1,6 +1,7 @@
 import Auth
 import FoundationEssentials
 import HTTP
+import JSON
 import Logging
 import Store
 import Upstream

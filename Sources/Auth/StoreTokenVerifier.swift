@@ -3,6 +3,7 @@ import FoundationEssentials
 import HTTP
 import Platform
 import Store
+import Text
 
 /// The `TokenVerifier` backed by the conversation store's token table.
 ///

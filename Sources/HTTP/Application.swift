@@ -1,3 +1,4 @@
+import JSON
 import Logging
 
 /// Turns requests into responses: assigns the request id, routes, and maps errors.
