@@ -108,7 +108,7 @@ public struct AskHandler: Sendable {
             } catch where events.started {
                 logger.error("unexpected error during a streamed answer",
                              metadata: ["request_id": "\(requestID)", "error": "\(String(reflecting: error))"])
-                let failure = HTTPError(.internalServerError, "internal error", fields: ["request_id": requestID])
+                let failure = HTTPError.opaque(requestID: requestID)
                 try events.send(event: "error", data: Self.errorEvent(failure))
                 return
             }
