@@ -124,8 +124,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings,
             // Linked by the toolchain's lld with packed relative relocations (DT_RELR, glibc 2.36+):
-            // gold's 0.9 MB table of 38,000 relocations, which the loader reads at every start and
-            // which then stays mapped, shrinks to 7 KB.
+            // the relocation table, which the loader reads at every start and which then stays
+            // mapped, shrinks from megabytes to kilobytes (BENCHMARKS.md).
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
         // One check per fuzz target, each asserting its invariants: run by the libFuzzer binaries

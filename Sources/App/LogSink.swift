@@ -9,29 +9,23 @@ import Platform
 /// An info line (any line not written with `waitUntilWritten`) is queued, and the sink's own
 /// drain thread writes the queue a moment later (`gatherMicroseconds`), so that the lines of that
 /// moment go out together in one write(2): a request's line costs its worker no system call,
-/// only a lock and a copy. Under load one write(2) carries many lines and threads no longer queue
+/// only a lock and a copy. Under load one write(2) carries many lines and threads do not queue
 /// on the file's own lock; however slow the reader (journald, a disk), workers are not held up
 /// unless the queue outgrows `backlogLimit`. A line written with `waitUntilWritten` (askd uses it
 /// for notices, warnings and errors) is written by its own thread at once, with whatever was
 /// queued before it, unless a write is in progress; either way the call returns only once the
 /// line is out, so that it is, say, before the process exits.
-///
-/// On /healthz (2 cores, a log file on ext4) every worker writing its own line cost askd about
-/// 10 µs per request; the first writer taking the lines queued meanwhile cut that, but most lines
-/// still went out alone: 0.87 write(2) per request for the log.
 public final class LogSink: @unchecked Sendable {
     /// The sink for stderr, shared by every logger of the process.
     public static let standardError = LogSink(fd: STDERR_FILENO)
-    /// Queued bytes beyond which a thread waits for the write, as it did before there was a
-    /// queue: a stalled log reader slows askd down rather than growing its memory.
+    /// Queued bytes beyond which a thread waits for the write itself: a stalled log reader slows
+    /// askd down rather than growing its memory.
     static let backlogLimit = 1 << 20
     /// The largest buffer kept for reuse between writes.
     private static let spareLimit = 64 << 10
-    /// How long the drain thread gathers info lines before it writes them. Each line carries its
-    /// own time stamp, so the wait changes no figure in the log. With 1 ms, at 930 requests a
-    /// second (1,000 waiting /ask) each wake of the drain thread wrote about one line: 0.40 of its
-    /// context switches per request, against 0.08 with 10 ms, and askd's CPU per request went
-    /// from 387-462 to 373-398 µs (three alternating runs each).
+    /// How long the drain thread gathers info lines before it writes them: long enough that one
+    /// wake writes many lines under load (BENCHMARKS.md). Each line carries its own time stamp,
+    /// so the wait changes no figure in the log.
     static let gatherMicroseconds: UInt32 = 10_000
 
     /// What the drain thread has been asked to do.

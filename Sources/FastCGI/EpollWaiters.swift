@@ -7,12 +7,10 @@ import Platform
 /// Lets only a few idle workers wait in the `ReadySet`'s `epoll_wait` at once; the other idle
 /// workers sleep here, each on a semaphore of its own, the most recently idle first in line.
 ///
-/// The kernel wakes one epoll waiter for each event. When every idle worker waited in epoll, each
-/// request nginx sent woke a sleeping thread, even while others were about to ask for more work:
-/// with 50 connections and 16 workers, /healthz cost 1.4 context switches per request in askd,
-/// and every switch landed on a thread with cold caches. With as many waiters as CPUs, a burst
-/// of requests wakes those few, and the rest of the burst waits in epoll's ready list for the
-/// workers that finish: 0.2 switches per request.
+/// The kernel wakes one epoll waiter for each event: were every idle worker waiting in epoll,
+/// each request would wake a sleeping thread with cold caches, even while others were about to
+/// ask for more work. With as many waiters as CPUs, a burst of requests wakes those few, and the
+/// rest of the burst waits in epoll's ready list for the workers that finish.
 ///
 /// A worker that leaves epoll with work may then block for long (a stream, a wait on the model
 /// or on a lock). So when the last waiter leaves (with work, or because its wait ended), the
@@ -21,8 +19,8 @@ import Platform
 ///
 /// When more workers are busy than there are CPUs, some of them are blocked, not running, and
 /// requests arrive faster than one waiter can be replaced: woken one by one, each sleeper
-/// needs a CPU before it can take the next request, and under load that chain made streams wait
-/// up to 110 ms for their first event. So while busy workers outnumber the CPUs, the limit does
+/// needs a CPU before it can take the next request, and that chain delays first events by up to
+/// a scheduler slice per sleeper. So while busy workers outnumber the CPUs, the limit does
 /// not hold: every worker that leaves is replaced at once, and idle workers go straight in.
 final class EpollWaiters: @unchecked Sendable {
     private final class Sleeper {

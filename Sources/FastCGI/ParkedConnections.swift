@@ -7,9 +7,9 @@ import Platform
 /// The kept-alive connections parked in the `ReadySet`, so that exactly one party takes each:
 /// the worker that claims it when a request arrives, or the stop that closes it.
 ///
-/// Sharded by address, each shard behind a plain pthread mutex: a claim or a park holds a lock
-/// for one set operation. (Swift's `Mutex` uses priority-inheritance futexes on Linux, which go
-/// to the kernel on every contended acquire; measured here, that halved throughput.)
+/// Sharded by address, each shard behind a plain pthread mutex (`Lock`): a claim or a park holds
+/// a lock for one set operation. Swift's `Mutex` is a priority-inheritance futex on Linux, which
+/// goes to the kernel on every contended acquire.
 ///
 /// The locks and the sets they guard are in two buffers: a shard's lock is read, unlocked, by
 /// every thread that takes it, and must not share memory with the set that its holder changes.

@@ -3,7 +3,7 @@ import Store
 
 extension PostgresStore {
     /// The lock is a lease row: taken when no row exists or the one there has expired, in one
-    /// statement, and tried again with growing pauses (1 to 20 ms) until `timeout`.
+    /// statement; `TurnLeases` waits and tries again until `timeout`.
     public func acquireTurnLock(conversationID: String, timeout: Double) throws -> TurnLock {
         let holder = UUID().uuidString
         return try leases.acquire(conversationID: conversationID, timeout: timeout) {

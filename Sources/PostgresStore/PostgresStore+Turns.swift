@@ -58,9 +58,8 @@ extension PostgresStore {
     /// How many rows a token's usage for a day may spread over (see migration 4): a turn adds to
     /// the one its conversation hashes to, so that concurrent turns of one token, which belong to
     /// different conversations, seldom wait for one another's commit (turns of one conversation
-    /// wait for each other anyway, on its turn lock). With 50 concurrent new conversations of one token (durable cluster,
-    /// three paired runs), PostgreSQL's CPU per turn was 268-429 µs with one row, 229-384 µs with
-    /// 16, and 221-229 µs with no usage update at all.
+    /// wait for each other anyway, on its turn lock). BENCHMARKS.md has the server's CPU per turn
+    /// with one row and with 16.
     static let usageShards = 16
 
     /// The usage row of a turn of `conversation`: a hash (seeded per process, so hosts differ,

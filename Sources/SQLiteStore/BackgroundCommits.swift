@@ -6,10 +6,8 @@ import Store
 /// one's outcome.
 ///
 /// Threads that wait for their commit (`GroupCommit`) batch only as many turns as there are
-/// threads waiting at once. Deferred answers were finished by four threads, one commit each:
-/// 1.2 turns per transaction, about 100 µs of askd's CPU per turn. Here a burst of answers
-/// becomes a few large transactions. The thread starts on first need and ends at `stop`, once
-/// the queue is empty.
+/// threads waiting at once; here a burst of answers becomes a few large transactions. The thread
+/// starts on first need and ends at `stop`, once the queue is empty.
 final class BackgroundCommits: @unchecked Sendable {
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 

@@ -9,8 +9,7 @@ import Platform
 /// whole batch. Under load the batch grows by itself, and alone a write costs what it did.
 /// Each waiter sleeps on a semaphore of its own, posted after the queue's mutex is released: a
 /// commit wakes exactly the threads it settled, and the first of the next batch to lead it,
-/// and none of them then blocks again on the mutex (as they did when woken from a condition
-/// variable while the leader still held it: two context switches per waiter instead of one).
+/// and none of them then blocks again on the mutex: one context switch per waiter.
 final class GroupCommit<Item>: @unchecked Sendable {
     private final class Slot {
         let items: [Item]

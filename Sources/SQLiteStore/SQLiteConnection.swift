@@ -35,8 +35,7 @@ final class SQLiteConnection {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
         // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a committed turn
-        // survives askd crashing; a power cut may roll back the last few. (FULL halved /ask
-        // throughput here: 1.5k against 2.7k requests per second.)
+        // survives askd crashing; a power cut may roll back the last few (see BENCHMARKS.md).
         try execute("PRAGMA synchronous = NORMAL")
         try enableWAL(path: path, waitingUpTo: Double(busyTimeoutMilliseconds) / 1000)
         if let checkpointer = self.checkpointer {
@@ -100,9 +99,9 @@ final class SQLiteConnection {
     /// Runs `body` in a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// that two writers never deadlock upgrading from read to write.
     ///
-    /// The writers of one process queue on `writerLock` first. Left to SQLite's busy handler,
-    /// a waiting writer sleeps in steps of up to 100 ms however soon the lock is free, which
-    /// put /ask's p99 in the hundreds of milliseconds. Other processes still meet at SQLite's lock.
+    /// The writers of one process queue on `writerLock` first, and take it as soon as it is
+    /// free: SQLite's busy handler sleeps in steps of up to 100 ms however soon the lock frees.
+    /// Other processes still meet at SQLite's lock.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         checkpointer?.takeUnretainedValue().holdBackWriterIfFarBehind()
         writerLock.lock()
