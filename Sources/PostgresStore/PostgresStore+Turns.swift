@@ -68,6 +68,18 @@ extension PostgresStore {
         Int(UInt(bitPattern: conversation.hashValue) % UInt(usageShards))
     }
 
+    /// The turn's usage added to its token's row for the day and shard, once `conversation`
+    /// (empty when the conversation is not there) has a row.
+    private static let addUsage = """
+        usage AS (
+            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
+            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
+            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
+                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
+        )
+        """
+
     private static let startTurn = """
         WITH conversation AS (
             INSERT INTO conversations (id, token_id, created_at, updated_at, title, system, model)
@@ -76,14 +88,8 @@ extension PostgresStore {
             RETURNING id
         ), last AS (
             SELECT 0 AS seq
-        ), usage AS (
-            INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
-            SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-            ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
-                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
-        )
-        """ + "\n" + insertTurnMessages
+        ),
+        """ + "\n" + addUsage + "\n" + insertTurnMessages
 
     private static let continueTurn = continuing(locked: false)
     private static let continueLockedTurn = continuing(locked: true)
@@ -99,13 +105,7 @@ extension PostgresStore {
                 RETURNING id
             ), last AS (
                 SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conversation_id = $1
-            ), usage AS (
-                INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens)
-                SELECT $2, $10, $11, 1, COALESCE($7, 0), COALESCE($8, 0) FROM conversation
-                ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
-                    prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
-            )
-            """ + "\n" + insertTurnMessages
+            ),
+            """ + "\n" + addUsage + "\n" + insertTurnMessages
     }
 }
