@@ -52,12 +52,17 @@ let package = Package(
         // Linux calls that the Glibc module does not expose (epoll, pipe2, thread names, the usable
         // CPUs, sem_clockwait).
         .target(name: "CLinux"),
-        // Thread primitives every target shares, built on what ThreadSanitizer can see.
+        // The OS layer every target shares: threads, locks, conditions, semaphores, the monotonic
+        // clock and deadlines, system errors; built on what ThreadSanitizer can see.
         .target(name: "Platform", dependencies: ["CLinux"], swiftSettings: swiftSettings),
-        // Request, Response, Router and error mapping: no C, no FastCGI.
+        // Text and byte helpers every layer shares: whitespace trimming, hex, base64url.
+        .target(name: "Text", swiftSettings: swiftSettings),
+        // JSON: the parser, the value type and the string writer, used by HTTP, API and Upstream.
+        .target(name: "JSON", dependencies: ["Text"], swiftSettings: swiftSettings),
+        // Request, Response, Router, error mapping and the server's options: no C, no FastCGI.
         .target(
             name: "HTTP",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSON", "Text", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The libfcgi adapter: sockets, worker threads, params -> Request, streaming, graceful stop.
@@ -79,13 +84,13 @@ let package = Package(
         // The PostgreSQL backend of ConversationStore.
         .target(name: "PostgresStore", dependencies: ["CLinux", "CPostgres", "Platform", "Store"], swiftSettings: swiftSettings),
         // Access tokens: generation, hashing, and the TokenVerifier seam.
-        .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Store"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["CCrypto", "HTTP", "Platform", "Store", "Text"], swiftSettings: swiftSettings),
         // The model: the ChatCompletions seam, the echo provider, the OpenAI-compatible client.
-        .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "HTTP", "Platform", "Store"], swiftSettings: swiftSettings),
+        .target(name: "Upstream", dependencies: ["CCurl", "CLinux", "JSON", "Platform", "Store", "Text"], swiftSettings: swiftSettings),
         // Endpoint handlers.
         .target(
             name: "API",
-            dependencies: ["Auth", "HTTP", "Platform", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Configuration and wiring shared by the CLI commands.
@@ -94,11 +99,12 @@ let package = Package(
             dependencies: [
                 "API",
                 "Auth",
-                "FastCGI",
                 "HTTP",
+                "Platform",
                 "PostgresStore",
                 "SQLiteStore",
                 "Store",
+                "Text",
                 "Upstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -113,29 +119,32 @@ let package = Package(
                 "FastCGI",
                 "Platform",
                 "HTTP",
+                "Text",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
             // Linked by the toolchain's lld with packed relative relocations (DT_RELR, glibc 2.36+):
-            // gold's 0.9 MB table of 38,000 relocations, which the loader reads at every start and
-            // which then stays mapped, shrinks to 7 KB.
+            // the relocation table, which the loader reads at every start and which then stays
+            // mapped, shrinks from megabytes to kilobytes (BENCHMARKS.md).
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
         // One check per fuzz target, each asserting its invariants: run by the libFuzzer binaries
         // of `make fuzz`, and over the saved corpus by FuzzCorpusTests.
         .target(
             name: "FuzzChecks",
-            dependencies: ["API", "CFastCGI", "FastCGI", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["API", "CFastCGI", "FastCGI", "HTTP", "JSON", "Store", "Text", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: swiftSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "UpstreamTests", dependencies: ["JSON", "Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
     ]

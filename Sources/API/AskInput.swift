@@ -1,6 +1,8 @@
 import FoundationEssentials
 import HTTP
+import JSON
 import Store
+import Text
 
 /// What a `POST /ask` asks: from a JSON or form-encoded body, with `conversation_id` also
 /// accepted in the query string (as the original implementation read it).

@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 
 /// The fields of a request body, a JSON object or a form, read the same way by every endpoint
 /// that takes one (`/ask`, PATCH).

@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 import Store
 
 /// The conversation settings a body may carry (`title`, `system`, `model`), checked: strings or

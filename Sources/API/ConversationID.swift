@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Text
 #endif
 
 /// Conversation ids: askd makes UUIDs; it accepts any id of 1 to 64 letters, digits, `-` and `_`.
@@ -39,7 +40,6 @@ package enum ConversationID {
         bytes[7] = random[1]
         bytes[8] = 0x80 | (random[2] & 0x3F)
         for index in 9..<16 { bytes[index] = random[index - 6] }
-        let digits = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: 36) { out in
             var position = 0
             for (index, byte) in bytes.enumerated() {
@@ -47,8 +47,7 @@ package enum ConversationID {
                     out[position] = UInt8(ascii: "-")
                     position += 1
                 }
-                out[position] = digits[Int(byte >> 4)]
-                out[position + 1] = digits[Int(byte & 0x0F)]
+                (out[position], out[position + 1]) = Hex.digits(of: byte)
                 position += 2
             }
             return position

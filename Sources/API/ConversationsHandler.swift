@@ -1,7 +1,9 @@
 import Auth
 import FoundationEssentials
 import HTTP
+import JSON
 import Store
+import Text
 
 /// `GET /conversations`, `GET /conversation/{conversation_id}` and `DELETE /conversations`: the
 /// caller's own conversations. Another token's conversation is answered exactly like one that

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HTTP
+import Platform
 import Store
 import Synchronization
 
@@ -36,7 +34,7 @@ public final class HealthHandler: Sendable {
     }
 
     private func storeAnswers() -> Bool {
-        let now = Self.now()
+        let now = MonotonicClock.nanoseconds()
         if now - lastAnswered.load(ordering: .relaxed) < Self.recheckNanoseconds { return true }
         // While the store is down, one check a second too: each may wait for a connection timeout.
         if now - lastFailed.load(ordering: .relaxed) < Self.recheckNanoseconds { return false }
@@ -47,16 +45,10 @@ public final class HealthHandler: Sendable {
         }
         defer { checkStarted.store(0, ordering: .releasing) }
         guard (try? store.checkAvailable()) != nil else {
-            lastFailed.store(Self.now(), ordering: .relaxed)
+            lastFailed.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
             return false
         }
         lastAnswered.store(now, ordering: .relaxed)
         return true
-    }
-
-    private static func now() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 }

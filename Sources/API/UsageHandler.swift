@@ -1,6 +1,7 @@
 import Auth
 import FoundationEssentials
 import HTTP
+import JSON
 import Store
 
 /// `GET /usage`: the caller's usage as the upstream reported it, today (UTC) and in total:

@@ -1,4 +1,5 @@
 import HTTP
+import Text
 
 /// Reads typed values from the environment; a bad value is an error that names its variable.
 struct EnvironmentReader {

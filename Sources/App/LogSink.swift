@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import FastCGI
+import Platform
 
 /// Where log lines go: one file descriptor (stderr, which journald collects), written by one
 /// thread at a time, in as few write(2) calls as the load allows.
@@ -9,29 +9,23 @@ import FastCGI
 /// An info line (any line not written with `waitUntilWritten`) is queued, and the sink's own
 /// drain thread writes the queue a moment later (`gatherMicroseconds`), so that the lines of that
 /// moment go out together in one write(2): a request's line costs its worker no system call,
-/// only a lock and a copy. Under load one write(2) carries many lines and threads no longer queue
+/// only a lock and a copy. Under load one write(2) carries many lines and threads do not queue
 /// on the file's own lock; however slow the reader (journald, a disk), workers are not held up
 /// unless the queue outgrows `backlogLimit`. A line written with `waitUntilWritten` (askd uses it
 /// for notices, warnings and errors) is written by its own thread at once, with whatever was
 /// queued before it, unless a write is in progress; either way the call returns only once the
 /// line is out, so that it is, say, before the process exits.
-///
-/// On /healthz (2 cores, a log file on ext4) every worker writing its own line cost askd about
-/// 10 µs per request; the first writer taking the lines queued meanwhile cut that, but most lines
-/// still went out alone: 0.87 write(2) per request for the log.
 public final class LogSink: @unchecked Sendable {
     /// The sink for stderr, shared by every logger of the process.
     public static let standardError = LogSink(fd: STDERR_FILENO)
-    /// Queued bytes beyond which a thread waits for the write, as it did before there was a
-    /// queue: a stalled log reader slows askd down rather than growing its memory.
+    /// Queued bytes beyond which a thread waits for the write itself: a stalled log reader slows
+    /// askd down rather than growing its memory.
     static let backlogLimit = 1 << 20
     /// The largest buffer kept for reuse between writes.
     private static let spareLimit = 64 << 10
-    /// How long the drain thread gathers info lines before it writes them. Each line carries its
-    /// own time stamp, so the wait changes no figure in the log. With 1 ms, at 930 requests a
-    /// second (1,000 waiting /ask) each wake of the drain thread wrote about one line: 0.40 of its
-    /// context switches per request, against 0.08 with 10 ms, and askd's CPU per request went
-    /// from 387-462 to 373-398 µs (three alternating runs each).
+    /// How long the drain thread gathers info lines before it writes them: long enough that one
+    /// wake writes many lines under load (BENCHMARKS.md). Each line carries its own time stamp,
+    /// so the wait changes no figure in the log.
     static let gatherMicroseconds: UInt32 = 10_000
 
     /// What the drain thread has been asked to do.
@@ -45,11 +39,11 @@ public final class LogSink: @unchecked Sendable {
     }
 
     private let fd: Int32
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     /// Signalled after each write, for the threads waiting until their line is written.
-    private let written = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let written = Condition()
     /// Signalled when the drain thread is handed the queue.
-    private let drainWake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let drainWake = Condition()
     /// Lines queued while a write is in progress.
     private var pending: [UInt8] = []
     /// An emptied batch, kept to reuse its storage.
@@ -74,31 +68,13 @@ public final class LogSink: @unchecked Sendable {
     init(fd: Int32, drainThread: Bool) {
         self.fd = fd
         drainFailed = !drainThread
-        pthread_mutex_init(mutex, nil)
-        // `written` is waited on with a deadline on the monotonic clock (`flush(waitingAtMost:)`).
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(written, &attributes)
-        pthread_condattr_destroy(&attributes)
-        pthread_cond_init(drainWake, nil)
-    }
-
-    /// Only a sink whose drain thread never started goes away (the thread keeps its sink).
-    deinit {
-        pthread_cond_destroy(drainWake)
-        pthread_cond_destroy(written)
-        pthread_mutex_destroy(mutex)
-        drainWake.deallocate()
-        written.deallocate()
-        mutex.deallocate()
     }
 
     /// Queues `line` (which ends with a newline) for the drain thread or, with
     /// `waitUntilWritten`, writes it, and returns once it is written.
     public func write(_ line: [UInt8], waitUntilWritten: Bool = false) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         pending += line
         queuedBytes += line.count
         let mine = queuedBytes
@@ -106,7 +82,7 @@ public final class LogSink: @unchecked Sendable {
         if !waitUntilWritten && !overBacklog && startDrainThreadIfNeeded() {
             if drainRequest == .none && !writing {
                 drainRequest = .gather
-                pthread_cond_signal(drainWake)
+                drainWake.signal()
             }
             return
         }
@@ -126,9 +102,9 @@ public final class LogSink: @unchecked Sendable {
 
     /// Returns once every line queued so far is written: before the process exits.
     public func flush() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         wait(until: queuedBytes)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// Returns once every line queued so far is written, or after `seconds`, whichever comes
@@ -136,26 +112,26 @@ public final class LogSink: @unchecked Sendable {
     /// - Returns: whether every line was written.
     @discardableResult
     public func flush(waitingAtMost seconds: Double) -> Bool {
-        var deadline = MonotonicClock.deadline(after: seconds)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        let deadline = Deadline(after: seconds)
+        mutex.lock()
+        defer { mutex.unlock() }
         let target = queuedBytes
         while writtenBytes < target {
-            if pthread_cond_timedwait(written, mutex, &deadline) == ETIMEDOUT { return writtenBytes >= target }
+            if !written.wait(mutex, until: deadline) { return writtenBytes >= target }
         }
         return true
     }
 
     /// Whether a thread is writing now (for tests).
     var isWriting: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return writing
     }
 
     /// Waits, with the mutex held, until the first `bytes` queued are written.
     private func wait(until bytes: Int) {
-        while writtenBytes < bytes { pthread_cond_wait(written, mutex) }
+        while writtenBytes < bytes { written.wait(mutex) }
     }
 
     /// Takes the queue and writes it, with the mutex held on entry and on return (not during
@@ -164,14 +140,14 @@ public final class LogSink: @unchecked Sendable {
         var batch = pending
         pending = spare
         spare = []
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         writeAll(batch)
         let count = batch.count
         batch.removeAll(keepingCapacity: batch.capacity <= Self.spareLimit)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         spare = batch
         writtenBytes += count
-        pthread_cond_broadcast(written)
+        written.broadcast()
     }
 
     /// Gives the queue, and the fd, to the drain thread. Without a thread (none could start),
@@ -183,7 +159,7 @@ public final class LogSink: @unchecked Sendable {
             return
         }
         drainRequest = .handOver
-        pthread_cond_signal(drainWake)
+        drainWake.signal()
     }
 
     /// Starts the drain thread the first time; `false` if it could not start, then or before.
@@ -196,16 +172,16 @@ public final class LogSink: @unchecked Sendable {
     }
 
     private func drain() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         while true {
-            while drainRequest == .none { pthread_cond_wait(drainWake, mutex) }
+            while drainRequest == .none { drainWake.wait(mutex) }
             if drainRequest == .gather {
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 usleep(Self.gatherMicroseconds)
-                pthread_mutex_lock(mutex)
+                mutex.lock()
                 // A caller may be writing (a notice, with the lines queued before it); wait for
                 // it, unless it hands the fd over meanwhile.
-                while drainRequest == .gather && writing { pthread_cond_wait(written, mutex) }
+                while drainRequest == .gather && writing { written.wait(mutex) }
                 writing = true
             }
             while !pending.isEmpty { writeBatch() }
@@ -217,7 +193,7 @@ public final class LogSink: @unchecked Sendable {
     /// The thread keeps the sink: a sink with a drain thread lives as long as the process. It
     /// inherits the caller's signal mask: askd's threads all block the stop signals.
     private func startDrainThread() -> Bool {
-        (try? WorkerThread.start(name: "askd-log", stackSize: 64 << 10) { self.drain() }) != nil
+        (try? DetachedThread.start(name: "askd-log", stackSize: 64 << 10) { self.drain() }) != nil
     }
 
     /// Writes every byte, or gives up on an error: a log that cannot be written must not stop

@@ -1,6 +1,7 @@
 import API
-import FastCGI
+import HTTP
 import Logging
+import Text
 
 /// Everything `askd serve` needs, built once from its flags and the environment.
 ///

@@ -1,7 +1,9 @@
 import Dispatch
 import FoundationEssentials
 import HTTP
+import Platform
 import Store
+import Text
 
 /// The `TokenVerifier` backed by the conversation store's token table.
 ///

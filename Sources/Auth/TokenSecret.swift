@@ -1,4 +1,5 @@
 import CCrypto
+import Text
 
 /// Access-token secrets: how they are made, hashed and compared.
 ///
@@ -12,7 +13,7 @@ public enum TokenSecret {
     public static func generate() throws -> String {
         var bytes = [UInt8](repeating: 0, count: randomBytes)
         guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw AuthError.randomnessUnavailable }
-        return prefix + base64URL(bytes)
+        return prefix + Base64URL.encode(bytes)
     }
 
     /// SHA-256 of the token's UTF-8 bytes, as lower-case hex.
@@ -24,7 +25,7 @@ public enum TokenSecret {
             EVP_Digest(buffer.baseAddress, buffer.count, &digest, &length, SHA256Algorithm.shared.md, nil)
         }
         precondition(ok == 1 && length == 32, "OpenSSL's SHA-256 failed")
-        return hex(digest[..<32])
+        return Hex.encode(digest[..<32])
     }
 
     /// OpenSSL 3's SHA-256, fetched once: `EVP_sha256()` makes every digest look the algorithm
@@ -45,24 +46,6 @@ public enum TokenSecret {
         guard a.count == b.count else { return false }
         return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
     }
-
-    private static func base64URL(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        var out = ""
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var value = 0
-            for byte in chunk { value = value << 8 | Int(byte) }
-            value <<= 8 * (3 - chunk.count)
-            let characters = chunk.count + 1
-            for position in 0..<characters {
-                out.append(alphabet[(value >> (18 - 6 * position)) & 0x3F])
-            }
-            index += 3
-        }
-        return out
-    }
 }
 
 extension TokenSecret {
@@ -70,18 +53,6 @@ extension TokenSecret {
     public static func generateID() throws -> String {
         var bytes = [UInt8](repeating: 0, count: 8)
         guard RAND_bytes(&bytes, Int32(bytes.count)) == 1 else { throw AuthError.randomnessUnavailable }
-        return "tok_" + hex(bytes)
-    }
-
-    /// Lower-case hexadecimal, two digits per byte.
-    static func hex(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
-            for (offset, byte) in bytes.enumerated() {
-                buffer[2 * offset] = digits[Int(byte >> 4)]
-                buffer[2 * offset + 1] = digits[Int(byte & 0x0F)]
-            }
-            return bytes.count * 2
-        }
+        return "tok_" + Hex.encode(bytes)
     }
 }

@@ -32,7 +32,7 @@ final class DeliveryLoop: @unchecked Sendable {
             defer { watched.started = true }
             return !watched.started
         }
-        if start { PlatformThread.detach(name: "askd-delivery") { [self] in run() } }
+        if start { try? DetachedThread.start(name: "askd-delivery") { [self] in run() } }
         var event = epoll_event()
         event.events = EPOLLOUT.rawValue | EPOLLONESHOT.rawValue
         event.data.u64 = channel.tag

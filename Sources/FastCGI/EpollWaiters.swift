@@ -2,16 +2,15 @@
 import Glibc
 #endif
 import CLinux
+import Platform
 
 /// Lets only a few idle workers wait in the `ReadySet`'s `epoll_wait` at once; the other idle
 /// workers sleep here, each on a semaphore of its own, the most recently idle first in line.
 ///
-/// The kernel wakes one epoll waiter for each event. When every idle worker waited in epoll, each
-/// request nginx sent woke a sleeping thread, even while others were about to ask for more work:
-/// with 50 connections and 16 workers, /healthz cost 1.4 context switches per request in askd,
-/// and every switch landed on a thread with cold caches. With as many waiters as CPUs, a burst
-/// of requests wakes those few, and the rest of the burst waits in epoll's ready list for the
-/// workers that finish: 0.2 switches per request.
+/// The kernel wakes one epoll waiter for each event: were every idle worker waiting in epoll,
+/// each request would wake a sleeping thread with cold caches, even while others were about to
+/// ask for more work. With as many waiters as CPUs, a burst of requests wakes those few, and the
+/// rest of the burst waits in epoll's ready list for the workers that finish.
 ///
 /// A worker that leaves epoll with work may then block for long (a stream, a wait on the model
 /// or on a lock). So when the last waiter leaves (with work, or because its wait ended), the
@@ -20,30 +19,21 @@ import CLinux
 ///
 /// When more workers are busy than there are CPUs, some of them are blocked, not running, and
 /// requests arrive faster than one waiter can be replaced: woken one by one, each sleeper
-/// needs a CPU before it can take the next request, and under load that chain made streams wait
-/// up to 110 ms for their first event. So while busy workers outnumber the CPUs, the limit does
+/// needs a CPU before it can take the next request, and that chain delays first events by up to
+/// a scheduler slice per sleeper. So while busy workers outnumber the CPUs, the limit does
 /// not hold: every worker that leaves is replaced at once, and idle workers go straight in.
 final class EpollWaiters: @unchecked Sendable {
     private final class Sleeper {
-        let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        let wake = Semaphore()
         /// Set, under the mutex, by whoever let it in; the post on `wake` follows.
         var admitted = false
-
-        init() {
-            sem_init(wake, 0, 0)
-        }
-
-        deinit {
-            sem_destroy(wake)
-            wake.deallocate()
-        }
     }
 
     /// The most workers waiting in epoll at once, while no more workers are busy than that.
     let limit: Int
     /// How many workers are serving a request now.
     private let busyWorkers: @Sendable () -> Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var inside = 0
     /// Idle workers outside, the most recent last.
     private var outside: [Sleeper] = []
@@ -56,12 +46,6 @@ final class EpollWaiters: @unchecked Sendable {
     init(limit: Int = EpollWaiters.defaultLimit, busyWorkers: @escaping @Sendable () -> Int) {
         self.limit = max(1, limit)
         self.busyWorkers = busyWorkers
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Waits until the caller may wait in epoll, for up to `milliseconds` (-1: no limit).
@@ -69,42 +53,39 @@ final class EpollWaiters: @unchecked Sendable {
     ///   first; the caller is then not inside.
     func enter(waitingUpTo milliseconds: Int32) -> Int32? {
         let busy = busyWorkers()
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         if admittingAll || inside < limit || busy > limit {
             inside += 1
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             return milliseconds
         }
         let sleeper = Sleeper()
         outside.append(sleeper)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
 
         if milliseconds < 0 {
-            while sem_wait(sleeper.wake) != 0 {}  // EINTR only
+            sleeper.wake.wait()
             return milliseconds
         }
-        let until = MonotonicClock.now() + Double(milliseconds) / 1_000
-        var deadline = MonotonicClock.deadline(after: Double(milliseconds) / 1_000)
-        while askd_sem_wait_until(sleeper.wake, &deadline) != 0 {
-            if errno == EINTR { continue }
+        let deadline = Deadline(after: Double(milliseconds) / 1_000)
+        if !sleeper.wake.wait(until: deadline) {
             // The time ran out (or the wait failed): leave the line, unless let in meanwhile.
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             let admitted = sleeper.admitted
             if !admitted { outside.removeAll { $0 === sleeper } }
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             guard admitted else { return nil }
             // Let in just as the time ran out: its post is on the way.
-            while sem_wait(sleeper.wake) != 0 {}  // EINTR only
-            break
+            sleeper.wake.wait()
         }
-        return max(0, Int32(clamping: Int((until - MonotonicClock.now()) * 1_000)))
+        return Int32(clamping: Int(deadline.remainingSeconds * 1_000))
     }
 
     /// The caller no longer waits in epoll. If nobody else does, or if the caller makes the busy
     /// workers outnumber the CPUs, the most recently idle worker outside goes in.
     func leave() {
         let busy = busyWorkers()
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         inside -= 1
         var next: Sleeper?
         if inside == 0 || busy >= limit, let last = outside.popLast() {
@@ -112,26 +93,26 @@ final class EpollWaiters: @unchecked Sendable {
             inside += 1
             next = last
         }
-        pthread_mutex_unlock(mutex)
-        if let next { sem_post(next.wake) }
+        mutex.unlock()
+        if let next { next.wake.post() }
     }
 
     /// Lets every idle worker in, now and from now on: at a stop, each must see the stop pipe.
     func admitAll() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         admittingAll = true
         let everyone = outside
         outside.removeAll()
         for sleeper in everyone { sleeper.admitted = true }
         inside += everyone.count
-        pthread_mutex_unlock(mutex)
-        for sleeper in everyone { sem_post(sleeper.wake) }
+        mutex.unlock()
+        for sleeper in everyone { sleeper.wake.post() }
     }
 
     /// How many wait in epoll and how many outside, for tests.
     var counts: (inside: Int, outside: Int) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return (inside, outside.count)
     }
 }

@@ -5,6 +5,7 @@ import CLinux
 import CFastCGI
 import HTTP
 import Logging
+import Platform
 
 /// askd's FastCGI server: libfcgi, a pool of worker threads, and a graceful stop.
 ///
@@ -177,7 +178,7 @@ public final class FastCGIServer: Sendable {
         // Counted before it runs: a stop that begins meanwhile waits for it too.
         state.liveWorkers.add(1, ordering: .relaxed)
         do {
-            try WorkerThread.start(name: name, stackSize: options.stackSize) { [self] in
+            try DetachedThread.start(name: name, stackSize: options.stackSize) { [self] in
                 defer { state.liveWorkers.subtract(1, ordering: .releasing) }
                 var everything = sigset_t()
                 sigfillset(&everything)

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+import HTTP
+import Platform
 #endif
 
 /// A listening socket, and whether askd owns it.

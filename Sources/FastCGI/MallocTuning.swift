@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import Platform
 
 /// glibc malloc settings for a server with many threads. Call `apply` in `main`, before any
 /// other thread starts. An operator's own setting of either (environment variable or
@@ -13,11 +14,9 @@ import CLinux
 ///   lock either way.
 /// - **A fixed 1 MiB trim threshold.** By default glibc gives the free top of a heap back to the
 ///   kernel once it passes 128 KiB (brk for the main heap, MADV_DONTNEED for the others), and
-///   takes it again at the next burst. Under /ask load that was about one brk or madvise per
-///   request, each taking the process's memory-map lock that page faults in every other thread
-///   need, and each page taken back is faulted in and zeroed again. With 1 MiB, 4 s of /ask under
-///   strace made 4 brk and no madvise calls instead of 4,363 and 1,724, and context switches fell
-///   from about 2.2 to 1.8 per request.
+///   takes it again at the next burst: under load, about one brk or madvise per request, each
+///   taking the memory-map lock that every other thread's page faults need, and each page given
+///   back is faulted in and zeroed again. 1 MiB keeps a burst's memory (see BENCHMARKS.md).
 ///   Setting it also stops glibc from raising it (up to 32 MiB) after large frees, and the mmap
 ///   threshold stays at 128 KiB: the memory an idle askd keeps stays bounded.
 public enum MallocTuning {

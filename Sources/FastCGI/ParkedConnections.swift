@@ -2,13 +2,14 @@
 import Glibc
 #endif
 import CFastCGI
+import Platform
 
 /// The kept-alive connections parked in the `ReadySet`, so that exactly one party takes each:
 /// the worker that claims it when a request arrives, or the stop that closes it.
 ///
-/// Sharded by address, each shard behind a plain pthread mutex: a claim or a park holds a lock
-/// for one set operation. (Swift's `Mutex` uses priority-inheritance futexes on Linux, which go
-/// to the kernel on every contended acquire; measured here, that halved throughput.)
+/// Sharded by address, each shard behind a plain pthread mutex (`Lock`): a claim or a park holds
+/// a lock for one set operation. Swift's `Mutex` is a priority-inheritance futex on Linux, which
+/// goes to the kernel on every contended acquire.
 ///
 /// The locks and the sets they guard are in two buffers: a shard's lock is read, unlocked, by
 /// every thread that takes it, and must not share memory with the set that its holder changes.
@@ -17,28 +18,18 @@ import CFastCGI
 final class ParkedConnections: @unchecked Sendable {
     private static let shardCount = 16
     /// Set once in init, read by any thread; each lock guards the set at the same index.
-    private let locks: UnsafeMutablePointer<UnsafeMutablePointer<pthread_mutex_t>>
+    private let locks: [Lock]
     private let shards: UnsafeMutablePointer<Set<UInt>>
     /// Set, under every shard's lock, when the server stops.
     private var stopped = false
 
     init() {
-        locks = .allocate(capacity: Self.shardCount)
+        locks = (0..<Self.shardCount).map { _ in Lock() }
         shards = .allocate(capacity: Self.shardCount)
-        for index in 0..<Self.shardCount {
-            let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-            pthread_mutex_init(lock, nil)
-            (locks + index).initialize(to: lock)
-            (shards + index).initialize(to: [])
-        }
+        shards.initialize(repeating: [], count: Self.shardCount)
     }
 
     deinit {
-        for index in 0..<Self.shardCount {
-            pthread_mutex_destroy(locks[index])
-            locks[index].deallocate()
-        }
-        locks.deallocate()
         shards.deinitialize(count: Self.shardCount)
         shards.deallocate()
     }
@@ -63,21 +54,21 @@ final class ParkedConnections: @unchecked Sendable {
     /// Stops parking and returns every request still parked, now owned by the caller.
     func stop() -> [UnsafeMutablePointer<FCGX_Request>] {
         var taken: [UnsafeMutablePointer<FCGX_Request>] = []
-        for index in 0..<Self.shardCount { pthread_mutex_lock(locks[index]) }
+        for index in 0..<Self.shardCount { locks[index].lock() }
         stopped = true
         for index in 0..<Self.shardCount {
             taken += shards[index].compactMap { UnsafeMutablePointer<FCGX_Request>(bitPattern: $0) }
             shards[index].removeAll()
         }
-        for index in 0..<Self.shardCount { pthread_mutex_unlock(locks[index]) }
+        for index in 0..<Self.shardCount { locks[index].unlock() }
         return taken
     }
 
     private func withShard<T>(for address: UInt, _ body: (inout Set<UInt>) -> T) -> T {
         // FCGX_Request blocks are 16-byte aligned heap allocations: skip the always-zero bits.
         let index = Int((address >> 4) % UInt(Self.shardCount))
-        pthread_mutex_lock(locks[index])
-        defer { pthread_mutex_unlock(locks[index]) }
+        locks[index].lock()
+        defer { locks[index].unlock() }
         return body(&shards[index])
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CFastCGI
 import CLinux
+import Platform
 
 /// The one epoll set the workers wait on: the listening socket, the stop pipe, and the idle
 /// kept-alive connections (FCGI_KEEP_CONN, nginx's `fastcgi_keep_conn on`).

@@ -5,6 +5,7 @@ import CFastCGI
 import CLinux
 import HTTP
 import Logging
+import Platform
 
 /// One worker thread's loop: take the next piece of work from the `ReadySet` (a new connection
 /// or a kept-alive one with a request on it), serve that request, repeat.

@@ -2,6 +2,7 @@ import API
 import FoundationEssentials
 import HTTP
 import Store
+import Text
 
 /// The list cursor and its base64url. Input: any bytes, used three ways: as the `cursor` query
 /// value itself, as the text inside a cursor (encoded here, so the fuzzer reaches the parsing of

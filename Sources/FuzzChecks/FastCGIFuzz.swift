@@ -4,6 +4,7 @@ import Glibc
 import API
 import FastCGI
 import HTTP
+import JSON
 import Logging
 
 /// FastCGI params and body to a `Request`, then through an `Application` as a worker answers it.

@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 
 /// The JSON parser and writer. Input: any bytes, read as a request body.
 ///

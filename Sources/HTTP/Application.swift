@@ -1,3 +1,4 @@
+import JSON
 import Logging
 
 /// Turns requests into responses: assigns the request id, routes, and maps errors.
@@ -55,7 +56,7 @@ public struct Application: Sendable {
                 "unexpected error",
                 metadata: ["request_id": "\(request.id)", "error": "\(String(reflecting: error))"]
             )
-            httpError = HTTPError(.internalServerError, "internal error", fields: ["request_id": request.id])
+            httpError = .opaque(requestID: request.id)
         }
         let body = JSONString.errorObject(httpError.message, fields: httpError.fields)
         var response = Response.json(httpError.status, Array(body.utf8), headers: httpError.headers)

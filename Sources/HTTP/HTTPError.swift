@@ -37,6 +37,12 @@ public struct HTTPError: Error, Sendable, Equatable {
         )
     }
 
+    /// The opaque 500 of an unexpected error: the client gets the request id and nothing else;
+    /// the details go to the log, under the same id.
+    public static func opaque(requestID: String) -> HTTPError {
+        HTTPError(.internalServerError, "internal error", fields: ["request_id": requestID])
+    }
+
     public static func contentTooLarge(limit: Int) -> HTTPError {
         HTTPError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")
     }

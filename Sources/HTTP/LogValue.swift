@@ -1,3 +1,4 @@
+import JSON
 /// Values in `key=value` log lines.
 public enum LogValue {
     /// `value` as is, or as a JSON string literal if it is empty or holds spaces, controls,

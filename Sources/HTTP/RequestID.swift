@@ -1,4 +1,5 @@
 import Synchronization
+import Text
 
 /// Request ids: the client's when sane, otherwise a new random one.
 public enum RequestID {
@@ -26,7 +27,7 @@ public enum RequestID {
     /// counts never give the same id). No system call per request.
     public static func generate() -> String {
         let count = counter.add(1, ordering: .relaxed).newValue
-        return hex(mix(count ^ keys.0)) + hex(mix(count &+ keys.1))
+        return Hex.encode(mix(count ^ keys.0)) + Hex.encode(mix(count &+ keys.1))
     }
 
     private static let counter = Atomic<UInt64>(0)
@@ -40,10 +41,5 @@ public enum RequestID {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -7,8 +7,7 @@ import Glibc
 /// askd's stand-in for Swift's `Mutex`, with the same `withLock`. On Linux, `Mutex` is a
 /// priority-inheritance futex: when it is contended, the kernel hands the lock to the waiter,
 /// so no atomic in user space orders the two holders, and ThreadSanitizer reports every access
-/// under it as a race (`make tsan`: two workers retiring at once, two turns committed at once to
-/// the MemoryStore). ThreadSanitizer intercepts pthread mutexes, so what it reports under this
+/// under it as a race. ThreadSanitizer intercepts pthread mutexes, so what it reports under this
 /// lock is a race. A plain mutex is also cheaper under contention (see `ReadWriteLocked`).
 public final class Locked<Value>: @unchecked Sendable {
     private var value: Value

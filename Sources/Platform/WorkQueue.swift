@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLinux
 
 /// A few threads that run closures in the order they were posted: the place for work that may
 /// block briefly (a store's statement) and must not run on a thread that others wait on (an
@@ -77,45 +76,12 @@ public final class WorkQueue: @unchecked Sendable {
 
     private func startThread(_ index: Int) {
         let threadName = "\(name)\(index)"
-        PlatformThread.detach(name: threadName) { [self] in
+        // A queue whose thread cannot start still has the others; with none, posts wait.
+        try? DetachedThread.start(name: threadName) { [self] in
             var everything = sigset_t()
             sigfillset(&everything)
             pthread_sigmask(SIG_BLOCK, &everything, nil)
             run()
         }
-    }
-}
-
-/// Starts detached threads that hold no reference to their starter.
-public enum PlatformThread {
-    private final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
-
-    /// Starts `run` on a new detached thread named `name` (at most 15 bytes are kept).
-    /// - Returns: whether the thread started.
-    @discardableResult
-    public static func detach(name: String, stackSize: Int? = nil, _ run: @escaping @Sendable () -> Void) -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        if let stackSize {
-            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-            pthread_attr_setstacksize(&attributes, max(Int(PTHREAD_STACK_MIN), (stackSize + pageSize - 1) / pageSize * pageSize))
-        }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(Body(run)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, &attributes, { context in
-            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<Body>.fromOpaque(context).release()
-            return false
-        }
-        askd_set_thread_name(thread, String(decoding: name.utf8.prefix(15), as: UTF8.self))
-        return true
     }
 }

@@ -25,19 +25,8 @@ final class TokenNotifications: @unchecked Sendable {
 
     init(settings: ConnectionSettings) {
         self.settings = settings
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            askd_set_thread_name(pthread_self(), "askd-pg-listen")
-            Unmanaged<TokenNotifications>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        if rc == 0 {
-            pthread_detach(thread)
-        } else {
-            // Never listening: every lookup reads the table.
-            Unmanaged<TokenNotifications>.fromOpaque(context).release()
-        }
+        // Without the thread, never listening: every lookup reads the table.
+        try? DetachedThread.start(name: "askd-pg-listen") { self.run() }
     }
 
     /// The generation now, or nil while no connection is listening.

@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CLinux
+import Platform
 import Store
 
 /// Commits turns handed over without waiting, on a thread of its own: each round takes the turns
@@ -9,10 +6,8 @@ import Store
 /// one's outcome.
 ///
 /// Threads that wait for their commit (`GroupCommit`) batch only as many turns as there are
-/// threads waiting at once. Deferred answers were finished by four threads, one commit each:
-/// 1.2 turns per transaction, about 100 µs of askd's CPU per turn. Here a burst of answers
-/// becomes a few large transactions. The thread starts on first need and ends at `stop`, once
-/// the queue is empty.
+/// threads waiting at once; here a burst of answers becomes a few large transactions. The thread
+/// starts on first need and ends at `stop`, once the queue is empty.
 final class BackgroundCommits: @unchecked Sendable {
     typealias Completion = @Sendable (Result<Void, any Error>) -> Void
 
@@ -21,8 +16,8 @@ final class BackgroundCommits: @unchecked Sendable {
     static var batchLimit: Int { 128 }
 
     private let commit: ([Turn]) -> [Result<Void, any Error>]
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let posted = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let mutex = Lock()
+    private let posted = Condition()
     private var queue: [(item: Turn, completion: Completion)] = []
     private var started = false
     private var stopping = false
@@ -31,24 +26,15 @@ final class BackgroundCommits: @unchecked Sendable {
     ///   this object's thread, which it must not keep a reference to the owner from.
     init(commit: @escaping ([Turn]) -> [Result<Void, any Error>]) {
         self.commit = commit
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(posted, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(posted)
-        pthread_mutex_destroy(mutex)
-        posted.deallocate()
-        mutex.deallocate()
     }
 
     /// Queues `item`; `completion` gets its outcome, on this object's thread, or on the
     /// caller's before this returns when the turn is refused (after `stop`, or when the thread
     /// cannot start).
     func submit(_ item: Turn, completion: @escaping Completion) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         guard !stopping else {
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             completion(.failure(StoreError.unavailable("the store is closed")))
             return
         }
@@ -57,9 +43,9 @@ final class BackgroundCommits: @unchecked Sendable {
         let running = started
         let refused = running ? [] : queue
         if !running { queue.removeAll() }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         if running {
-            pthread_cond_signal(posted)
+            posted.signal()
         } else {
             for waiting in refused { waiting.completion(.failure(StoreError.unavailable("cannot start the commit thread"))) }
         }
@@ -67,37 +53,25 @@ final class BackgroundCommits: @unchecked Sendable {
 
     /// Ends the thread once every queued item is settled.
     func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopping = true
-        pthread_mutex_unlock(mutex)
-        pthread_cond_signal(posted)
+        mutex.unlock()
+        posted.signal()
     }
 
+    /// The thread holds this object until the queue is empty after `stop`.
     private func startThread() -> Bool {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            let commits = Unmanaged<BackgroundCommits>.fromOpaque(context!).takeRetainedValue()
-            askd_set_thread_name(pthread_self(), "askd-commit")
-            commits.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<BackgroundCommits>.fromOpaque(context).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
+        (try? DetachedThread.start(name: "askd-commit") { self.run() }) != nil
     }
 
     private func run() {
         while true {
-            pthread_mutex_lock(mutex)
-            while queue.isEmpty && !stopping { pthread_cond_wait(posted, mutex) }
+            mutex.lock()
+            while queue.isEmpty && !stopping { posted.wait(mutex) }
             let batch = Array(queue.prefix(Self.batchLimit))
             queue.removeFirst(batch.count)
             let done = batch.isEmpty && stopping
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             if done { return }
             let results = commit(batch.map(\.item))
             precondition(results.count == batch.count, "a commit must settle every item")

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CLinux
 import CSQLite
+import Platform
 
 /// Copies the write-ahead log back into the database file on a thread of its own.
 ///
@@ -16,9 +13,9 @@ import CSQLite
 final class Checkpointer: @unchecked Sendable {
     private let path: String
     private let thresholdFrames: Int32
-    private let writerLock: WriterLock
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let writerLock: Lock
+    private let mutex = Lock()
+    private let wake = Condition()
     private var started = false
     private var requested = false
     private var stopping = false
@@ -30,24 +27,12 @@ final class Checkpointer: @unchecked Sendable {
     private var loggedFrames: Int32 = 0
     /// Checkpoints done so far; writers held back wait for the next one.
     private var rounds = 0
-    private let roundDone = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let roundDone = Condition()
 
-    init(path: String, writerLock: WriterLock, thresholdFrames: Int32 = 1_000) {
+    init(path: String, writerLock: Lock, thresholdFrames: Int32 = 1_000) {
         self.path = path
         self.writerLock = writerLock
         self.thresholdFrames = thresholdFrames
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
-        pthread_cond_init(roundDone, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(roundDone)
-        roundDone.deallocate()
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(mutex)
-        wake.deallocate()
-        mutex.deallocate()
     }
 
     /// Called after every commit on a connection, with the log's length in pages.
@@ -55,15 +40,15 @@ final class Checkpointer: @unchecked Sendable {
     /// Under steady load, readers rarely let the log start over from its beginning, so it stays
     /// past the threshold; a checkpoint is then worth it only once a batch of new pages arrived.
     func committed(logFrames: Int32) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         loggedFrames = logFrames
         guard logFrames >= thresholdFrames else { return }
         let uncopied = logFrames >= copiedFrames ? logFrames - copiedFrames : logFrames
         guard !stopping, uncopied >= thresholdFrames / 4 else { return }
         requested = true
         if started {
-            pthread_cond_signal(wake)
+            wake.signal()
         } else {
             started = startThread()
         }
@@ -74,58 +59,38 @@ final class Checkpointer: @unchecked Sendable {
     /// waits, up to 100 ms, for the checkpoint in progress, whose restarting step needs the
     /// write lock, so that the log's length stays bounded however fast turns come.
     func holdBackWriterIfFarBehind() {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard started, !stopping, loggedFrames >= thresholdFrames * 4, MonotonicClock.seconds() >= restartNotBefore else { return }
-        var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        deadline.tv_nsec += 100_000_000
-        if deadline.tv_nsec >= 1_000_000_000 {
-            deadline.tv_sec += 1
-            deadline.tv_nsec -= 1_000_000_000
-        }
+        mutex.lock()
+        defer { mutex.unlock() }
+        guard started, !stopping, loggedFrames >= thresholdFrames * 4, MonotonicClock.now() >= restartNotBefore else { return }
+        let deadline = Deadline(after: 0.1)
         let round = rounds
         requested = true
-        pthread_cond_signal(wake)
+        wake.signal()
         while rounds == round && !stopping {
-            if pthread_cond_timedwait(roundDone, mutex, &deadline) == ETIMEDOUT { break }
+            if !roundDone.wait(mutex, until: deadline) { break }
         }
     }
 
     /// Ends the thread after any checkpoint in progress.
     func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopping = true
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(mutex)
+        wake.signal()
+        mutex.unlock()
     }
 
+    /// Without the thread, the next commits past the threshold try again.
     private func startThread() -> Bool {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            // A new thread inherits its creator's name, a worker's: `top -H` and perf would
-            // count the checkpoints as that worker's.
-            askd_set_thread_name(pthread_self(), "askd-checkpoint")
-            Unmanaged<Checkpointer>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            // Without the thread, the next commits past the threshold try again.
-            Unmanaged<Checkpointer>.fromOpaque(context).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
+        (try? DetachedThread.start(name: "askd-checkpoint") { self.run() }) != nil
     }
 
     private func run() {
         var db: OpaquePointer?
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
             sqlite3_close(db)
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             started = false
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             return
         }
         defer { sqlite3_close_v2(db) }
@@ -134,16 +99,16 @@ final class Checkpointer: @unchecked Sendable {
         sqlite3_busy_timeout(db, 200)
         // A connection finds the log only once it has read the database.
         sqlite3_exec(db, "PRAGMA journal_mode", nil, nil, nil)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         while !stopping {
             if requested {
                 requested = false
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 // Passive: copies what no reader still needs; a busy database just means later.
                 var logged: Int32 = 0
                 var copied: Int32 = 0
                 sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &logged, &copied)
-                if logged >= thresholdFrames * 4 && MonotonicClock.seconds() >= restartNotBefore {
+                if logged >= thresholdFrames * 4 && MonotonicClock.now() >= restartNotBefore {
                     // Readers kept the log from starting over: wait for them, holding back this
                     // process's writers (which would otherwise starve the wait), so the log does
                     // not grow without end.
@@ -152,31 +117,22 @@ final class Checkpointer: @unchecked Sendable {
                     writerLock.unlock()
                     // Readers that outlast the wait: do not stall writers again for a while.
                     if rc == SQLITE_BUSY {
-                        pthread_mutex_lock(mutex)
-                        restartNotBefore = MonotonicClock.seconds() + 10
-                        pthread_mutex_unlock(mutex)
+                        mutex.lock()
+                        restartNotBefore = MonotonicClock.now() + 10
+                        mutex.unlock()
                     }
                     // Done: the next commit starts the log over.
                     if rc == SQLITE_OK { logged = 0 }
                 }
-                pthread_mutex_lock(mutex)
+                mutex.lock()
                 copiedFrames = max(copied, 0)
                 loggedFrames = min(loggedFrames, max(logged, 0))
                 rounds += 1
-                pthread_cond_broadcast(roundDone)
+                roundDone.broadcast()
             } else {
-                pthread_cond_wait(wake, mutex)
+                wake.wait(mutex)
             }
         }
-        pthread_mutex_unlock(mutex)
-    }
-}
-
-/// Seconds on the monotonic clock.
-enum MonotonicClock {
-    static func seconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        mutex.unlock()
     }
 }

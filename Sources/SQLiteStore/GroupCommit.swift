@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Platform
 
 /// Commits the writes of many threads together: whoever finds no commit in progress becomes
 /// the leader and commits every write queued so far, its own included, in one go; the others
@@ -11,42 +9,22 @@ import Glibc
 /// whole batch. Under load the batch grows by itself, and alone a write costs what it did.
 /// Each waiter sleeps on a semaphore of its own, posted after the queue's mutex is released: a
 /// commit wakes exactly the threads it settled, and the first of the next batch to lead it,
-/// and none of them then blocks again on the mutex (as they did when woken from a condition
-/// variable while the leader still held it: two context switches per waiter instead of one).
+/// and none of them then blocks again on the mutex: one context switch per waiter.
 final class GroupCommit<Item>: @unchecked Sendable {
     private final class Slot {
         let items: [Item]
         /// Written by the leader before it posts `wake`; read by the owner after its wait.
         var results: [Result<Void, any Error>]?
-        let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        let wake = Semaphore()
 
         init(_ items: [Item]) {
             self.items = items
-            sem_init(wake, 0, 0)
-        }
-
-        deinit {
-            sem_destroy(wake)
-            wake.deallocate()
-        }
-
-        func wait() {
-            while sem_wait(wake) != 0 {}  // EINTR only
         }
     }
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var queue: [Slot] = []
     private var leading = false
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
 
     /// Commits `item` with whatever else is queued; returns once it is committed. If this
     /// thread leads, it calls `commit` with the batch, which returns one result per item, in order.
@@ -59,30 +37,30 @@ final class GroupCommit<Item>: @unchecked Sendable {
     /// result per item, in order.
     func submit(_ items: [Item], commit: ([Item]) -> [Result<Void, any Error>]) -> [Result<Void, any Error>] {
         let slot = Slot(items)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         queue.append(slot)
         let follows = leading
         leading = true
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         if follows {
             // Woken with a verdict, or without one to lead the next batch.
-            slot.wait()
+            slot.wake.wait()
             if let results = slot.results { return results }
         }
 
         // This thread leads: the queue holds its own items and everything that came since.
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         let batch = queue
         queue.removeAll(keepingCapacity: true)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         let results = commit(batch.flatMap(\.items))
         precondition(results.count == batch.reduce(0) { $0 + $1.items.count }, "a group commit must settle every item")
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         let next = queue.first
         if next == nil { leading = false }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         // The next leader first, so that the next batch's commit starts while these finish.
-        if let next { sem_post(next.wake) }
+        if let next { next.wake.post() }
         var own: [Result<Void, any Error>] = []
         var offset = 0
         for settled in batch {
@@ -92,7 +70,7 @@ final class GroupCommit<Item>: @unchecked Sendable {
                 own = share
             } else {
                 settled.results = share
-                sem_post(settled.wake)
+                settled.wake.post()
             }
         }
         return own

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CSQLite
+import Platform
 
 /// One SQLite connection, used by one thread at a time, with its prepared statements cached.
 final class SQLiteConnection {
@@ -14,12 +15,12 @@ final class SQLiteConnection {
 
     private let db: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
-    private let writerLock: WriterLock
+    private let writerLock: Lock
     private let checkpointer: Unmanaged<Checkpointer>?
 
     /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
     /// checkpointing inside them.
-    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: WriterLock, checkpointer: Checkpointer? = nil) throws {
+    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: Lock, checkpointer: Checkpointer? = nil) throws {
         self.writerLock = writerLock
         self.checkpointer = checkpointer.map { Unmanaged.passRetained($0) }
         var handle: OpaquePointer?
@@ -34,8 +35,7 @@ final class SQLiteConnection {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         try execute("PRAGMA foreign_keys = ON")
         // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a committed turn
-        // survives askd crashing; a power cut may roll back the last few. (FULL halved /ask
-        // throughput here: 1.5k against 2.7k requests per second.)
+        // survives askd crashing; a power cut may roll back the last few (see BENCHMARKS.md).
         try execute("PRAGMA synchronous = NORMAL")
         try enableWAL(path: path, waitingUpTo: Double(busyTimeoutMilliseconds) / 1000)
         if let checkpointer = self.checkpointer {
@@ -99,9 +99,9 @@ final class SQLiteConnection {
     /// Runs `body` in a transaction that takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// that two writers never deadlock upgrading from read to write.
     ///
-    /// The writers of one process queue on `writerLock` first. Left to SQLite's busy handler,
-    /// a waiting writer sleeps in steps of up to 100 ms however soon the lock is free, which
-    /// put /ask's p99 in the hundreds of milliseconds. Other processes still meet at SQLite's lock.
+    /// The writers of one process queue on `writerLock` first, and take it as soon as it is
+    /// free: SQLite's busy handler sleeps in steps of up to 100 ms however soon the lock frees.
+    /// Other processes still meet at SQLite's lock.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         checkpointer?.takeUnretainedValue().holdBackWriterIfFarBehind()
         writerLock.lock()
@@ -204,21 +204,4 @@ final class SQLiteConnection {
             sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
         }
     }
-}
-
-/// A plain mutex shared by the connections of one store.
-final class WriterLock: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Platform
 
 /// The database connections of one store backend, shared by all threads: at most `capacity`
 /// of them, opened on first need and lent to one thread at a time.
@@ -17,8 +15,8 @@ public final class ConnectionPool<Connection: AnyObject>: @unchecked Sendable {
     private let open: () throws -> Connection
     private let isUsable: (Connection) -> Bool
     private let isReusable: (Connection) -> Bool
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let returned = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let mutex = Lock()
+    private let returned = Condition()
     private var idle: [Connection] = []
     private var opened = 0
 
@@ -37,15 +35,6 @@ public final class ConnectionPool<Connection: AnyObject>: @unchecked Sendable {
         self.open = open
         self.isUsable = isUsable
         self.isReusable = isReusable
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(returned, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(returned)
-        pthread_mutex_destroy(mutex)
-        returned.deallocate()
-        mutex.deallocate()
     }
 
     /// Runs `body` with a connection of its own, waiting for one if all are lent out.
@@ -60,28 +49,26 @@ public final class ConnectionPool<Connection: AnyObject>: @unchecked Sendable {
 
     private func checkOut() throws -> Connection {
         while true {
-            pthread_mutex_lock(mutex)
-            var deadline = timespec()
-            clock_gettime(CLOCK_REALTIME, &deadline)
-            deadline.tv_sec += maxWaitSeconds ?? 0
+            mutex.lock()
+            let deadline = Deadline(after: Double(maxWaitSeconds ?? 0))
             while idle.isEmpty && opened == capacity {
                 guard maxWaitSeconds != nil else {
-                    pthread_cond_wait(returned, mutex)
+                    returned.wait(mutex)
                     continue
                 }
-                if pthread_cond_timedwait(returned, mutex, &deadline) == ETIMEDOUT && idle.isEmpty && opened == capacity {
-                    pthread_mutex_unlock(mutex)
+                if !returned.wait(mutex, until: deadline) && idle.isEmpty && opened == capacity {
+                    mutex.unlock()
                     throw StoreError.unavailable("no database connection came free within \(maxWaitSeconds ?? 0) s")
                 }
             }
             if let connection = idle.popLast() {
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 if isUsable(connection) { return connection }
                 drop()
                 continue
             }
             opened += 1
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             do {
                 return try open()
             } catch {
@@ -93,17 +80,17 @@ public final class ConnectionPool<Connection: AnyObject>: @unchecked Sendable {
 
     private func checkIn(_ connection: Connection) {
         guard isReusable(connection) else { return drop() }
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         idle.append(connection)
-        pthread_cond_signal(returned)
-        pthread_mutex_unlock(mutex)
+        returned.signal()
+        mutex.unlock()
     }
 
     /// Frees the place of a connection that is gone (closed when its last reference goes).
     private func drop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         opened -= 1
-        pthread_cond_signal(returned)
-        pthread_mutex_unlock(mutex)
+        returned.signal()
+        mutex.unlock()
     }
 }

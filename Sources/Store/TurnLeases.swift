@@ -134,7 +134,7 @@ public final class TurnLeases: @unchecked Sendable {
         waitingStarted = true
         pthread_cond_signal(waitersChanged)
         pthread_mutex_unlock(mutex)
-        if start { PlatformThread.detach(name: "askd-turn-waits") { [self] in runWaiters() } }
+        if start { try? DetachedThread.start(name: "askd-turn-waits") { [self] in runWaiters() } }
     }
 
     /// A caller waiting for a conversation's lease.

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import HTTP
 import Store
+import Text
 
 /// What one `data:` event of a streamed Chat Completions response says, for the first choice.
 public struct ChatCompletionChunk: Sendable, Equatable {

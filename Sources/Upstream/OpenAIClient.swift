@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CCurl
-import HTTP
+import JSON
 import Store
 import Synchronization
 

@@ -1,5 +1,6 @@
 import CCurl
 import FoundationEssentials
+import Text
 
 /// What one libcurl transfer to the upstream collects, touched by one thread at a time: the
 /// worker running it, or the `TransferLoop`'s.

@@ -7,6 +7,7 @@ import Auth
 import FoundationEssentials
 import HTTP
 import Store
+import Text
 
 /// `askd token ...`: access tokens in the store that ASKD_DATABASE selects.
 struct TokenCommand: ParsableCommand {

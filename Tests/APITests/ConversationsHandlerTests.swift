@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import Store
 import Testing
+import Text
 
 /// The conversation routes over a memory store, with Alice's token and one conversation of hers.
 struct ConversationFixture {

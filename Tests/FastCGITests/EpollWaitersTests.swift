@@ -1,5 +1,6 @@
 @testable import FastCGI
 import Foundation
+import Platform
 import Synchronization
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PostgresStore
 @testable import SQLiteStore
+import Platform
 import Store
 import Testing
 
@@ -27,7 +28,7 @@ import Testing
         try Self.insertTokens(into: store)
         // Set-based inserts on a connection of the test's own: the store's paths take a
         // transaction per conversation.
-        let db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10_000, writerLock: WriterLock())
+        let db = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 10_000, writerLock: Lock())
         try db.writeTransaction {
             try db.execute(Self.seed(owner: "tok-alice", count: Self.conversations, first: 0, series: Self.sqliteSeries))
             try db.execute(Self.seed(owner: "tok-bob", count: Self.otherConversations, first: Self.conversations, series: Self.sqliteSeries))

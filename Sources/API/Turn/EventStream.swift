@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HTTP
+import JSON
 import Upstream
 
 /// A streamed `/ask` answer as Server-Sent Events, written to the client as it arrives:

@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 import Logging
 import Upstream
 
@@ -47,7 +48,7 @@ struct TurnDelivery: Sendable {
             if let detail = error.logDetail { logger.error("\(detail)") }
         } else {
             logger.error("unexpected error during a streamed answer", metadata: ["error": "\(String(reflecting: error))"])
-            failure = HTTPError(.internalServerError, "internal error", fields: ["request_id": channel.requestID])
+            failure = .opaque(requestID: channel.requestID)
         }
         try? events.send(event: "error", data: Self.errorEvent(failure))
         channel.end()

@@ -1,4 +1,4 @@
-@testable import HTTP
+@testable import JSON
 import Testing
 
 @Suite struct JSONParserTests {

@@ -6,8 +6,8 @@ import Glibc
 ///
 /// For the state every request reads (the token rows in memory, the last-use marks): readers
 /// never wait for one another. Swift's `Mutex` serialises them, and on Linux it is a
-/// priority-inheritance futex: with 50 requests on 2 cores, a holder preempted mid-section put
-/// every other reader to sleep in the kernel (perf: 3.7% of askd's CPU in `_lockSlow`).
+/// priority-inheritance futex: a holder preempted mid-section puts every other reader to sleep
+/// in the kernel.
 public final class ReadWriteLocked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)

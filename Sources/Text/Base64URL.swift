@@ -1,8 +1,8 @@
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648 section 5).
-package enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    package static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         var index = 0
         while index < bytes.count {
@@ -16,7 +16,7 @@ package enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    package static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt32] = []
         for byte in text.utf8 {
             guard let value = alphabet.firstIndex(of: byte) else { return nil }

@@ -1,3 +1,5 @@
+import Text
+
 /// Minimal JSON writing: string literals for every JSON body askd writes, and the error bodies
 /// the HTTP layer makes itself.
 public enum JSONString {
@@ -13,10 +15,10 @@ public enum JSONString {
             case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0..<0x20, 0x7F:
                 // Control characters are one byte in UTF-8 and never part of a longer sequence.
-                let digits = Array("0123456789abcdef".utf8)
+                let digits = Hex.digits(of: byte)
                 out.append(contentsOf: Array("\\u00".utf8))
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0F)])
+                out.append(digits.high)
+                out.append(digits.low)
             default: out.append(byte)
             }
         }
@@ -37,8 +39,8 @@ public enum JSONString {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                // Control characters are below 0x80: one byte.
+                out += "\\u00" + Hex.encode([UInt8(scalar.value)])
             default: out.unicodeScalars.append(scalar)
             }
         }
