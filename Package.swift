@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "JSON"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP", "Platform"], swiftSettings: swiftSettings),
-        .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
+        .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),

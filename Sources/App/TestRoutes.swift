@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import HTTP
 
 /// Routes the integration tests drive: slow answers, endless streams and a failing handler.
@@ -20,11 +21,9 @@ enum TestRoutes {
         router.get("/_test/stream") { request in
             let chunks = try number("chunks", of: request, default: 10, within: 0...100_000)
             let interval = try number("interval_ms", of: request, default: 100, within: 0...10_000)
-            return Response(status: .ok, headers: ["Content-Type": "text/plain", "X-Accel-Buffering": "no"], body: .stream { writer in
-                for index in 0..<chunks {
-                    try writer.write("chunk \(index)\n")
-                    usleep(useconds_t(interval * 1000))
-                }
+            return Response(body: .later { channel in
+                channel.begin(status: .ok, headers: ["Content-Type": "text/plain", "X-Accel-Buffering": "no"])
+                TestStream(channel: channel, chunks: chunks, intervalMilliseconds: interval).write(from: 0)
             })
         }
         router.get("/_test/big") { request in
@@ -34,6 +33,30 @@ enum TestRoutes {
         router.get("/_test/fail") { _ in throw Failure() }
         router.post("/_test/echo") { request in
             .json(.ok, Array(#"{"bytes":\#(request.body.count)}"#.utf8))
+        }
+    }
+
+    /// `/_test/stream`'s chunks, written without holding a thread: one every interval on a timer
+    /// queue, or all at once when the interval is 0 (what the connection cannot take waits in
+    /// the channel, up to its bound).
+    struct TestStream: Sendable {
+        let channel: any ResponseChannel
+        let chunks: Int
+        let intervalMilliseconds: Int
+        private static let clock = DispatchQueue(label: "askd-test-stream")
+
+        func write(from start: Int) {
+            var index = start
+            while index < chunks {
+                guard channel.write(Array("chunk \(index)\n".utf8)) else { break }
+                index += 1
+                if intervalMilliseconds > 0 && index < chunks {
+                    let next = index
+                    Self.clock.asyncAfter(deadline: .now() + .milliseconds(intervalMilliseconds)) { write(from: next) }
+                    return
+                }
+            }
+            channel.end()
         }
     }
 

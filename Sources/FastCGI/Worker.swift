@@ -168,9 +168,7 @@ final class Worker {
     private func send(_ response: Response, for incoming: Request, on request: UnsafeMutablePointer<FCGX_Request>, started: Double) {
         let application = server.application
         let writer = ResponseWriter(stream: request.pointee.out)
-        var response = response
         let omitBody = incoming.method == "HEAD"
-        var clientGone = false
         switch response.body {
         case .later:
             break
@@ -178,31 +176,8 @@ final class Worker {
             let bodyless = response.status.code == 204 || response.status.code == 304
             writer.writeHead(status: response.status, headers: response.headers, contentLength: bodyless ? nil : bytes.count)
             if !omitBody && !bodyless { writer.put(bytes) }
-        case .stream(let produce):
-            let stream = StreamBodyWriter(
-                writer: writer, status: response.status, headers: response.headers, descriptor: request.pointee.ipcFd
-            )
-            if omitBody {
-                stream.sendHeadIfNeeded()
-                break
-            }
-            do {
-                try produce(stream)
-                stream.sendHeadIfNeeded()
-            } catch is ClientDisconnected {
-                clientGone = true
-            } catch {
-                let failure = application.errorResponse(for: error, request: incoming)
-                if !stream.headSent {
-                    response = failure
-                    if case .bytes(let bytes) = failure.body {
-                        writer.writeHead(status: failure.status, headers: failure.headers, contentLength: bytes.count)
-                        writer.put(bytes)
-                    }
-                }
-            }
         }
-        clientGone = !writer.close(errorStream: request.pointee.err) || clientGone
+        let clientGone = !writer.close(errorStream: request.pointee.err)
         // nginx closed this connection when its client left, or stopped reading it past the send
         // timeout: never park it for another request, and close it at once rather than wait
         // (libfcgi's close otherwise waits up to 2 s for the peer to close its side).
@@ -211,7 +186,7 @@ final class Worker {
             request.pointee.detached = 1
         }
         // Logged once the answer is out, and before the request is finished: `request` stays this
-        // worker's (or finisher's) until `FCGX_Finish_r`.
+        // worker's until `FCGX_Finish_r`.
         application.logCompletion(
             of: incoming, status: response.status.code, seconds: MonotonicClock.now() - started, clientGone: clientGone
         )

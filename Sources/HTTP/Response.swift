@@ -1,10 +1,8 @@
-/// An HTTP response: status, headers and a body that is bytes, a stream written on the worker,
-/// or a response written later through a `ResponseChannel`.
+/// An HTTP response: status, headers and a body that is bytes, or a response written later
+/// through a `ResponseChannel`.
 public struct Response {
     public enum Body {
         case bytes([UInt8])
-        /// Produced chunk by chunk on the worker that owns the request.
-        case stream((any BodyWriter) throws -> Void)
         /// The whole response, later, through the channel the transport passes to `start`,
         /// which sets the work going and returns at once (see `ResponseChannel`). This
         /// response's status and headers are not sent; the channel's are.

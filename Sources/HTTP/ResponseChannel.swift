@@ -34,3 +34,8 @@ public protocol ResponseChannel: AnyObject, Sendable {
     /// silent model asks now and then, so that it can stop the work early).
     var clientIsGone: Bool { get }
 }
+
+/// The client closed its connection before the response was complete.
+public struct ClientDisconnected: Error, Sendable, Equatable {
+    public init() {}
+}

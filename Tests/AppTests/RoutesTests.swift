@@ -2,6 +2,7 @@
 import HTTP
 import Logging
 import Store
+import Platform
 import Testing
 import Upstream
 
@@ -50,12 +51,13 @@ extension RoutesTests {
         }
         for query in ["chunks=-1", "chunks=-9223372036854775808", "chunks=1&interval_ms=-1"] {
             var request = Request(method: "GET", path: "/_test/stream", query: query)
-            guard case .stream(let produce) = application.respond(to: &request).body else {
-                Issue.record("/_test/stream should stream")
+            guard case .later(let start) = application.respond(to: &request).body else {
+                Issue.record("/_test/stream should answer later")
                 return
             }
-            let writer = CollectingWriter()
-            try produce(writer)
+            let writer = CollectingChannel()
+            start(writer)
+            writer.ended.take()
             #expect(writer.chunks.count == (query.hasPrefix("chunks=1") ? 1 : 0), "\(query)")
         }
         let request = Request(method: "GET", path: "/_test/slow", query: "ms=9223372036854775807")
@@ -64,10 +66,20 @@ extension RoutesTests {
     }
 }
 
-/// A streamed body, kept chunk by chunk.
-private final class CollectingWriter: BodyWriter {
+/// A body sent later, kept chunk by chunk.
+private final class CollectingChannel: ResponseChannel, @unchecked Sendable {
+    let requestID = "test"
+    let ended = Handoff<Void>()
     var chunks: [[UInt8]] = []
+    var started = false
     var clientIsGone: Bool { false }
-    func write(_ bytes: [UInt8]) throws { chunks.append(bytes) }
+    func begin(status: HTTPStatus, headers: HTTPHeaders) { started = true }
+    func write(_ bytes: [UInt8]) -> Bool {
+        chunks.append(bytes)
+        return true
+    }
+    func end() { ended.put(()) }
+    func respond(_ response: Response) { ended.put(()) }
+    func fail(_ error: any Error) { ended.put(()) }
 }
 #endif

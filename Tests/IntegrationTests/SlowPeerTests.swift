@@ -64,17 +64,40 @@ extension IntegrationTests {
             #expect(Date().timeIntervalSince(healthStart) < 0.5, "the only worker is free again")
         }
 
-        /// A reader that takes nothing of a streamed answer is dropped after the send timeout,
-        /// logged as gone, and the worker serves again.
-        @Test func aReaderThatStopsReadingIsDroppedAfterTheSendTimeout() throws {
-            let stack = try Stack(askdArguments: ["--threads", "1"], environment: ["ASKD_SEND_TIMEOUT_SECONDS": "1"])
+        /// A reader that takes nothing of a streamed answer is dropped once more than the
+        /// channel's bound (1 MiB) waits for it, logged as gone, and the worker serves again.
+        @Test func aReaderThatStopsReadingIsDroppedPastTheBound() throws {
+            let stack = try Stack(askdArguments: ["--threads", "1"], environment: ["ASKD_SEND_TIMEOUT_SECONDS": "30"])
             let reader = try FastCGIClient(socketPath: stack.socketPath, receiveBuffer: 4096)
-            let params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/_test/stream"), ("QUERY_STRING", "chunks=100000&interval_ms=0")]
+            let params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/_test/stream"), ("QUERY_STRING", "chunks=200000&interval_ms=0")]
+            let start = Date()
             try reader.send(params: params, stdin: [], keepConnection: false)
             try waitUntil("askd logs the reader as gone", seconds: 10) { stack.askdLog.contains("client=gone") }
-            let start = Date()
+            #expect(Date().timeIntervalSince(start) < 5, "dropped at the bound, long before the 30 s send timeout")
+            let healthStart = Date()
             #expect(try stack.client.get("/healthz").status == 200)
-            #expect(Date().timeIntervalSince(start) < 1)
+            #expect(Date().timeIntervalSince(healthStart) < 1)
+            withExtendedLifetime(reader) {}
+        }
+
+        /// One that takes nothing of an answer within the bound is dropped after the send
+        /// timeout: the answer's bytes wait in askd, not in a thread blocked on the socket.
+        @Test func aReaderThatStopsReadingIsDroppedAfterTheSendTimeout() throws {
+            let stack = try Stack(askdArguments: ["--threads", "1"], environment: ["ASKD_SEND_TIMEOUT_SECONDS": "2"])
+            let reader = try FastCGIClient(socketPath: stack.socketPath, receiveBuffer: 4096)
+            // About 680 KB with their records: more than the socket's buffers hold, less than the bound.
+            let params = [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/_test/stream"), ("QUERY_STRING", "chunks=35000&interval_ms=0")]
+            let start = Date()
+            try reader.send(params: params, stdin: [], keepConnection: false)
+            // Meanwhile the only worker serves others: the stream holds no thread.
+            Thread.sleep(forTimeInterval: 0.3)
+            let healthStart = Date()
+            #expect(try stack.client.get("/healthz").status == 200)
+            #expect(Date().timeIntervalSince(healthStart) < 1)
+            #expect(!stack.askdLog.contains("client=gone"))
+            try waitUntil("askd logs the reader as gone", seconds: 10) { stack.askdLog.contains("client=gone") }
+            let dropped = Date().timeIntervalSince(start)
+            #expect(dropped >= 1.9 && dropped < 5, "dropped after \(dropped) s")
             withExtendedLifetime(reader) {}
         }
 
