@@ -37,7 +37,7 @@ public struct ConversationsHandler: Sendable {
         }
         let cursor = try request.queryParameter("cursor").map(Self.cursor(from:))
         // One more than asked: whether it exists says whether there is a next page.
-        let page = try storing { try store.conversations(owner: token.id, limit: limit + 1, after: cursor) }
+        let page = try store.conversations(owner: token.id, limit: limit + 1, after: cursor)
         let shown = page.prefix(limit)
         let next: JSONValue = page.count > limit ? shown.last.map { .string(Self.token(for: $0.conversation)) } ?? .null : .null
         let body = JSONValue.object(["conversations": .array(shown.map(Self.summary)), "next_cursor": next])
@@ -95,11 +95,8 @@ public struct ConversationsHandler: Sendable {
     private func detail(
         id: String, owner: String, limit: Int, before: Int?, summary: () throws -> ConversationSummary?
     ) throws -> Response {
-        let (found, page) = try storing { () throws -> (ConversationSummary?, [StoredMessage]) in
-            guard let found = try summary() else { return (nil, []) }
-            return (found, try store.messages(conversationID: id, newest: limit, before: before, maxBytes: Self.messagePageBytes))
-        }
-        guard let found else { throw HTTPError.conversationNotFound }
+        guard let found = try summary() else { throw HTTPError.conversationNotFound }
+        let page = try store.messages(conversationID: id, newest: limit, before: before, maxBytes: Self.messagePageBytes)
         // Messages are numbered from 1 without gaps: a page that does not start at 1 has older ones.
         let next: JSONValue = page.first.flatMap { $0.sequence > 1 ? .string(Self.messageToken(for: $0, conversationID: id)) : nil } ?? .null
         return .json(.ok, Self.detail(found, messages: page[...], next: next).serialized)
@@ -122,16 +119,8 @@ public struct ConversationsHandler: Sendable {
 
     public func deleteAll(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
-        _ = try storing { try store.deleteAllConversations(owner: token.id) }
+        _ = try store.deleteAllConversations(owner: token.id)
         return Response(status: .noContent)
-    }
-
-    private func storing<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
     }
 
     // MARK: JSON

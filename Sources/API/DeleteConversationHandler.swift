@@ -17,12 +17,7 @@ public struct DeleteConversationHandler: Sendable {
         guard let id = request.parameters["conversation_id"], ConversationID.isWellFormed(id) else {
             throw HTTPError.conversationNotFound
         }
-        let deleted: Bool
-        do {
-            deleted = try store.deleteConversation(id: id, owner: token.id)
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
+        let deleted = try store.deleteConversation(id: id, owner: token.id)
         guard deleted else { throw HTTPError.conversationNotFound }
         return Response(status: .noContent)
     }

@@ -5,10 +5,6 @@ import Store
 extension TokenVerifier {
     /// The token of the request's caller; a store failure while checking it is a 503.
     func caller(of request: Request) throws -> TokenRecord {
-        do {
-            return try verify(authorization: request.headers["Authorization"])
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
+        try verify(authorization: request.headers["Authorization"])
     }
 }

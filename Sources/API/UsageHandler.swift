@@ -20,12 +20,7 @@ public struct UsageHandler: Sendable {
     public func handle(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         let today = clock().usageDay
-        let usage: (day: UsageTotals, total: UsageTotals)
-        do {
-            usage = try store.usage(owner: token.id, day: today)
-        } catch let error as StoreError {
-            throw HTTPError(store: error)
-        }
+        let usage = try store.usage(owner: token.id, day: today)
         var day = Self.totals(usage.day)
         day["date"] = .string(today)
         return .json(.ok, JSONValue.object(["today": .object(day), "total": .object(Self.totals(usage.total))]).serialized)

@@ -46,7 +46,7 @@ public struct Application: Sendable {
     /// Only this function turns an error into a response.
     public func errorResponse(for error: any Error, request: Request) -> Response {
         let httpError: HTTPError
-        if let error = error as? HTTPError {
+        if let error = (error as? HTTPError) ?? (error as? any HTTPErrorConvertible)?.httpError {
             httpError = error
             if let detail = error.logDetail {
                 logger.error("\(detail)", metadata: ["request_id": "\(request.id)"])

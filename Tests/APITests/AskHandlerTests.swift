@@ -343,7 +343,7 @@ struct AskHandlerTests {
 
     /// A turn whose lock was taken over is a 503 to try again, with the cause for the log only.
     @Test func aLostTurnLockIsA503ToTryAgain() {
-        let error = HTTPError(store: .turnLockLost("c1"))
+        let error = StoreError.turnLockLost("c1").httpError
         #expect(error.status == .serviceUnavailable)
         #expect(error.headers["Retry-After"] == "5")
         #expect(error.message.hasSuffix("nothing was stored, try again"))

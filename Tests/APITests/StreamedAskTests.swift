@@ -102,7 +102,7 @@ import Upstream
         let (_, writer, error) = try stream(fixture, #"{"prompt":"hi","stream":true}"#)
         #expect(writer.events.isEmpty, "no event went out")
         #expect(writer.status == 429)
-        let httpError = try #require(error as? HTTPError)
+        let httpError = try #require((error as? any HTTPErrorConvertible)?.httpError)
         #expect(httpError.status == .tooManyRequests)
         #expect(httpError.headers["Retry-After"] == "3")
     }

@@ -42,7 +42,7 @@ struct TurnDelivery: Sendable {
             return
         }
         let failure: HTTPError
-        if let error = error as? HTTPError {
+        if let error = (error as? HTTPError) ?? (error as? any HTTPErrorConvertible)?.httpError {
             failure = error
             // Application logs the detail of an error that becomes a response; this one is an event.
             if let detail = error.logDetail { logger.error("\(detail)") }

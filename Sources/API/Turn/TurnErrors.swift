@@ -4,17 +4,11 @@ import Store
 import Upstream
 
 extension TurnPipeline {
-    /// Upstream and store failures as the client sees them; the upstream's own words go to the log.
+    /// The error as the client will see it (`HTTPErrorConvertible` maps it at the edge); the
+    /// upstream's own words go to the log here, with their weight.
     func clientError(_ error: any Error, logger: Logger) -> any Error {
-        switch error {
-        case let error as UpstreamError:
-            log(error, logger: logger)
-            return HTTPError(upstream: error)
-        case let error as StoreError:
-            return HTTPError(store: error)
-        default:
-            return error
-        }
+        if let error = error as? UpstreamError { log(error, logger: logger) }
+        return error
     }
 
     private func log(_ error: UpstreamError, logger: Logger) {
@@ -25,42 +19,6 @@ extension TurnPipeline {
             logger.critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)")
         case .timedOut(let detail), .failed(let detail):
             logger.error("the upstream failed: \(detail)")
-        }
-    }
-}
-
-extension HTTPError {
-    static let conversationNotFound = HTTPError(.notFound, "conversation not found")
-
-    /// The client's view of an upstream failure; the details go to the log by the caller.
-    init(upstream error: UpstreamError) {
-        switch error {
-        case .rateLimited(let retryAfter):
-            var headers = HTTPHeaders()
-            if let retryAfter { headers.add(name: "Retry-After", value: retryAfter) }
-            self.init(.tooManyRequests, "the model is rate-limited; try again later", headers: headers)
-        case .rejectedCredentials:
-            self.init(.badGateway, "upstream rejected askd's credentials")
-        case .timedOut:
-            self.init(.gatewayTimeout, "the model did not answer in time")
-        case .failed:
-            self.init(.badGateway, "the model could not answer")
-        }
-    }
-
-    init(store error: StoreError) {
-        switch error {
-        case .conversationNotFound: self = .conversationNotFound
-        case .turnLockTimedOut: self.init(.conflict, "conversation is busy", headers: ["Retry-After": "1"])
-        case .turnLockLost(let id):
-            self.init(
-                .serviceUnavailable, "the turn could not be stored, as the store was unreachable meanwhile; nothing was stored, try again",
-                headers: ["Retry-After": "5"], logDetail: "the turn lock on conversation \(id) was taken over before the turn was stored"
-            )
-        case .duplicate(let what):
-            self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"], logDetail: "the store refused a duplicate: \(what)")
-        case .unavailable(let why):
-            self.init(.serviceUnavailable, "store unavailable", headers: ["Retry-After": "5"], logDetail: "the store is unavailable: \(why)")
         }
     }
 }

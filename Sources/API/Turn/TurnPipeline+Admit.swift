@@ -1,5 +1,4 @@
 import HTTP
-import Store
 
 extension TurnPipeline {
     /// Admit: reads the request's input and holds it to askd's limits (prompt length, the
@@ -8,12 +7,8 @@ extension TurnPipeline {
     /// on a lock it may not take.
     func admit(_ request: Request, owner: String) throws -> AskInput {
         let input = try AskInput.parse(request, maxPromptCharacters: settings.maxPromptCharacters, limits: settings)
-        if let existing = input.conversationID {
-            do {
-                guard try store.conversation(id: existing, owner: owner) != nil else { throw HTTPError.conversationNotFound }
-            } catch let error as StoreError {
-                throw HTTPError(store: error)
-            }
+        if let existing = input.conversationID, try store.conversation(id: existing, owner: owner) == nil {
+            throw HTTPError.conversationNotFound
         }
         return input
     }
