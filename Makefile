@@ -10,9 +10,13 @@ PORT ?= 8080
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
 TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver
 BENCH_APT_PACKAGES := wrk gcc
+# `make deb` (dpkg-deb, dpkg-shlibdeps, lintian) and the boot test of the package in a Debian 12
+# tree made by debootstrap and booted by systemd-nspawn.
+DEB_APT_PACKAGES := dpkg-dev binutils lintian
+BOOT_APT_PACKAGES := debootstrap systemd-container util-linux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps bench-deps build build-debug run test tsan bench fuzz clean
+.PHONY: all deps test-deps deb-deps bench-deps build build-debug deb run test tsan bench fuzz clean
 
 all: build
 
@@ -21,8 +25,11 @@ deps:
 	@./dev/apt-install $(APT_PACKAGES)
 	@command -v swift >/dev/null || { echo "Swift 6 is needed: see https://www.swift.org/install/linux/"; exit 1; }
 
-test-deps: deps
-	@./dev/apt-install $(TEST_APT_PACKAGES)
+test-deps: deps deb-deps
+	@./dev/apt-install $(TEST_APT_PACKAGES) $(BOOT_APT_PACKAGES)
+
+deb-deps: deps
+	@./dev/apt-install $(DEB_APT_PACKAGES)
 
 bench-deps: test-deps
 	@./dev/apt-install $(BENCH_APT_PACKAGES)
@@ -35,6 +42,13 @@ build: deps
 
 build-debug: deps
 	swift build --product askd
+
+# askd_<version>_amd64.deb here, from the release build and deploy/ (dev/build-deb says what
+# goes where), then lintian on it: its remaining tags are explained in
+# deploy/debian/lintian-overrides, and any other warning or error fails the target.
+deb: build deb-deps
+	@deb=$$(./dev/build-deb) && echo "built $$deb ($$(du -h "$$deb" | cut -f1))" && \
+	lintian --fail-on error,warning "$$deb"
 
 run: build
 	PORT=$(PORT) ./dev/run
