@@ -46,6 +46,7 @@ build-debug: deps
 # askd_<version>_amd64.deb here, from the release build and deploy/ (dev/build-deb says what
 # goes where), then lintian on it: its remaining tags are explained in
 # deploy/debian/lintian-overrides, and any other warning or error fails the target.
+DEB_FILE = askd_$(shell ./dev/build-deb --print-version)_$(shell dpkg --print-architecture).deb
 deb: build deb-deps
 	@deb=$$(./dev/build-deb) && echo "built $$deb ($$(du -h "$$deb" | cut -f1))" && \
 	lintian --fail-on error,warning "$$deb"
@@ -57,12 +58,15 @@ run: build
 # debug askd binary, which is the only build that can serve the test-only routes.
 # The tests' temporary files (stores, logs, sockets, configs) go to a folder of this run, removed
 # afterwards whatever the outcome. It is world-traversable, as /tmp is, for nginx's workers.
-test: test-deps build-debug
+# The package boot test (Tests/IntegrationTests/PackageBootTests.swift) installs the package
+# that `deb` built (ASKD_DEB) in a Debian 12 tree that Tests/Support/boot-tree makes once.
+test: test-deps build-debug deb
 	./Tests/Support/openapi-contract install
 	./Tests/Support/web-chat install
+	./Tests/Support/boot-tree prepare
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
 	trap 'rm -rf "$$scratch"' EXIT && \
-	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
+	ASKD_BIN=$(CURDIR)/.build/debug/askd ASKD_DEB=$(CURDIR)/$(DEB_FILE) TMPDIR="$$scratch" swift test
 
 # The whole suite under ThreadSanitizer: the tests and askd are built with --sanitize=thread in
 # .build-tsan (the debug build in .build is left as it is), and the integration tests run that
