@@ -102,6 +102,8 @@ public struct AskHandler: Sendable {
             } catch let error as HTTPError where events.started {
                 // Application logs the detail of an error that becomes a response; this one is an event.
                 if let detail = error.logDetail { logger.error("\(detail)", metadata: ["request_id": "\(requestID)"]) }
+                // The stream gave the answer up (askd is stopping): the model was paid for it.
+                if let partial = events.abandonedAnswer { countUnstored(partial, owner: owner, requestID: requestID) }
                 try events.send(event: "error", data: Self.errorEvent(error))
                 return
             } catch where events.started {

@@ -30,6 +30,7 @@ final class EventStream: ChatStreamSink {
     }
 
     func deliver(_ text: String) throws {
+        try endIfTheServerCannotWait()
         try send(data: JSONValue.object(["delta": .string(text)]).serialized)
     }
 
@@ -39,6 +40,7 @@ final class EventStream: ChatStreamSink {
 
     func idle() throws {
         if writer.clientIsGone { throw ClientDisconnected() }
+        try endIfTheServerCannotWait()
         if Self.now() - lastWrite >= keepAliveSeconds { try write(Array(": keep-alive\n\n".utf8)) }
     }
 
@@ -51,6 +53,16 @@ final class EventStream: ChatStreamSink {
         bytes += data
         bytes += [0x0A, 0x0A]
         try write(bytes)
+    }
+
+    /// askd is stopping and its drain time has run out: the answer ends here (abandoned, as when
+    /// a client leaves), and the client is told so, with the status it would have had.
+    private func endIfTheServerCannotWait() throws {
+        guard writer.mustEndNow else { return }
+        throw HTTPError(
+            .serviceUnavailable, "askd is restarting and could not wait for the rest of this answer; ask again",
+            headers: ["Retry-After": "5"], logDetail: "the drain time ran out during a streamed answer: it was cut short"
+        )
     }
 
     private func write(_ bytes: [UInt8]) throws {

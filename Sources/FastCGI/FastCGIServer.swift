@@ -256,13 +256,30 @@ public final class FastCGIServer: Sendable {
         readySet.stop()
     }
 
-    /// Waits for the workers to finish, up to the drain time or a second stop signal.
+    /// How long streamed responses still going when the drain time runs out get to end with an
+    /// error event: a stream waiting on a silent model looks about once a second.
+    static let streamEndSeconds = 2.0
+
+    /// Waits for the workers to finish, up to the drain time or a second stop signal. When the
+    /// drain time runs out, streamed responses still going are told to end (with an error event
+    /// that a client can tell from a complete answer) and get `streamEndSeconds` to.
     private func drain(watching stop: sigset_t) -> Int32 {
         var stop = stop
         let deadline = MonotonicClock.now() + options.drainSeconds
         var tick = timespec(tv_sec: 0, tv_nsec: 10_000_000)
         while state.liveWorkers.load(ordering: .acquiring) > 0 {
-            if MonotonicClock.now() >= deadline {
+            let now = MonotonicClock.now()
+            if now >= deadline && !state.drainRanOut.load(ordering: .relaxed) {
+                state.drainRanOut.store(true, ordering: .releasing)
+                let streams = state.streaming.load(ordering: .acquiring)
+                if streams > 0 {
+                    logger.warning(
+                        "drain time ran out; ending the streamed answers still going with an error event",
+                        metadata: ["streams": "\(streams)", "in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
+                    )
+                }
+            }
+            if now >= deadline && (state.streaming.load(ordering: .acquiring) == 0 || now >= deadline + Self.streamEndSeconds) {
                 logger.warning(
                     "drain time ran out; exiting with requests unfinished",
                     metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
@@ -279,6 +296,10 @@ public final class FastCGIServer: Sendable {
             }
         }
         socket.close()
+        if state.drainRanOut.load(ordering: .relaxed) {
+            logger.warning("stopped after the drain time ran out: streamed answers still going ended with an error event")
+            return 1
+        }
         logger.info("stopped cleanly: every in-flight request finished")
         return 0
     }

@@ -24,6 +24,10 @@ final class ServerState: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Deferred responses started and not yet finished (counted in `inFlight` too).
     let deferred = Atomic<Int>(0)
+    /// Streamed responses being written, until their request is finished.
+    let streaming = Atomic<Int>(0)
+    /// Set when a stop's drain time runs out: streamed responses still going end themselves.
+    let drainRanOut = Atomic<Bool>(false)
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 }

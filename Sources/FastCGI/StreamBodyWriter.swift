@@ -9,15 +9,19 @@ final class StreamBodyWriter: BodyWriter {
     private let headers: HTTPHeaders
     /// The connection from the web server.
     private let descriptor: Int32
+    private let state: ServerState
     private(set) var headSent = false
     private(set) var clientGone = false
 
-    init(writer: ResponseWriter, status: HTTPStatus, headers: HTTPHeaders, descriptor: Int32) {
+    init(writer: ResponseWriter, status: HTTPStatus, headers: HTTPHeaders, descriptor: Int32, state: ServerState) {
         self.writer = writer
         self.descriptor = descriptor
         self.status = status
         self.headers = headers
+        self.state = state
     }
+
+    var mustEndNow: Bool { state.drainRanOut.load(ordering: .acquiring) }
 
     func write(_ bytes: [UInt8]) throws {
         guard !clientGone else { throw ClientDisconnected() }

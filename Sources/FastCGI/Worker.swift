@@ -197,6 +197,7 @@ final class Worker {
         }
         let omitBody = incoming.method == "HEAD"
         var clientGone = false
+        var streamed = false
         switch response.body {
         case .deferred:
             break
@@ -206,8 +207,11 @@ final class Worker {
             if !omitBody && !bodyless { writer.put(bytes) }
         case .stream(let produce):
             let stream = StreamBodyWriter(
-                writer: writer, status: response.status, headers: response.headers, descriptor: request.pointee.ipcFd
+                writer: writer, status: response.status, headers: response.headers, descriptor: request.pointee.ipcFd,
+                state: server.state
             )
+            streamed = true
+            server.state.streaming.add(1, ordering: .relaxed)
             if omitBody {
                 stream.sendHeadIfNeeded()
                 break
@@ -242,6 +246,7 @@ final class Worker {
             of: incoming, status: response.status.code, seconds: MonotonicClock.now() - started, clientGone: clientGone
         )
         FCGX_Finish_r(request)
+        if streamed { server.state.streaming.subtract(1, ordering: .releasing) }
         server.state.inFlight.subtract(1, ordering: .relaxed)
     }
 }

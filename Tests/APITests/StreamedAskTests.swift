@@ -10,7 +10,10 @@ final class RecordingWriter: BodyWriter {
     var chunks: [String] = []
     /// Throw `ClientDisconnected` from this write on (counting from 0).
     var leaveAtWrite: Int?
+    /// Play a server whose drain time runs out once this many writes went out.
+    var mustEndAfterWrites: Int?
     var clientIsGone: Bool { false }
+    var mustEndNow: Bool { mustEndAfterWrites.map { chunks.count >= $0 } ?? false }
 
     func write(_ bytes: [UInt8]) throws {
         if let leaveAtWrite, chunks.count >= leaveAtWrite { throw ClientDisconnected() }
@@ -166,6 +169,35 @@ final class RecordingWriter: BodyWriter {
         #expect(usage.day.requests == 1)
         #expect(usage.day.promptTokens > 0)
         #expect(usage.day.completionTokens == 2, "the two words written before the client left")
+    }
+
+    /// askd is stopping and its drain time ran out: the answer ends with an error event (a 503
+    /// to ask again), not `done`, so that the client can tell it from a complete one. It is
+    /// not stored, but the model's work counts.
+    @Test func anAnswerTheServerCannotWaitForEndsWithAnErrorEvent() throws {
+        let fixture = try AskFixture(upstream: EchoProvider(wordDelayMilliseconds: 0))
+        let writer = RecordingWriter()
+        writer.mustEndAfterWrites = 2
+        let (_, _, error) = stream(fixture, #"{"prompt":"one two three four five six","stream":true}"#, writer: writer)
+        #expect(error == nil)
+        let events = writer.events
+        #expect(events.count == 3)
+        #expect(events.prefix(2).allSatisfy { $0.0 == nil && $0.1["delta"] != nil })
+        let last = try #require(events.last)
+        #expect(last.0 == "error")
+        #expect(last.1["status"] as? Int == 503)
+        #expect((last.1["error"] as? String)?.contains("restarting") == true)
+        #expect(last.1["retry_after"] as? String == "5")
+        #expect(fixture.store.conversationCount == 0)
+        let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
+        #expect(usage.day.completionTokens == 2, "the two words written")
+
+        // Before the first word, it is the answer's status.
+        let early = RecordingWriter()
+        early.mustEndAfterWrites = 0
+        let (_, _, refused) = stream(fixture, #"{"prompt":"hi","stream":true}"#, writer: early)
+        #expect(early.chunks.isEmpty)
+        #expect((refused as? HTTPError)?.status == .serviceUnavailable)
     }
 
     /// A conversation deleted while its answer streams stores no turn, but the answer's usage counts.

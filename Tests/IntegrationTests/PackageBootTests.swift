@@ -61,14 +61,17 @@ extension IntegrationTests {
             #expect(try server.journal().contains("stopped cleanly: every in-flight request finished"))
             print("PackageBoot: drain: systemctl restart askd during a \(short.deltas)-word stream took \(short.restartSeconds) s; the stream ended with event: done")
 
-            // One longer than the drain is cut when the drain runs out, and its client sees no
-            // `done` event: the answer ends short (see deploy/README.md, "Upgrade").
+            // One longer than the drain ends, when the drain runs out, with an `error` event (503:
+            // ask again) instead of `done` (see deploy/README.md, "Upgrade").
             let long = try restartDuringStream(server, words: 200, token: token, name: "long")
             #expect(!long.text.contains("event: done"), "\(long.text.suffix(300))")
+            #expect(long.text.contains("event: error\ndata: {"), "\(long.text.suffix(300))")
+            #expect(long.lastLine.contains(#""status":503"#), "\(long.lastLine)")
+            #expect(long.text.contains("curl exit 0"), "the response itself ended properly")
             #expect(long.deltas < 204, "the stream was cut: \(long.deltas) words")
             #expect(long.restartSeconds >= Double(PackagedServer.drainSeconds) - 0.5, "the drain waited \(long.restartSeconds) s")
-            #expect(try server.journal().contains("drain time ran out"))
-            print("PackageBoot: drain: a 204-word stream (8 s) was cut after \(long.deltas) words when the \(PackagedServer.drainSeconds) s drain ran out (restart took \(long.restartSeconds) s; the stream's last line: \(long.lastLine))")
+            #expect(try server.journal().contains("ending the streamed answers still going with an error event"))
+            print("PackageBoot: drain: a 204-word stream (8 s) was cut after \(long.deltas) words when the \(PackagedServer.drainSeconds) s drain ran out (restart took \(long.restartSeconds) s); it ended with: \(long.lastLine)")
 
             // kill -9: systemd restarts askd by itself (Restart=on-failure), before any request.
             let killed = try container.systemctl("show -P MainPID", "askd.service")
