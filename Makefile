@@ -116,4 +116,4 @@ fuzz: deps
 	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-fuzz .build-tsan var
+	rm -rf .build .build-fuzz .build-tsan var askd_*.deb
