@@ -48,6 +48,7 @@ build-debug: deps
 # deploy/debian/lintian-overrides, and any other warning or error fails the target.
 DEB_FILE = askd_$(shell ./dev/build-deb --print-version)_$(shell dpkg --print-architecture).deb
 deb: build deb-deps
+	@rm -f askd_*.deb   # an earlier build's: `apt install ./askd_*.deb` must find only this one
 	@deb=$$(./dev/build-deb) && echo "built $$deb ($$(du -h "$$deb" | cut -f1))" && \
 	lintian --fail-on error,warning "$$deb"
 
