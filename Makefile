@@ -10,9 +10,13 @@ PORT ?= 8080
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
 TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver
 BENCH_APT_PACKAGES := wrk gcc
+# `make deb` (dpkg-deb, dpkg-shlibdeps, lintian) and the boot test of the package in a Debian 12
+# tree made by debootstrap and booted by systemd-nspawn.
+DEB_APT_PACKAGES := dpkg-dev binutils lintian
+BOOT_APT_PACKAGES := debootstrap systemd-container util-linux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps bench-deps build build-debug run test tsan bench fuzz clean
+.PHONY: all deps test-deps deb-deps bench-deps build build-debug deb run test tsan bench fuzz clean
 
 all: build
 
@@ -21,8 +25,11 @@ deps:
 	@./dev/apt-install $(APT_PACKAGES)
 	@command -v swift >/dev/null || { echo "Swift 6 is needed: see https://www.swift.org/install/linux/"; exit 1; }
 
-test-deps: deps
-	@./dev/apt-install $(TEST_APT_PACKAGES)
+test-deps: deps deb-deps
+	@./dev/apt-install $(TEST_APT_PACKAGES) $(BOOT_APT_PACKAGES)
+
+deb-deps: deps
+	@./dev/apt-install $(DEB_APT_PACKAGES)
 
 bench-deps: test-deps
 	@./dev/apt-install $(BENCH_APT_PACKAGES)
@@ -36,6 +43,15 @@ build: deps
 build-debug: deps
 	swift build --product askd
 
+# askd_<version>_amd64.deb here, from the release build and deploy/ (dev/build-deb says what
+# goes where), then lintian on it: its remaining tags are explained in
+# deploy/debian/lintian-overrides, and any other warning or error fails the target.
+DEB_FILE = askd_$(shell ./dev/build-deb --print-version)_$(shell dpkg --print-architecture).deb
+deb: build deb-deps
+	@rm -f askd_*.deb   # an earlier build's: `apt install ./askd_*.deb` must find only this one
+	@deb=$$(./dev/build-deb) && echo "built $$deb ($$(du -h "$$deb" | cut -f1))" && \
+	lintian --fail-on error,warning "$$deb"
+
 run: build
 	PORT=$(PORT) ./dev/run
 
@@ -43,12 +59,15 @@ run: build
 # debug askd binary, which is the only build that can serve the test-only routes.
 # The tests' temporary files (stores, logs, sockets, configs) go to a folder of this run, removed
 # afterwards whatever the outcome. It is world-traversable, as /tmp is, for nginx's workers.
-test: test-deps build-debug
+# The package boot test (Tests/IntegrationTests/PackageBootTests.swift) installs the package
+# that `deb` built (ASKD_DEB) in a Debian 12 tree that Tests/Support/boot-tree makes once.
+test: test-deps build-debug deb
 	./Tests/Support/openapi-contract install
 	./Tests/Support/web-chat install
+	./Tests/Support/boot-tree prepare
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
 	trap 'rm -rf "$$scratch"' EXIT && ulimit -n "$$(ulimit -Hn)" && \
-	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
+	ASKD_BIN=$(CURDIR)/.build/debug/askd ASKD_DEB=$(CURDIR)/$(DEB_FILE) TMPDIR="$$scratch" swift test
 
 # The whole suite under ThreadSanitizer: the tests and askd are built with --sanitize=thread in
 # .build-tsan (the debug build in .build is left as it is), and the integration tests run that
@@ -98,4 +117,4 @@ fuzz: deps
 	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-fuzz .build-tsan var
+	rm -rf .build .build-fuzz .build-tsan var askd_*.deb

@@ -126,8 +126,10 @@ let package = Package(
             swiftSettings: swiftSettings,
             // Linked by the toolchain's lld with packed relative relocations (DT_RELR, glibc 2.36+):
             // the relocation table, which the loader reads at every start and which then stays
-            // mapped, shrinks from megabytes to kilobytes (BENCHMARKS.md).
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
+            // mapped, shrinks from megabytes to kilobytes (BENCHMARKS.md). `-z now` binds the shared
+            // libraries' symbols at start, so that the whole GOT is read-only after it (full RELRO,
+            // as Debian builds do).
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "-z", "-Xlinker", "now"])]
         ),
         // One check per fuzz target, each asserting its invariants: run by the libFuzzer binaries
         // of `make fuzz`, and over the saved corpus by FuzzCorpusTests.

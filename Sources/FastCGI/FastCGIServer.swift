@@ -250,14 +250,28 @@ public final class FastCGIServer: Sendable {
         readySet.stop()
     }
 
+    /// How long responses still going when the drain time runs out get to end: a stream tells
+    /// its client with an error event (a stream waiting on a silent model looks about once a second).
+    static let streamEndSeconds = 2.0
+
     /// Waits for the workers and the responses written later to finish, up to the drain time
-    /// or a second stop signal.
+    /// or a second stop signal. When the drain time runs out, streamed responses still going are
+    /// told to end (`ResponseChannel.mustEndNow`: with an error event that a client can tell from
+    /// a complete answer) and get `streamEndSeconds` to.
     private func drain(watching stop: sigset_t) -> Int32 {
         var stop = stop
         let deadline = MonotonicClock.now() + options.drainSeconds
         var tick = timespec(tv_sec: 0, tv_nsec: 10_000_000)
         while state.liveWorkers.load(ordering: .acquiring) > 0 || state.answeringLater.load(ordering: .acquiring) > 0 {
-            if MonotonicClock.now() >= deadline {
+            let now = MonotonicClock.now()
+            if now >= deadline && !state.drainRanOut.load(ordering: .relaxed) {
+                state.drainRanOut.store(true, ordering: .releasing)
+                logger.warning(
+                    "drain time ran out; ending the answers still going (streams with an error event)",
+                    metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
+                )
+            }
+            if now >= deadline + Self.streamEndSeconds {
                 logger.warning(
                     "drain time ran out; exiting with requests unfinished",
                     metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
@@ -272,6 +286,11 @@ public final class FastCGIServer: Sendable {
                 )
                 return 1
             }
+        }
+        if state.drainRanOut.load(ordering: .relaxed) {
+            socket.close()
+            logger.warning("stopped after the drain time ran out: streamed answers still going ended with an error event")
+            return 1
         }
         socket.close()
         logger.info("stopped cleanly: every in-flight request finished")

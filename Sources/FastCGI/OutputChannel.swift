@@ -71,6 +71,8 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
 
     var started: Bool { state.withLock { $0.headSent } }
 
+    var mustEndNow: Bool { server.state.drainRanOut.load(ordering: .acquiring) }
+
     var clientIsGone: Bool {
         if state.withLock({ $0.gone }) { return true }
         guard askd_peer_hung_up(descriptor) == 1 else { return false }

@@ -24,6 +24,8 @@ final class ServerState: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Responses handed to an `OutputChannel` and not yet finished (counted in `inFlight` too).
     let answeringLater = Atomic<Int>(0)
+    /// Set when a stop's drain time runs out: streamed responses still going end themselves.
+    let drainRanOut = Atomic<Bool>(false)
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 }

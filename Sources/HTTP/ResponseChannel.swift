@@ -33,6 +33,10 @@ public protocol ResponseChannel: AnyObject, Sendable {
     /// Whether the client is known to have left, found without writing (a stream waiting on a
     /// silent model asks now and then, so that it can stop the work early).
     var clientIsGone: Bool { get }
+
+    /// Whether the server can wait no longer for this response: it is stopping and its drain
+    /// time has run out. A handler still streaming ends the response now, saying why.
+    var mustEndNow: Bool { get }
 }
 
 /// The client closed its connection before the response was complete.

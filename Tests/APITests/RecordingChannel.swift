@@ -18,6 +18,8 @@ final class RecordingChannel: ResponseChannel, @unchecked Sendable {
     private var _failure: (any Error)?
     /// The client leaves at this write (counting from 0): it and those after it fail.
     var leaveAtWrite: Int?
+    /// Play a server whose drain time runs out once this many writes went out.
+    var mustEndAfterWrites: Int?
     /// Runs once, before the first write.
     var onFirstWrite: (@Sendable () -> Void)?
 
@@ -34,6 +36,7 @@ final class RecordingChannel: ResponseChannel, @unchecked Sendable {
     var failure: (any Error)? { lock.withLock { _failure } }
     var started: Bool { lock.withLock { _started } }
     var clientIsGone: Bool { lock.withLock { _gone } }
+    var mustEndNow: Bool { lock.withLock { mustEndAfterWrites.map { _chunks.count >= $0 } ?? false } }
 
     func begin(status: HTTPStatus, headers: HTTPHeaders) {
         lock.withLock {

@@ -142,6 +142,31 @@ import Upstream
         #expect(usage.day.completionTokens == 2, "the two words written before the client left")
     }
 
+    /// askd is stopping and its drain time ran out: the answer ends with an error event (a 503
+    /// to ask again), not `done`, so that the client can tell it from a complete one. It is
+    /// not stored, but the model's work counts.
+    @Test func anAnswerTheServerCannotWaitForEndsWithAnErrorEvent() throws {
+        let fixture = try AskFixture(upstream: EchoProvider(wordDelayMilliseconds: 0))
+        let (_, writer, error) = try stream(fixture, #"{"prompt":"one two three four five six","stream":true}"#) { $0.mustEndAfterWrites = 2 }
+        #expect(error == nil)
+        let events = writer.events
+        #expect(events.count == 3)
+        #expect(events.prefix(2).allSatisfy { $0.0 == nil && $0.1["delta"] != nil })
+        let last = try #require(events.last)
+        #expect(last.0 == "error")
+        #expect(last.1["status"] as? Int == 503)
+        #expect((last.1["error"] as? String)?.contains("restarting") == true)
+        #expect(last.1["retry_after"] as? String == "5")
+        #expect(fixture.store.conversationCount == 0)
+        let usage = try fixture.store.usage(owner: "t-alice", day: Date().usageDay)
+        #expect(usage.day.completionTokens == 2, "the two words written")
+
+        // Before the first word, it is the answer's status.
+        let (_, early, refused) = try stream(fixture, #"{"prompt":"hi","stream":true}"#) { $0.mustEndAfterWrites = 0 }
+        #expect(early.events.isEmpty)
+        #expect((refused as? HTTPError)?.status == .serviceUnavailable)
+    }
+
     /// A conversation deleted while its answer streams stores no turn, but the answer's usage counts.
     @Test func anAnswerWhoseConversationWentAwayStillCounts() throws {
         let fixture = try AskFixture()

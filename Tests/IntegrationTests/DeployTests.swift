@@ -276,7 +276,7 @@ extension IntegrationTests {
             for name in ["askd.socket", "askd.service", "askd@.service", "askd@2.service"] {
                 let source = name == "askd@2.service" ? "askd@.service" : name
                 let text = try DeployFiles.text("deploy/systemd/\(source)")
-                    .replacingOccurrences(of: "ExecStart=/usr/local/bin/askd ", with: "ExecStart=\(Stack.askdBinary) ")
+                    .replacingOccurrences(of: "ExecStart=/usr/bin/askd ", with: "ExecStart=\(Stack.askdBinary) ")
                 let path = directory.appendingPathComponent(name).path
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
                 paths.append(path)
@@ -301,7 +301,7 @@ extension IntegrationTests {
             let directory = try DeployFiles.temporaryDirectory("askd-bare")
             defer { try? FileManager.default.removeItem(at: directory) }
             let bare = directory.appendingPathComponent("bare.service").path
-            try "[Service]\nExecStart=/usr/local/bin/askd serve\n".write(toFile: bare, atomically: true, encoding: .utf8)
+            try "[Service]\nExecStart=/usr/bin/askd serve\n".write(toFile: bare, atomically: true, encoding: .utf8)
             #expect(try DeployFiles.exposure(bare) > 5)
         }
 
@@ -408,12 +408,12 @@ extension IntegrationTests {
             let path = directory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             let result = try Stack.run(
                 Stack.repository.appendingPathComponent("deploy/askd-admin").path, ["token", "create", "--name", "two words"],
-                environment: ["PATH": path, "ASKD_BIN": "/usr/local/bin/askd"]
+                environment: ["PATH": path, "ASKD_BIN": "/usr/bin/askd"]
             )
             #expect(result.status == 3, "the exit status is passed through: \(result.stderr)")
             let arguments = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
                 .dropLast().map(String.init)
-            #expect(Array(arguments.suffix(5)) == ["/usr/local/bin/askd", "token", "create", "--name", "two words"])
+            #expect(Array(arguments.suffix(5)) == ["/usr/bin/askd", "token", "create", "--name", "two words"])
             for flag in ["--pipe", "--wait", "--collect"] { #expect(arguments.contains(flag), "\(flag)") }
             let properties = zip(arguments, arguments.dropFirst()).filter { $0.0 == "-p" }.map(\.1)
 
@@ -600,7 +600,7 @@ private final class DeploySite {
     func start() throws {
         let service = try UnitFile(DeployFiles.text("deploy/systemd/askd.service"))
         var command = try #require(service["Service", "ExecStart"].first).split(separator: " ").map(String.init)
-        try #require(command.first == "/usr/local/bin/askd", "ExecStart runs /usr/local/bin/askd")
+        try #require(command.first == "/usr/bin/askd", "ExecStart runs /usr/bin/askd")
         command[0] = Stack.askdBinary
         let ready = directory.appendingPathComponent("socket-ready").path
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"

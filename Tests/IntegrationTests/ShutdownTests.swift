@@ -119,5 +119,32 @@ extension IntegrationTests {
             #expect(elapsed > 0.9 && elapsed < 2.5, "drain took \(elapsed) s")
             #expect(stack.askdLog.contains("drain time ran out"))
         }
+
+        /// A streamed answer still going when the drain time runs out ends with an `error` event
+        /// (503, ask again), not `done`, even while the model is silent; askd then exits 1.
+        @Test func aStreamLongerThanTheDrainEndsWithAnErrorEvent() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(askdArguments: ["--drain-seconds", "1"], environment: [
+                "ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": "sk-test",
+            ])
+            let token = try stack.createToken(name: "app")
+            // One chunk at once, the next 4 s later: the model is silent when the drain runs out.
+            let stream = try EventStreamClient(port: stack.port, token: token, body: ##"{"prompt":"#drip 3 4000","stream":true}"##)
+            #expect(try stream.head().contains("200 OK"))
+            try waitUntil("askd streams the first word") { (try? upstream.requests().count) == 1 }
+            usleep(200_000)
+            let started = Date()
+            stack.signalAskd(SIGTERM)
+            let events = try stream.readAll()
+            #expect(events.filter { $0.event == nil }.count == 1, "\(events.map(\.event))")
+            let last = try #require(events.last)
+            #expect(last.event == "error", "\(events.map(\.event))")
+            #expect(last.json["status"] as? Int == 503)
+            #expect(last.json["retry_after"] as? String == "5")
+            #expect(stack.waitForAskdExit(within: 5) == 1)
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(elapsed > 0.9 && elapsed < TestTiming.bound(3.5), "the stop took \(elapsed) s")
+            #expect(stack.askdLog.contains("ending the streamed answers still going with an error event"))
+        }
     }
 }

@@ -32,6 +32,7 @@ final class EventStream: ChatStreamSink, @unchecked Sendable {
     }
 
     func deliver(_ text: String) throws {
+        try endIfTheServerCannotWait()
         try send(data: JSONValue.object(["delta": .string(text)]).serialized)
     }
 
@@ -41,6 +42,7 @@ final class EventStream: ChatStreamSink, @unchecked Sendable {
 
     func idle() throws {
         if channel.clientIsGone { throw ClientDisconnected() }
+        try endIfTheServerCannotWait()
         if Self.now() - lastWrite >= keepAliveSeconds { try write(Array(": keep-alive\n\n".utf8)) }
     }
 
@@ -53,6 +55,16 @@ final class EventStream: ChatStreamSink, @unchecked Sendable {
         bytes += data
         bytes += [0x0A, 0x0A]
         try write(bytes)
+    }
+
+    /// askd is stopping and its drain time has run out: the answer ends here (abandoned, as when
+    /// a client leaves), and the client is told so, with the status it would have had.
+    private func endIfTheServerCannotWait() throws {
+        guard channel.mustEndNow else { return }
+        throw HTTPError(
+            .serviceUnavailable, "askd is restarting and could not wait for the rest of this answer; ask again",
+            headers: ["Retry-After": "5"], logDetail: "the drain time ran out during a streamed answer: it was cut short"
+        )
     }
 
     private func write(_ bytes: [UInt8]) throws {

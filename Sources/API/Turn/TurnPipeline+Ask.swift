@@ -22,6 +22,8 @@ extension TurnPipeline {
             case .failure(let error):
                 work.post {
                     release(prepared)
+                    // A stream the server gave up (askd is stopping): the model was paid for it.
+                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, turn) }
                     turn.delivery.fail(clientError(error, logger: turn.logger))
                 }
             }
