@@ -87,9 +87,9 @@ final class PostgresConnection {
     }
 
     /// Waits up to `milliseconds` for notifications on the channels this connection listens
-    /// to (`LISTEN`); how many arrived.
+    /// to (`LISTEN`); those that arrived, as (channel, payload).
     /// - Throws: `PostgresError` when the connection is lost.
-    func notifications(waitingUpTo milliseconds: Int32) throws -> Int {
+    func notifications(waitingUpTo milliseconds: Int32) throws -> [(channel: String, payload: String)] {
         var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
         _ = poll(&descriptor, 1, milliseconds)
         guard PQconsumeInput(connection) == 1, PQstatus(connection) == CONNECTION_OK else {
@@ -98,12 +98,12 @@ final class PostgresConnection {
                 closedConnection: true
             )
         }
-        var count = 0
+        var received: [(channel: String, payload: String)] = []
         while let notification = PQnotifies(connection) {
-            count += 1
+            received.append((String(cString: notification.pointee.relname), String(cString: notification.pointee.extra)))
             PQfreemem(notification)
         }
-        return count
+        return received
     }
 
     /// Whether an idle connection is still open. A server that shuts down, restarts or ends

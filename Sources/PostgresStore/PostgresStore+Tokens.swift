@@ -18,10 +18,10 @@ extension PostgresStore {
     }
 
     /// The row is read from the database only when a token changed since this process last
-    /// read it (see `TokenNotifications`), or a second passed: it saves a round trip, and the
+    /// read it (see `Notifications`), or a second passed: it saves a round trip, and the
     /// server's work, on every request.
     public func token(hash: String) throws -> TokenRecord? {
-        try tokenCache.record(hash: hash, generation: tokenNotifications.current(), read: readToken)
+        try tokenCache.record(hash: hash, generation: notifications.current(), read: readToken)
     }
 
     private func readToken(hash: String) throws -> TokenRecord? {
@@ -34,8 +34,8 @@ extension PostgresStore {
     /// `TokenCache`s read it again. If this fails, their copies still expire within a second.
     /// This process's own rows are dropped at once, without waiting for its notification.
     func announceTokenChange(_ db: PostgresConnection) {
-        tokenNotifications.changedHere()
-        _ = try? db.execute("NOTIFY \(TokenNotifications.channel)")
+        notifications.changedHere()
+        _ = try? db.execute("NOTIFY \(Notifications.tokenChannel)")
     }
 
     public func allTokens() throws -> [TokenRecord] {

@@ -51,9 +51,16 @@ extension PostgresStore {
         }
     }
 
+    /// Deletes the lease and, in the same statement, tells every process that waits for it
+    /// (`NOTIFY askd_turn_locks` with the conversation's id), so that a waiter elsewhere takes it
+    /// at once rather than at its next look.
     static func release(_ lock: TurnLock, on db: PostgresConnection) throws {
         _ = try db.execute(
-            "DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2", [.text(lock.conversationID), .text(lock.holder)]
+            """
+            WITH released AS (DELETE FROM turn_locks WHERE conversation_id = $1 AND holder = $2 RETURNING conversation_id)
+            SELECT pg_notify('\(Notifications.turnLockChannel)', conversation_id) FROM released
+            """,
+            [.text(lock.conversationID), .text(lock.holder)]
         )
     }
 }

@@ -20,7 +20,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     let pool: ConnectionPool<PostgresConnection>
     let leaseMilliseconds: Int64
     let tokenCache = TokenCache()
-    let tokenNotifications: TokenNotifications
+    let notifications: Notifications
     let leases: TurnLeases
     /// Set when the store opened without reaching the database to migrate it: the first
     /// operation that reaches it migrates first.
@@ -61,7 +61,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             renew: { locks, seconds in try pool.withConnection { try Self.renew(locks, for: seconds, on: $0) } },
             release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
         )
-        tokenNotifications = TokenNotifications(settings: settings)
+        let leases = leases
+        notifications = Notifications(settings: settings) { conversationID in leases.lookNow(conversationID) }
         guard migrate else { return }
         do {
             try self.migrate()
@@ -75,7 +76,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     deinit {
         leases.stop()
-        tokenNotifications.stop()
+        notifications.stop()
     }
 
     public func checkAvailable() throws {

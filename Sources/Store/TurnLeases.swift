@@ -137,6 +137,17 @@ public final class TurnLeases: @unchecked Sendable {
         if start { try? DetachedThread.start(name: "askd-turn-waits") { [self] in runWaiters() } }
     }
 
+    /// Looks at once at the conversation's lease for its first waiter, if it has one: another
+    /// process says it released it.
+    public func lookNow(_ conversationID: String) {
+        pthread_mutex_lock(mutex)
+        if queues[conversationID] != nil {
+            handedOver.insert(conversationID)
+            pthread_cond_signal(waitersChanged)
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
     /// A caller waiting for a conversation's lease.
     private struct Waiter {
         let deadline: Double

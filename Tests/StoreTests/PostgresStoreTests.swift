@@ -100,6 +100,35 @@ struct PostgresStoreTests {
         }
     }
 
+    /// A turn lock released by one process reaches a waiter in another at once, by
+    /// `NOTIFY askd_turn_locks`, not at the waiter's next look (every 100 ms once it has waited
+    /// a while): five hand-overs between two stores on one database, after 1 s of waiting each.
+    @Test func aReleaseElsewhereReachesTheWaiterByNotify() throws {
+        let url = try newDatabase()
+        let holder = try PostgresStore(url: url)
+        let waiter = try PostgresStore(url: url)
+        // The waiter's LISTEN connection is up once a token change made elsewhere reaches it.
+        Thread.sleep(forTimeInterval: 0.5)
+        var delays: [Double] = []
+        for round in 0..<5 {
+            let lock = try holder.acquireTurnLock(conversationID: "c\(round)", timeout: 1)
+            let taken = Handoff<Date>()
+            waiter.acquireTurnLock(conversationID: "c\(round)", timeout: 10) { result in
+                if case .success(let lock) = result {
+                    taken.put(Date())
+                    waiter.releaseTurnLock(lock)
+                }
+            }
+            Thread.sleep(forTimeInterval: 1)
+            let released = Date()
+            holder.releaseTurnLock(lock)
+            delays.append(taken.take().timeIntervalSince(released))
+        }
+        let median = delays.sorted()[2]
+        print("turn lock hand-over between two PostgreSQL stores: \(delays.map { Int($0 * 1_000) }) ms")
+        #expect(median < 0.03, "median \(median) s; a look every 100 ms would give about 50 ms")
+    }
+
     /// A SQLite store may hold U+0000 in a title or a model, which PostgreSQL's TEXT cannot:
     /// copying it keeps the rest of the text, with U+FFFD in its place, instead of failing midway.
     @Test func aCopiedTitleWithTheNULCharacterIsStored() throws {

@@ -4,15 +4,17 @@ import Glibc
 import CLinux
 import Platform
 
-/// A generation number for the token rows this process keeps (`TokenCache`), changed whenever
-/// any process changes a token: askd sends `NOTIFY askd_tokens` after each such change, and a
-/// connection of this process's own, on a thread of its own, LISTENs for it.
-///
-/// While that connection is not listening (not yet, or lost and not yet back), there is no
-/// generation, and readers read the table every time. Each (re)connection starts a new
-/// generation, so nothing read before a gap is trusted after it.
-final class TokenNotifications: @unchecked Sendable {
-    static let channel = "askd_tokens"
+/// What other processes tell this one through PostgreSQL, on a connection of this process's
+/// own that LISTENs on a thread of its own:
+/// - `askd_tokens`, sent after every token change: a generation number for the token rows this
+///   process keeps (`TokenCache`). While the connection is not listening (not yet, or lost and
+///   not yet back), there is no generation, and readers read the table every time. Each
+///   (re)connection starts a new generation, so nothing read before a gap is trusted after it.
+/// - `askd_turn_locks`, sent with a conversation's id when its turn lock is released: a waiter
+///   here takes it at once (`TurnLeases.lookNow`) instead of at its next look.
+final class Notifications: @unchecked Sendable {
+    static let tokenChannel = "askd_tokens"
+    static let turnLockChannel = "askd_turn_locks"
 
     private struct State {
         var listening = false
@@ -22,9 +24,11 @@ final class TokenNotifications: @unchecked Sendable {
 
     private let settings: ConnectionSettings
     private let state = Locked(State())
+    private let turnLockReleased: @Sendable (String) -> Void
 
-    init(settings: ConnectionSettings) {
+    init(settings: ConnectionSettings, turnLockReleased: @escaping @Sendable (String) -> Void) {
         self.settings = settings
+        self.turnLockReleased = turnLockReleased
         // Without the thread, never listening: every lookup reads the table.
         try? DetachedThread.start(name: "askd-pg-listen") { self.run() }
     }
@@ -50,14 +54,19 @@ final class TokenNotifications: @unchecked Sendable {
         while !stopped {
             do {
                 let connection = try PostgresConnection(settings: settings)
-                _ = try connection.execute("LISTEN \(Self.channel)")
+                _ = try connection.execute("LISTEN \(Self.tokenChannel)")
+                _ = try connection.execute("LISTEN \(Self.turnLockChannel)")
                 state.withLock { state in
                     state.generation &+= 1
                     state.listening = true
                 }
                 while !stopped {
-                    if try connection.notifications(waitingUpTo: 1_000) > 0 {
+                    let received = try connection.notifications(waitingUpTo: 1_000)
+                    if received.contains(where: { $0.channel == Self.tokenChannel }) {
                         state.withLock { $0.generation &+= 1 }
+                    }
+                    for notification in received where notification.channel == Self.turnLockChannel {
+                        turnLockReleased(notification.payload)
                     }
                 }
             } catch {
