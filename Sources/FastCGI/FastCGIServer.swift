@@ -264,14 +264,17 @@ public final class FastCGIServer: Sendable {
         var tick = timespec(tv_sec: 0, tv_nsec: 10_000_000)
         while state.liveWorkers.load(ordering: .acquiring) > 0 || state.answeringLater.load(ordering: .acquiring) > 0 {
             let now = MonotonicClock.now()
+            let later = state.answeringLater.load(ordering: .acquiring)
             if now >= deadline && !state.drainRanOut.load(ordering: .relaxed) {
                 state.drainRanOut.store(true, ordering: .releasing)
-                logger.warning(
-                    "drain time ran out; ending the answers still going (streams with an error event)",
-                    metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
-                )
+                if later > 0 {
+                    logger.warning(
+                        "drain time ran out; ending the streamed answers still going with an error event",
+                        metadata: ["answers": "\(later)", "in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
+                    )
+                }
             }
-            if now >= deadline + Self.streamEndSeconds {
+            if now >= deadline && (later == 0 || now >= deadline + Self.streamEndSeconds) {
                 logger.warning(
                     "drain time ran out; exiting with requests unfinished",
                     metadata: ["in_flight": "\(state.inFlight.load(ordering: .relaxed))"]
