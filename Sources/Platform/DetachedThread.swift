@@ -6,8 +6,13 @@ import CLinux
 /// Starts detached POSIX threads: askd's one place that calls `pthread_create`.
 public enum DetachedThread {
     private final class Body {
+        let name: String
         let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
+
+        init(name: String, run: @escaping () -> Void) {
+            self.name = String(name.prefix(15))
+            self.run = run
+        }
     }
 
     /// Starts a thread that runs `run` and ends with it.
@@ -28,16 +33,18 @@ public enum DetachedThread {
         }
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
 
-        let context = Unmanaged.passRetained(Body(run)).toOpaque()
+        let context = Unmanaged.passRetained(Body(name: name, run: run)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, &attributes, { context in
-            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+            // Named by itself: a detached thread may be gone before its creator could name it.
+            askd_set_thread_name(pthread_self(), body.name)
+            body.run()
             return nil
         }, context)
         guard rc == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
             throw SystemError("pthread_create", code: rc)
         }
-        askd_set_thread_name(thread, String(name.prefix(15)))
     }
 }
