@@ -32,8 +32,9 @@ public final class TurnLeases: @unchecked Sendable {
     public let leaseSeconds: Double
     private let renew: Renew
     private let release: Release
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let mutex = Lock()
+    /// Signalled to end the renewals.
+    private let wake = Condition()
     private var held: Set<TurnLock> = []
     /// Locks whose release failed, with the monotonic time their lease runs out.
     private var unreleased: [TurnLock: Double] = [:]
@@ -45,7 +46,7 @@ public final class TurnLeases: @unchecked Sendable {
     private var handedOver: Set<String> = []
     private var waitingStarted = false
     /// Signalled when a waiter is queued or a waited-for lease is given back.
-    private let waitersChanged = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let waitersChanged = Condition()
     /// The longest pause between two looks at a lease another process may hold.
     static let pollSeconds = 0.1
 
@@ -53,51 +54,35 @@ public final class TurnLeases: @unchecked Sendable {
         self.leaseSeconds = leaseSeconds
         self.renew = renew
         self.release = release
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(wake, &attributes)
-        pthread_cond_init(waitersChanged, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(waitersChanged)
-        waitersChanged.deallocate()
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(mutex)
-        wake.deallocate()
-        mutex.deallocate()
     }
 
     /// Renews `lock`'s lease from now until `giveBack`.
     public func hold(_ lock: TurnLock) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         held.insert(lock)
         let start = !started && !stopping
         started = true
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         if start { startThread() }
     }
 
     /// Gives `lock` back: now, or, if that fails, at the next renewals.
     public func giveBack(_ lock: TurnLock) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         held.remove(lock)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         do {
             try release(lock)
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             if queues[lock.conversationID] != nil {
                 handedOver.insert(lock.conversationID)
-                pthread_cond_signal(waitersChanged)
+                waitersChanged.signal()
             }
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
         } catch {
-            pthread_mutex_lock(mutex)
-            unreleased[lock] = Self.now() + leaseSeconds
-            pthread_mutex_unlock(mutex)
+            mutex.lock()
+            unreleased[lock] = MonotonicClock.now() + leaseSeconds
+            mutex.unlock()
         }
     }
 
@@ -124,28 +109,28 @@ public final class TurnLeases: @unchecked Sendable {
             completion(.failure(error))
             return
         }
-        let now = Self.now()
+        let now = MonotonicClock.now()
         let waiter = Waiter(
             deadline: now + max(0, timeout), nextLook: now + 0.005, pause: 0.005, take: take, isHeld: isHeld, completion: completion
         )
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         queues[conversationID, default: []].append(waiter)
         let start = !waitingStarted
         waitingStarted = true
-        pthread_cond_signal(waitersChanged)
-        pthread_mutex_unlock(mutex)
+        waitersChanged.signal()
+        mutex.unlock()
         if start { try? DetachedThread.start(name: "askd-turn-waits") { [self] in runWaiters() } }
     }
 
     /// Looks at once at the conversation's lease for its first waiter, if it has one: another
     /// process says it released it.
     public func lookNow(_ conversationID: String) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         if queues[conversationID] != nil {
             handedOver.insert(conversationID)
-            pthread_cond_signal(waitersChanged)
+            waitersChanged.signal()
         }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// A caller waiting for a conversation's lease.
@@ -163,9 +148,9 @@ public final class TurnLeases: @unchecked Sendable {
     /// leases held elsewhere with a pause that doubles up to `pollSeconds`, and tells waiters
     /// whose time ran out.
     private func runWaiters() {
-        pthread_mutex_lock(mutex)
-        while true {
-            let now = Self.now()
+        mutex.lock()
+        while !stopping {
+            let now = MonotonicClock.now()
             var due: [(conversationID: String, waiter: Waiter, handedOver: Bool)] = []
             var expired: [(String, Waiter)] = []
             var wake = now + 1
@@ -186,11 +171,10 @@ public final class TurnLeases: @unchecked Sendable {
                 wake = min(wake, first.nextLook, kept.map(\.deadline).min() ?? wake)
             }
             if due.isEmpty && expired.isEmpty {
-                var until = Self.monotonicTime(at: wake)
-                _ = pthread_cond_timedwait(waitersChanged, mutex, &until)
+                waitersChanged.wait(mutex, until: Deadline(monotonicSeconds: wake))
                 continue
             }
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             for (conversationID, waiter) in expired {
                 waiter.completion(.failure(StoreError.turnLockTimedOut(conversationID)))
             }
@@ -207,9 +191,9 @@ public final class TurnLeases: @unchecked Sendable {
                     outcomes.append((entry.conversationID, .failure(error)))
                 }
             }
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             var finished: [(Waiter, Result<TurnLock, any Error>)] = []
-            let later = Self.now()
+            let later = MonotonicClock.now()
             for (conversationID, outcome) in outcomes {
                 guard var queue = queues[conversationID], !queue.isEmpty else { continue }
                 if let outcome {
@@ -221,69 +205,66 @@ public final class TurnLeases: @unchecked Sendable {
                 queues[conversationID] = queue.isEmpty ? nil : queue
             }
             if !finished.isEmpty {
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 for (waiter, outcome) in finished { waiter.completion(outcome) }
-                pthread_mutex_lock(mutex)
+                mutex.lock()
             }
         }
+        // Stopped: whoever still waits is told the store is closed.
+        let left = queues.values.flatMap { $0 }
+        queues = [:]
+        waitingStarted = false
+        mutex.unlock()
+        for waiter in left { waiter.completion(.failure(StoreError.unavailable("the store is closed"))) }
     }
 
     /// How many callers wait for a lease now, for tests.
     var waiting: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return queues.values.reduce(0) { $0 + $1.count }
     }
 
-    /// Ends the renewals, for an owner that goes away; the leases then run out.
+    /// Ends the renewals and the waiters' thread, for an owner that goes away; the leases then
+    /// run out, and waiters get `StoreError.unavailable`.
     public func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopping = true
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(mutex)
+        wake.signal()
+        waitersChanged.signal()
+        mutex.unlock()
     }
 
     /// How many locks are held and how many wait to be released, for tests.
     var counts: (held: Int, unreleased: Int) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return (held.count, unreleased.count)
     }
 
     private func startThread() {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            let leases = Unmanaged<TurnLeases>.fromOpaque(context!).takeRetainedValue()
-            leases.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
+        do {
+            try DetachedThread.start(name: "askd-leases") { [self] in run() }
+        } catch {
             // Without renewals a lease still lasts `leaseSeconds`; try again with the next lock.
-            Unmanaged<TurnLeases>.fromOpaque(context).release()
-            pthread_mutex_lock(mutex)
-            started = false
-            pthread_mutex_unlock(mutex)
-            return
+            mutex.withLock { started = false }
         }
-        pthread_detach(thread)
     }
 
     /// Every third of the lease, counted from the start of the pass before (a pass that waits
     /// on the database does not push the next one back); a second after a renewal that failed.
     /// Releases are retried after the renewals, and no more in a pass once one fails.
     private func run() {
-        var due = Self.now() + leaseSeconds / 3
-        pthread_mutex_lock(mutex)
+        var due = MonotonicClock.now() + leaseSeconds / 3
+        mutex.lock()
         while !stopping {
-            var deadline = Self.monotonicTime(at: due)
-            while !stopping && pthread_cond_timedwait(wake, mutex, &deadline) != ETIMEDOUT {}
+            while !stopping && wake.wait(mutex, until: Deadline(monotonicSeconds: due)) {}
             guard !stopping else { break }
             let renewing = Array(held)
             let retrying = Array(unreleased.keys)
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
 
-            let started = Self.now()
+            let started = MonotonicClock.now()
             var renewed = true
             if !renewing.isEmpty {
                 do { try renew(renewing, leaseSeconds) } catch { renewed = false }
@@ -293,24 +274,13 @@ public final class TurnLeases: @unchecked Sendable {
                 guard (try? release(lock)) != nil else { break }
                 released.append(lock)
             }
-            due = renewed ? started + leaseSeconds / 3 : min(started + leaseSeconds / 3, Self.now() + 1)
+            due = renewed ? started + leaseSeconds / 3 : min(started + leaseSeconds / 3, MonotonicClock.now() + 1)
 
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             for lock in released { unreleased[lock] = nil }
-            let now = Self.now()
+            let now = MonotonicClock.now()
             unreleased = unreleased.filter { $0.value > now }
         }
-        pthread_mutex_unlock(mutex)
-    }
-
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
-    private static func monotonicTime(at seconds: Double) -> timespec {
-        let whole = seconds.rounded(.down)
-        return timespec(tv_sec: Int(whole), tv_nsec: Int((seconds - whole) * 1e9))
+        mutex.unlock()
     }
 }

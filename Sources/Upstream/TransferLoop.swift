@@ -130,24 +130,15 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     private func startThread() {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { context in
-            let loop = Unmanaged<TransferLoop>.fromOpaque(context!).takeRetainedValue()
-            askd_set_thread_name(pthread_self(), "askd-upstream")
-            loop.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<TransferLoop>.fromOpaque(context).release()
+        do {
+            try DetachedThread.start(name: "askd-upstream") { [self] in run() }
+        } catch {
             let calls = inbox.withLock { inbox in
                 defer { inbox.calls.removeAll(); inbox.started = false }
                 return inbox.calls
             }
-            for call in calls { complete(call, with: .failure(UpstreamError.failed(detail: "cannot start the upstream thread: error \(rc)"))) }
-            return
+            for call in calls { complete(call, with: .failure(UpstreamError.failed(detail: "cannot start the upstream thread: \(error)"))) }
         }
-        pthread_detach(thread)
     }
 
     private func run() {
