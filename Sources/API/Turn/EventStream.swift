@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HTTP
+import Platform
 import JSON
 import Upstream
 
@@ -20,7 +18,7 @@ import Upstream
 final class EventStream: ChatStreamSink, @unchecked Sendable {
     private let channel: any ResponseChannel
     private let keepAliveSeconds: Double
-    private var lastWrite = EventStream.now()
+    private var lastWrite = MonotonicClock.now()
     /// What the model had produced when this stream gave the answer up.
     private(set) var abandonedAnswer: ChatResponse?
 
@@ -43,7 +41,7 @@ final class EventStream: ChatStreamSink, @unchecked Sendable {
     func idle() throws {
         if channel.clientIsGone { throw ClientDisconnected() }
         try endIfTheServerCannotWait()
-        if Self.now() - lastWrite >= keepAliveSeconds { try write(Array(": keep-alive\n\n".utf8)) }
+        if MonotonicClock.now() - lastWrite >= keepAliveSeconds { try write(Array(": keep-alive\n\n".utf8)) }
     }
 
     /// One event; `data` must be a single line (compact JSON is).
@@ -70,12 +68,6 @@ final class EventStream: ChatStreamSink, @unchecked Sendable {
     private func write(_ bytes: [UInt8]) throws {
         if !channel.started { channel.begin(status: .ok, headers: Self.headers) }
         guard channel.write(bytes) else { throw ClientDisconnected() }
-        lastWrite = Self.now()
-    }
-
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        lastWrite = MonotonicClock.now()
     }
 }
