@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libfcgi from Debian's libfcgi-dev. Only the FastCGI target imports it.
@@ -53,11 +55,11 @@ let package = Package(
         // CPUs, sem_clockwait).
         .target(name: "CLinux"),
         // Thread primitives every target shares, built on what ThreadSanitizer can see.
-        .target(name: "Platform", swiftSettings: swiftSettings),
+        .target(name: "Platform", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         // Request, Response, Router and error mapping: no C, no FastCGI.
         .target(
             name: "HTTP",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["Platform", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The libfcgi adapter: sockets, worker threads, params -> Request, streaming, graceful stop.
@@ -88,6 +90,20 @@ let package = Package(
             dependencies: ["Auth", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Metrics: OpenTelemetry's names through swift-metrics, exposed by swift-prometheus at /metrics.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "CLinux",
+                "HTTP",
+                "Platform",
+                "Store",
+                "Upstream",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Configuration and wiring shared by the CLI commands.
         .target(
             name: "App",
@@ -99,6 +115,7 @@ let package = Package(
                 "PostgresStore",
                 "SQLiteStore",
                 "Store",
+                "Telemetry",
                 "Upstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,6 +129,7 @@ let package = Package(
                 "Store",
                 "FastCGI",
                 "HTTP",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,6 +152,11 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["HTTP", "Platform", "Store", "Telemetry", "Upstream", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["Platform"], swiftSettings: swiftSettings),

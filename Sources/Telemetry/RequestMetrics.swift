@@ -1,0 +1,70 @@
+import CoreMetrics
+import HTTP
+import Store
+import Synchronization
+
+/// Counts every answered request into `http_server_request_duration_seconds` and
+/// `askd_overhead_seconds`, and the streams open, through swift-metrics.
+///
+/// Labels are bounded: the route pattern (never the raw path), one of the standard methods or
+/// `_OTHER`, and the status code. The swift-metrics handles of each label set are made once and
+/// kept; a request looks them up under a read lock, and records into swift-prometheus's
+/// histograms (each behind its own lock).
+public final class RequestMetrics: RequestRecorder {
+    private struct Key: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    private final class Handles: Sendable {
+        let duration: Recorder
+        let overhead: Recorder
+
+        init(_ key: Key, factory: any MetricsFactory) {
+            var labels = [("http_request_method", key.method)]
+            if !key.route.isEmpty { labels.append(("http_route", key.route)) }
+            overhead = Recorder(label: Instruments.overhead.name, dimensions: labels, factory: factory)
+            labels.append(("http_response_status_code", String(key.status)))
+            duration = Recorder(label: Instruments.httpServerRequestDuration.name, dimensions: labels, factory: factory)
+        }
+    }
+
+    /// The methods kept as they are; any other is `_OTHER`, as OpenTelemetry has it.
+    private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]
+
+    private let factory: any MetricsFactory
+    private let handles = ReadWriteLocked<[Key: Handles]>([:])
+    private let openStreams = Atomic<Int>(0)
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    public func requestFinished(route: String, method: String, status: Int, seconds: Double, upstreamSeconds: Double, clientSeconds: Double) {
+        let key = Key(route: route, method: Self.knownMethods.contains(method) ? method : "_OTHER", status: status)
+        let handles = self.handles.read { $0[key] } ?? made(key)
+        handles.duration.record(seconds)
+        handles.overhead.record(max(0, seconds - upstreamSeconds - clientSeconds))
+    }
+
+    public func streamOpened() {
+        openStreams.add(1, ordering: .relaxed)
+    }
+
+    public func streamClosed() {
+        openStreams.subtract(1, ordering: .relaxed)
+    }
+
+    /// Streamed answers in progress now.
+    public var streamsOpen: Int { openStreams.load(ordering: .relaxed) }
+
+    private func made(_ key: Key) -> Handles {
+        handles.write { handles in
+            if let made = handles[key] { return made }
+            let made = Handles(key, factory: factory)
+            handles[key] = made
+            return made
+        }
+    }
+}

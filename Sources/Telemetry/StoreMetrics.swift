@@ -1,0 +1,56 @@
+import CoreMetrics
+import Platform
+import Store
+
+/// `askd_store_operation_duration_seconds`, by operation and, for a failed one, `error_type`.
+public final class StoreMetrics: Sendable {
+    private struct Key: Hashable {
+        let operation: String
+        let error: String
+    }
+
+    private let factory: any MetricsFactory
+    private let recorders = ReadWriteLocked<[Key: Recorder]>([:])
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    /// Runs `body`, the store operation `operation`, and records how long it took.
+    @inline(__always)
+    func timing<T>(_ operation: String, _ body: () throws -> T) rethrows -> T {
+        let started = MonotonicSeconds.now()
+        do {
+            let result = try body()
+            record(operation, error: "", seconds: MonotonicSeconds.now() - started)
+            return result
+        } catch {
+            record(operation, error: Self.errorType(error), seconds: MonotonicSeconds.now() - started)
+            throw error
+        }
+    }
+
+    func record(_ operation: String, error: String, seconds: Double) {
+        let key = Key(operation: operation, error: error)
+        let recorder = recorders.read { $0[key] } ?? recorders.write { recorders in
+            if let made = recorders[key] { return made }
+            var labels = [("operation", operation)]
+            if !error.isEmpty { labels.append(("error_type", error)) }
+            let made = Recorder(label: Instruments.storeOperationDuration.name, dimensions: labels, factory: factory)
+            recorders[key] = made
+            return made
+        }
+        recorder.record(seconds)
+    }
+
+    static func errorType(_ error: any Error) -> String {
+        switch error {
+        case StoreError.unavailable: "unavailable"
+        case StoreError.conversationNotFound: "conversation_not_found"
+        case StoreError.duplicate: "duplicate"
+        case StoreError.turnLockTimedOut: "turn_lock_timed_out"
+        case StoreError.turnLockLost: "turn_lock_lost"
+        default: "_OTHER"
+        }
+    }
+}
