@@ -105,7 +105,7 @@ public struct Application: Sendable {
         if structuredAccessLog {
             var metadata: Logger.Metadata = [
                 "method": .string(request.method), "path": .string(request.path), "status": .stringConvertible(status),
-                "duration_ms": .string(Self.milliseconds(seconds)), "request_id": .string(request.id),
+                "duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1_000), "request_id": .string(request.id),
             ]
             if clientGone { metadata["client"] = "gone" }
             logger.info("request", metadata: metadata)

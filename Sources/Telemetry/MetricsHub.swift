@@ -8,20 +8,12 @@ import Prometheus
 /// store (`StoreMetrics`), the process (`ProcessMetrics`), and gauges of askd's state read at
 /// each scrape from `Sources`.
 public final class MetricsHub: Sendable {
-    /// Where the gauges read at a scrape come from: set once the server exists.
-    public struct Sources: Sendable {
+    /// Where the gauges read at a scrape come from: set once the server and the store exist.
+    struct Sources: Sendable {
         /// Requests in flight, worker threads busy, and worker threads in all.
-        public var load: @Sendable () -> (inFlight: Int, busyWorkers: Int, workers: Int)
+        var load: @Sendable () -> (inFlight: Int, busyWorkers: Int, workers: Int) = { (0, 0, 0) }
         /// Whether the store answers (`HealthHandler`'s last check).
-        public var storeUp: @Sendable () -> Bool
-
-        public init(
-            load: @escaping @Sendable () -> (inFlight: Int, busyWorkers: Int, workers: Int) = { (0, 0, 0) },
-            storeUp: @escaping @Sendable () -> Bool = { true }
-        ) {
-            self.load = load
-            self.storeUp = storeUp
-        }
+        var storeUp: @Sendable () -> Bool = { false }
     }
 
     /// The limits askd refuses requests by (`askd_rate_limited_total{limit=...}`).
@@ -64,8 +56,15 @@ public final class MetricsHub: Sendable {
         for reason in Self.upstreamReasons { model.upstreamErrors(reason: reason) }
     }
 
-    public func setSources(_ sources: Sources) {
-        self.sources.withLock { $0 = sources }
+    /// Where `askd_requests_in_flight` and `askd_worker_threads` come from: requests in flight,
+    /// worker threads busy, and worker threads in all.
+    public func setLoad(_ load: @escaping @Sendable () -> (inFlight: Int, busyWorkers: Int, workers: Int)) {
+        sources.withLock { $0.load = load }
+    }
+
+    /// Where `askd_store_up` comes from: whether the store answers.
+    public func setStoreCheck(_ storeUp: @escaping @Sendable () -> Bool) {
+        sources.withLock { $0.storeUp = storeUp }
     }
 
     /// askd refused a request by `limit`, one of `limits`.
