@@ -40,6 +40,18 @@ extension IntegrationTests {
             #expect(try outsider.json()["error"] as? String == "forbidden")
             let metrics = try site.https("/metrics", ["--interface", "127.0.0.2"])
             #expect(metrics.status == 403)
+            #expect(try site.https("/metrics/1", ["--interface", "127.0.0.2"]).status == 403)
+
+            // For localhost: the metrics of whichever process answers, and of process 1 through
+            // its own socket (askd.service's ASKD_METRICS_SOCKET); there is no process 2.
+            let shared = try site.https("/metrics")
+            #expect(shared.status == 200, "\(shared)")
+            #expect(shared.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(shared.text.contains("# HELP http_server_request_duration_seconds "))
+            let own = try site.https("/metrics/1")
+            #expect(own.status == 200, "\(own)\n\(site.errorLog)")
+            #expect(own.text.contains("process_start_time_seconds "))
+            #expect(try site.https("/metrics/2").status == 503)
 
             // The API locations reach askd (whose 404 has a request id); other paths do not.
             let api = try site.https("/conversation/x/y")
@@ -458,6 +470,7 @@ private final class DeploySite {
         do {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("letsencrypt"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("metrics/1"), withIntermediateDirectories: true)
             try makeStaticRoot()
             try makeCertificate()
             for file in ["mime.types"] {
@@ -523,6 +536,7 @@ private final class DeploySite {
             ("listen [::]:80;", ""),
             ("listen [::]:443 ssl http2;", ""),
             ("unix:/run/askd/askd.sock", "unix:\(socketPath)"),
+            ("unix:/run/askd-metrics/", "unix:\(directory.path)/metrics/"),
             ("/var/www/askd;", directory.appendingPathComponent("www").path + ";"),
             ("/usr/share/askd/web;", Stack.repository.appendingPathComponent("web").path + ";"),
             ("/var/www/letsencrypt;", directory.appendingPathComponent("letsencrypt").path + ";"),
@@ -630,6 +644,9 @@ private final class DeploySite {
             "ASKD_PROVIDER": "echo",
             "OPENAI_API_KEY": "",
             "OPENAI_BASE_URL": "",
+            // As askd.service sets them (its RuntimeDirectory is made in `init`).
+            "ASKD_METRICS_SOCKET": directory.appendingPathComponent("metrics/1/askd.sock").path,
+            "ASKD_SOCKET_MODE": "0666",
         ]
     }
 
