@@ -146,7 +146,7 @@ let package = Package(
             dependencies: ["API", "CFastCGI", "FastCGI", "HTTP", "Store", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
