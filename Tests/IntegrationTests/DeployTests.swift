@@ -340,12 +340,14 @@ extension IntegrationTests {
             let timeout = try #require(service["Service", "TimeoutStopSec"].first.flatMap(UnitFile.seconds))
             #expect(timeout > 30)
 
-            // askd@.service is askd.service plus Sockets=: the same [Service] otherwise.
+            // askd@.service is askd.service plus Sockets=: the same [Service] otherwise, where
+            // askd.service is process 1 (its metrics socket).
             let template = try UnitFile(DeployFiles.text("deploy/systemd/askd@.service"))
             #expect(template["Service", "Sockets"] == ["askd.socket"])
             let ignored: Set<String> = ["Sockets", "SyslogIdentifier"]
             #expect(
-                template.entries("Service").filter { !ignored.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+                template.entries("Service").filter { !ignored.contains($0.key) }
+                    .map { "\($0.key)=\($0.value.replacingOccurrences(of: "%i", with: "1"))" }
                     == service.entries("Service").filter { !ignored.contains($0.key) }.map { "\($0.key)=\($0.value)" }
             )
 
