@@ -332,7 +332,10 @@ extension IntegrationTests {
             #expect(service["Service", "EnvironmentFile"] == ["-/etc/askd/askd.env"])
             #expect(service["Service", "DynamicUser"] == ["yes"])
             #expect(service["Service", "StateDirectory"] == ["askd"])
-            #expect(service["Service", "Environment"] == ["ASKD_DATABASE=/var/lib/askd/askd.sqlite"])
+            #expect(service["Service", "Environment"] == [
+                "ASKD_DATABASE=/var/lib/askd/askd.sqlite", "ASKD_METRICS_SOCKET=/run/askd-metrics/1/askd.sock ASKD_SOCKET_MODE=0666",
+            ])
+            #expect(service["Service", "RuntimeDirectory"] == ["askd-metrics/1"])
             #expect(service["Service", "Restart"] == ["on-failure"])
             let execStart = try #require(service["Service", "ExecStart"].first)
             #expect(!execStart.contains("--socket") && !execStart.contains("--listen"), "askd must serve the inherited socket")
@@ -434,7 +437,8 @@ extension IntegrationTests {
             // The same identity, state directory, database and settings as askd.service.
             let service = try UnitFile(DeployFiles.text("deploy/systemd/askd.service"))
             for key in ["DynamicUser", "User", "Group", "StateDirectory", "StateDirectoryMode", "UMask", "EnvironmentFile", "Environment"] {
-                let expected = service["Service", key].map { "\(key)=\($0)" }
+                // The metrics socket is for `askd serve` alone; the admin commands need the database.
+                let expected = service["Service", key].filter { !$0.hasPrefix("ASKD_METRICS_SOCKET=") }.map { "\(key)=\($0)" }
                 #expect(!expected.isEmpty && expected.allSatisfy(properties.contains), "\(key): \(properties)")
             }
         }
