@@ -17,15 +17,32 @@ public final class ModelMetrics: Sendable {
         let responseModel: String
         /// The error type, or the token type, or nothing.
         let extra: String
+
+        /// Lengths, not bytes (see `RequestMetrics`): equal hashes are told apart by ==.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(requestModel.utf8.count)
+            hasher.combine(responseModel.utf8.count)
+            hasher.combine(extra.utf8.count)
+        }
     }
 
     private let factory: any MetricsFactory
     private let provider: String
-    private let durations = ReadWriteLocked<[Key: Recorder]>([:])
-    private let tokens = ReadWriteLocked<[Key: Recorder]>([:])
-    private let firstChunks = ReadWriteLocked<[Key: Recorder]>([:])
+    /// The factory's handlers, recorded into directly (see `RequestMetrics`).
+    private let durations = ReadWriteLocked<[Key: any RecorderHandler]>([:])
+    private let tokens = ReadWriteLocked<[Key: any RecorderHandler]>([:])
+    private let firstChunks = ReadWriteLocked<[Key: any RecorderHandler]>([:])
     private let errors = ReadWriteLocked<[String: CoreMetrics.Counter]>([:])
-    private let responseModels = ReadWriteLocked<Set<String>>([])
+    private let responseModels = ReadWriteLocked<Set<Name>>([])
+
+    /// A model name hashed by its length (see `Key`).
+    private struct Name: Hashable {
+        let text: String
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(text.utf8.count)
+        }
+    }
 
     /// - Parameter provider: `gen_ai_provider_name`, such as `openai`.
     public init(factory: any MetricsFactory, provider: String) {
@@ -62,7 +79,7 @@ public final class ModelMetrics: Sendable {
         let responseModel = bounded(response.model)
         for (type, count) in [("input", usage.promptTokens), ("output", usage.completionTokens)] {
             recorder(in: tokens, Key(requestModel: request.model, responseModel: responseModel, extra: type), Instruments.genAITokenUsage)
-                .record(count)
+                .record(Int64(count))
         }
     }
 
@@ -79,15 +96,15 @@ public final class ModelMetrics: Sendable {
     }
 
     private func bounded(_ model: String) -> String {
-        if responseModels.read({ $0.contains(model) }) { return model }
+        if responseModels.read({ $0.contains(Name(text: model)) }) { return model }
         return responseModels.write { models in
             guard models.count < Self.responseModelLimit else { return "_OTHER" }
-            models.insert(model)
+            models.insert(Name(text: model))
             return model
         }
     }
 
-    private func recorder(in cache: ReadWriteLocked<[Key: Recorder]>, _ key: Key, _ instrument: Instrument) -> Recorder {
+    private func recorder(in cache: ReadWriteLocked<[Key: any RecorderHandler]>, _ key: Key, _ instrument: Instrument) -> any RecorderHandler {
         if let made = cache.read({ $0[key] }) { return made }
         return cache.write { cache in
             if let made = cache[key] { return made }
@@ -98,7 +115,7 @@ public final class ModelMetrics: Sendable {
             if !key.extra.isEmpty {
                 labels.append((instrument == Instruments.genAITokenUsage ? "gen_ai_token_type" : "error_type", key.extra))
             }
-            let made = Recorder(label: instrument.name, dimensions: labels, factory: factory)
+            let made = factory.makeRecorder(label: instrument.name, dimensions: labels, aggregate: true)
             cache[key] = made
             return made
         }

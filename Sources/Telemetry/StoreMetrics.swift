@@ -7,10 +7,17 @@ public final class StoreMetrics: Sendable {
     private struct Key: Hashable {
         let operation: String
         let error: String
+
+        /// Lengths, not bytes (see `RequestMetrics`): equal hashes are told apart by ==.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(operation.utf8.count)
+            hasher.combine(error.utf8.count)
+        }
     }
 
     private let factory: any MetricsFactory
-    private let recorders = ReadWriteLocked<[Key: Recorder]>([:])
+    /// The factory's handlers, recorded into directly (see `RequestMetrics`).
+    private let recorders = ReadWriteLocked<[Key: any RecorderHandler]>([:])
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -36,7 +43,7 @@ public final class StoreMetrics: Sendable {
             if let made = recorders[key] { return made }
             var labels = [("operation", operation)]
             if !error.isEmpty { labels.append(("error_type", error)) }
-            let made = Recorder(label: Instruments.storeOperationDuration.name, dimensions: labels, factory: factory)
+            let made = factory.makeRecorder(label: Instruments.storeOperationDuration.name, dimensions: labels, aggregate: true)
             recorders[key] = made
             return made
         }
