@@ -1,4 +1,5 @@
 import CoreMetrics
+import Platform
 import Store
 import Upstream
 
@@ -8,41 +9,48 @@ import Upstream
 ///
 /// The request model is one askd allows (ASKD_MODELS); the response model is the upstream's
 /// word, so at most `responseModelLimit` distinct ones are kept as labels, and any further one
-/// is `_OTHER`.
+/// is `_OTHER`. An answer's handlers (its duration and its two token types) are looked up once,
+/// by the request and response models as they came.
 public final class ModelMetrics: Sendable {
     static let responseModelLimit = 32
 
-    private struct Key: Hashable {
+    private struct Key: Hashable, Sendable {
         let requestModel: String
         let responseModel: String
-        /// The error type, or the token type, or nothing.
-        let extra: String
 
         /// Lengths, not bytes (see `RequestMetrics`): equal hashes are told apart by ==.
         func hash(into hasher: inout Hasher) {
             hasher.combine(requestModel.utf8.count)
             hasher.combine(responseModel.utf8.count)
-            hasher.combine(extra.utf8.count)
         }
+    }
+
+    /// What an answer records into.
+    private final class AnswerHandlers: Sendable {
+        let duration: any RecorderHandler
+        let input: any RecorderHandler
+        let output: any RecorderHandler
+
+        init(duration: any RecorderHandler, input: any RecorderHandler, output: any RecorderHandler) {
+            self.duration = duration
+            self.input = input
+            self.output = output
+        }
+    }
+
+    private struct FailureKey: Hashable, Sendable {
+        let requestModel: String
+        let errorType: String
     }
 
     private let factory: any MetricsFactory
     private let provider: String
-    /// The factory's handlers, recorded into directly (see `RequestMetrics`).
-    private let durations = ReadWriteLocked<[Key: any RecorderHandler]>([:])
-    private let tokens = ReadWriteLocked<[Key: any RecorderHandler]>([:])
-    private let firstChunks = ReadWriteLocked<[Key: any RecorderHandler]>([:])
-    private let errors = ReadWriteLocked<[String: CoreMetrics.Counter]>([:])
-    private let responseModels = ReadWriteLocked<Set<Name>>([])
-
-    /// A model name hashed by its length (see `Key`).
-    private struct Name: Hashable {
-        let text: String
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(text.utf8.count)
-        }
-    }
+    private let answers = HandleCache<Key, AnswerHandlers>()
+    private let failures = HandleCache<FailureKey, any RecorderHandler>()
+    private let firstChunks = HandleCache<String, any RecorderHandler>()
+    private let errors = HandleCache<String, any CounterHandler>()
+    /// The response models that have labels of their own.
+    private let responseModels = Locked<Set<String>>([])
 
     /// - Parameter provider: `gen_ai_provider_name`, such as `openai`.
     public init(factory: any MetricsFactory, provider: String) {
@@ -52,35 +60,39 @@ public final class ModelMetrics: Sendable {
 
     /// The model answered `request` with `response` after `seconds`.
     func answered(_ request: ChatRequest, with response: ChatResponse, seconds: Double) {
-        let responseModel = bounded(response.model)
-        recorder(in: durations, Key(requestModel: request.model, responseModel: responseModel, extra: ""), Instruments.genAIOperationDuration)
-            .record(seconds)
-        recordUsage(response, for: request)
+        let handlers = handlers(request, response)
+        handlers.duration.record(seconds)
+        record(response.usage, into: handlers)
     }
 
-    /// Asking the model for `request` failed with `error` after `seconds`; `partial` is what it
-    /// had produced, when a stream was abandoned.
+    /// Asking the model for `request` failed with `error` after `seconds`.
     func failed(_ request: ChatRequest, error: any Error, seconds: Double) {
         let type = Self.errorType(error)
-        recorder(in: durations, Key(requestModel: request.model, responseModel: "", extra: type), Instruments.genAIOperationDuration)
-            .record(seconds)
-        if error is UpstreamError { counter(reason: type).increment() }
+        let key = FailureKey(requestModel: request.model, errorType: type)
+        failures.value(for: key) {
+            factory.makeRecorder(
+                label: Instruments.genAIOperationDuration.name, dimensions: labels(request.model) + [("error_type", type)], aggregate: true
+            )
+        }.record(seconds)
+        if error is UpstreamError { upstreamErrors(reason: type).increment(by: 1) }
     }
 
     /// A streamed answer's first piece of text came `seconds` after the request.
     func firstChunk(_ request: ChatRequest, seconds: Double) {
-        recorder(in: firstChunks, Key(requestModel: request.model, responseModel: "", extra: ""), Instruments.genAITimeToFirstChunk)
-            .record(seconds)
+        firstChunks.value(for: request.model) {
+            factory.makeRecorder(label: Instruments.genAITimeToFirstChunk.name, dimensions: labels(request.model), aggregate: true)
+        }.record(seconds)
     }
 
-    /// The tokens of an answer: a whole one, or what a cut stream had used.
+    /// The tokens of an answer that was cut off: what the model had used until then.
     func recordUsage(_ response: ChatResponse, for request: ChatRequest) {
-        guard let usage = response.usage else { return }
-        let responseModel = bounded(response.model)
-        for (type, count) in [("input", usage.promptTokens), ("output", usage.completionTokens)] {
-            recorder(in: tokens, Key(requestModel: request.model, responseModel: responseModel, extra: type), Instruments.genAITokenUsage)
-                .record(Int64(count))
-        }
+        record(response.usage, into: handlers(request, response))
+    }
+
+    /// The counter of model calls failed for `reason`, made if it is not yet.
+    @discardableResult
+    func upstreamErrors(reason: String) -> any CounterHandler {
+        errors.value(for: reason) { factory.makeCounter(label: Instruments.upstreamErrors.name, dimensions: [("reason", reason)]) }
     }
 
     /// `error.type` as OpenTelemetry has it: a short, fixed name.
@@ -95,45 +107,37 @@ public final class ModelMetrics: Sendable {
         }
     }
 
-    private func bounded(_ model: String) -> String {
-        if responseModels.read({ $0.contains(Name(text: model)) }) { return model }
-        return responseModels.write { models in
-            guard models.count < Self.responseModelLimit else { return "_OTHER" }
-            models.insert(Name(text: model))
-            return model
-        }
+    private func record(_ usage: TokenUsage?, into handlers: AnswerHandlers) {
+        guard let usage else { return }
+        handlers.input.record(Int64(usage.promptTokens))
+        handlers.output.record(Int64(usage.completionTokens))
     }
 
-    private func recorder(in cache: ReadWriteLocked<[Key: any RecorderHandler]>, _ key: Key, _ instrument: Instrument) -> any RecorderHandler {
-        if let made = cache.read({ $0[key] }) { return made }
-        return cache.write { cache in
-            if let made = cache[key] { return made }
-            var labels = [
-                ("gen_ai_operation_name", "chat"), ("gen_ai_provider_name", provider), ("gen_ai_request_model", key.requestModel),
-            ]
-            if !key.responseModel.isEmpty { labels.append(("gen_ai_response_model", key.responseModel)) }
-            if !key.extra.isEmpty {
-                labels.append((instrument == Instruments.genAITokenUsage ? "gen_ai_token_type" : "error_type", key.extra))
+    private func handlers(_ request: ChatRequest, _ response: ChatResponse) -> AnswerHandlers {
+        answers.value(for: Key(requestModel: request.model, responseModel: response.model)) {
+            let labels = labels(request.model) + [("gen_ai_response_model", bounded(response.model))]
+            func recorder(_ instrument: Instrument, _ extra: [(String, String)] = []) -> any RecorderHandler {
+                factory.makeRecorder(label: instrument.name, dimensions: labels + extra, aggregate: true)
             }
-            let made = factory.makeRecorder(label: instrument.name, dimensions: labels, aggregate: true)
-            cache[key] = made
-            return made
+            return AnswerHandlers(
+                duration: recorder(Instruments.genAIOperationDuration),
+                input: recorder(Instruments.genAITokenUsage, [("gen_ai_token_type", "input")]),
+                output: recorder(Instruments.genAITokenUsage, [("gen_ai_token_type", "output")])
+            )
         }
     }
 
-    /// The counter of model calls failed for `reason`, made if it is not yet.
-    @discardableResult
-    func upstreamErrors(reason: String) -> CoreMetrics.Counter {
-        counter(reason: reason)
+    private func labels(_ requestModel: String) -> [(String, String)] {
+        [("gen_ai_operation_name", "chat"), ("gen_ai_provider_name", provider), ("gen_ai_request_model", requestModel)]
     }
 
-    private func counter(reason: String) -> CoreMetrics.Counter {
-        if let made = errors.read({ $0[reason] }) { return made }
-        return errors.write { errors in
-            if let made = errors[reason] { return made }
-            let made = CoreMetrics.Counter(label: Instruments.upstreamErrors.name, dimensions: [("reason", reason)], factory: factory)
-            errors[reason] = made
-            return made
+    /// `model`, or `_OTHER` once `responseModelLimit` others have labels.
+    private func bounded(_ model: String) -> String {
+        responseModels.withLock { models in
+            if models.contains(model) { return model }
+            guard models.count < Self.responseModelLimit else { return "_OTHER" }
+            models.insert(model)
+            return model
         }
     }
 }

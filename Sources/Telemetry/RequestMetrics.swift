@@ -1,6 +1,5 @@
 import CoreMetrics
 import HTTP
-import Store
 import Synchronization
 
 /// Counts every answered request into `http_server_request_duration_seconds` and
@@ -8,7 +7,7 @@ import Synchronization
 ///
 /// Labels are bounded: the route pattern (never the raw path), one of the standard methods or
 /// `_OTHER`, and the status code. The swift-metrics handlers of each label set are made once by
-/// the factory and kept; a request looks them up under a read lock and records into them
+/// the factory and kept (`HandleCache`); a request looks them up under a read lock and records into them
 /// directly (swift-prometheus's histograms, each behind its own lock). Recording through
 /// swift-metrics' generic `Recorder.record` cost about 360 instructions more per value.
 public final class RequestMetrics: RequestRecorder {
@@ -48,7 +47,7 @@ public final class RequestMetrics: RequestRecorder {
     }
 
     private let factory: any MetricsFactory
-    private let handles = ReadWriteLocked<[Key: Handles]>([:])
+    private let handles = HandleCache<Key, Handles>()
     private let openStreams = Atomic<Int>(0)
 
     public init(factory: any MetricsFactory) {
@@ -57,7 +56,7 @@ public final class RequestMetrics: RequestRecorder {
 
     public func requestFinished(route: String, method: String, status: Int, seconds: Double, upstreamSeconds: Double, clientSeconds: Double) {
         let key = Key(route: route, method: Self.bounded(method), status: status)
-        let handles = self.handles.read { $0[key] } ?? made(key)
+        let handles = self.handles.value(for: key) { Handles(key, factory: factory) }
         handles.duration.record(seconds)
         handles.overhead.record(max(0, seconds - upstreamSeconds - clientSeconds))
     }
@@ -72,13 +71,4 @@ public final class RequestMetrics: RequestRecorder {
 
     /// Streamed answers in progress now.
     public var streamsOpen: Int { openStreams.load(ordering: .relaxed) }
-
-    private func made(_ key: Key) -> Handles {
-        handles.write { handles in
-            if let made = handles[key] { return made }
-            let made = Handles(key, factory: factory)
-            handles[key] = made
-            return made
-        }
-    }
 }

@@ -17,7 +17,7 @@ public final class StoreMetrics: Sendable {
 
     private let factory: any MetricsFactory
     /// The factory's handlers, recorded into directly (see `RequestMetrics`).
-    private let recorders = ReadWriteLocked<[Key: any RecorderHandler]>([:])
+    private let recorders = HandleCache<Key, any RecorderHandler>()
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -39,13 +39,10 @@ public final class StoreMetrics: Sendable {
 
     func record(_ operation: String, error: String, seconds: Double) {
         let key = Key(operation: operation, error: error)
-        let recorder = recorders.read { $0[key] } ?? recorders.write { recorders in
-            if let made = recorders[key] { return made }
+        let recorder = recorders.value(for: key) {
             var labels = [("operation", operation)]
             if !error.isEmpty { labels.append(("error_type", error)) }
-            let made = factory.makeRecorder(label: Instruments.storeOperationDuration.name, dimensions: labels, aggregate: true)
-            recorders[key] = made
-            return made
+            return factory.makeRecorder(label: Instruments.storeOperationDuration.name, dimensions: labels, aggregate: true)
         }
         recorder.record(seconds)
     }
