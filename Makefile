@@ -8,10 +8,11 @@ PORT ?= 8080
 # Schemathesis (Tests/Support/openapi-contract) and the web chat test's Selenium
 # (Tests/Support/web-chat), which drives Debian's chromium, and prometheus (its server and
 # promtool), which scrapes askd through nginx and checks the exposition, the alert rules and
-# their unit tests (deploy/prometheus); the benchmark needs wrk.
+# their unit tests (deploy/prometheus); the benchmark needs wrk, and valgrind (callgrind) to
+# count what metrics cost (bench/metrics-instructions).
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
 TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver prometheus
-BENCH_APT_PACKAGES := wrk gcc
+BENCH_APT_PACKAGES := wrk gcc valgrind
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps test-deps bench-deps build build-debug run test tsan bench fuzz clean
@@ -78,6 +79,7 @@ tsan: test-deps
 bench: bench-deps build
 	./bench/run
 	./bench/metrics-cost
+	./bench/metrics-instructions
 
 # libFuzzer with AddressSanitizer (both ship with the Swift toolchain), one binary per target in
 # FUZZ_TARGETS, each run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (see fuzz/run).
