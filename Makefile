@@ -6,10 +6,13 @@ PORT ?= 8080
 # page's Markdown and sanitiser); the tests and the benchmark also need a PostgreSQL server, for
 # throwaway clusters (Tests/Support/pg-cluster), python3-venv, for the OpenAPI contract test's
 # Schemathesis (Tests/Support/openapi-contract) and the web chat test's Selenium
-# (Tests/Support/web-chat), which drives Debian's chromium; the benchmark needs wrk.
+# (Tests/Support/web-chat), which drives Debian's chromium, and prometheus (its server and
+# promtool), which scrapes askd through nginx and checks the exposition, the alert rules and
+# their unit tests (deploy/prometheus); the benchmark needs wrk, and valgrind (callgrind) to
+# count what metrics cost (bench/metrics-instructions).
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
-TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver
-BENCH_APT_PACKAGES := wrk gcc
+TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver prometheus
+BENCH_APT_PACKAGES := wrk gcc valgrind
 # `make deb` (dpkg-deb, dpkg-shlibdeps, lintian) and the boot test of the package in a Debian 12
 # tree made by debootstrap and booted by systemd-nspawn.
 DEB_APT_PACKAGES := dpkg-dev binutils lintian
@@ -94,6 +97,8 @@ tsan: test-deps
 
 bench: bench-deps build
 	./bench/run
+	./bench/metrics-cost
+	./bench/metrics-instructions
 
 # libFuzzer with AddressSanitizer (both ship with the Swift toolchain), one binary per target in
 # FUZZ_TARGETS, each run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (see fuzz/run).

@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // libfcgi from Debian's libfcgi-dev. Only the FastCGI target imports it.
@@ -62,7 +64,7 @@ let package = Package(
         // Request, Response, Router, error mapping and the server's options: no C, no FastCGI.
         .target(
             name: "HTTP",
-            dependencies: ["JSON", "Text", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSON", "Platform", "Text", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The libfcgi adapter: sockets, worker threads, params -> Request, streaming, graceful stop.
@@ -93,6 +95,20 @@ let package = Package(
             dependencies: ["Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Metrics: OpenTelemetry's names through swift-metrics, exposed by swift-prometheus at /metrics.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "CLinux",
+                "HTTP",
+                "Platform",
+                "Store",
+                "Upstream",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Configuration and wiring shared by the CLI commands.
         .target(
             name: "App",
@@ -100,11 +116,13 @@ let package = Package(
                 "API",
                 "Auth",
                 "HTTP",
+                "JSON",
                 "Platform",
                 "PostgresStore",
                 "SQLiteStore",
                 "Store",
                 "Text",
+                "Telemetry",
                 "Upstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,6 +138,7 @@ let package = Package(
                 "Platform",
                 "HTTP",
                 "Text",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -140,13 +159,18 @@ let package = Package(
         ),
         .testTarget(name: "TextTests", dependencies: ["Text"], swiftSettings: swiftSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "JSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "JSON", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "HTTP", "Platform"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["App", "API", "FastCGI", "HTTP", "Platform", "Store", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
         .testTarget(name: "UpstreamTests", dependencies: ["JSON", "Upstream", "Store"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["HTTP", "Platform", "Store", "Telemetry", "Upstream", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzChecks"], swiftSettings: swiftSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["Platform"], swiftSettings: swiftSettings),
     ]

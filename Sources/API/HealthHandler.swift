@@ -28,12 +28,13 @@ public final class HealthHandler: Sendable {
     }
 
     public func handle(_ request: Request) throws -> Response {
-        var response = storeAnswers() ? Response.json(.ok, Self.ok) : Response.json(.serviceUnavailable, Self.down, headers: ["Retry-After": "5"])
+        var response = storeIsUp() ? Response.json(.ok, Self.ok) : Response.json(.serviceUnavailable, Self.down, headers: ["Retry-After": "5"])
         response.headers.add(name: "Cache-Control", value: "no-store")
         return response
     }
 
-    private func storeAnswers() -> Bool {
+    /// Whether the store answered its last check (taken now if the last is a second old).
+    public func storeIsUp() -> Bool {
         let now = MonotonicClock.nanoseconds()
         if now - lastAnswered.load(ordering: .relaxed) < Self.recheckNanoseconds { return true }
         // While the store is down, one check a second too: each may wait for a connection timeout.

@@ -31,3 +31,13 @@ public enum ProviderConfiguration: Sendable, Equatable {
         }
     }
 }
+
+extension ProviderConfiguration {
+    /// The provider as the metrics name it (`gen_ai_provider_name`).
+    public var metricsName: String {
+        switch self {
+        case .echo: "askd.echo"
+        case .openAI: "openai"
+        }
+    }
+}

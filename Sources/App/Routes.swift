@@ -3,16 +3,30 @@ import Auth
 import HTTP
 import Logging
 import Store
+import Telemetry
 import Upstream
 
 /// The endpoints askd serves.
 public enum Routes {
+    /// With `metrics`, the store and the model are timed into it, and `/metrics` serves it.
     public static func make(
-        configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd")
+        configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd"),
+        metrics: MetricsHub? = nil
     ) -> Router {
+        var store = store
+        var upstream = upstream
+        if let metrics {
+            store = MeasuredStore(store, metrics: metrics.store)
+            upstream = MeasuredChatCompletions(upstream, metrics: metrics.model)
+        }
         let verifier = StoreTokenVerifier(store: store)
         var router = Router()
-        router.get("/healthz", use: HealthHandler(store: store).handle)
+        let health = HealthHandler(store: store)
+        router.get("/healthz", use: health.handle)
+        if let metrics {
+            metrics.setStoreCheck { health.storeIsUp() }
+            router.get("/metrics", use: MetricsEndpoint(hub: metrics).handle)
+        }
         router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         var limits = configuration.ask
@@ -26,6 +40,18 @@ public enum Routes {
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif
+        return router
+    }
+}
+
+extension Routes {
+    /// The routes of the per-process metrics socket (`ASKD_METRICS_SOCKET`): `/metrics`, and
+    /// `/metrics/{process}`, as nginx passes a scrape of one process on.
+    public static func metricsOnly(_ metrics: MetricsHub) -> Router {
+        var router = Router()
+        let endpoint = MetricsEndpoint(hub: metrics)
+        router.get("/metrics", use: endpoint.handle)
+        router.get("/metrics/{process}", use: endpoint.handle)
         return router
     }
 }

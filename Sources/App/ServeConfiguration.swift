@@ -18,6 +18,15 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var provider: ProviderConfiguration
     public var ask: AskSettings
 
+    /// Whether askd keeps metrics and serves them at `/metrics` (`ASKD_METRICS`, default true).
+    public var metrics: Bool
+    /// A Unix socket of this process alone, serving `/metrics` (`ASKD_METRICS_SOCKET`): for a
+    /// scrape per process when several share the main socket. Made with the main socket's mode
+    /// and group.
+    public var metricsSocket: ListenTarget?
+    /// How log entries are written (`ASKD_LOG_FORMAT`: `line`, the default, or `json`).
+    public var logFormat: LogFormat
+
     /// How long a turn lock outlives a process that died holding it (`ASKD_TURN_LEASE_SECONDS`,
     /// default 30). The lease is renewed every third of it while its turn runs, so a turn may
     /// take longer.
@@ -99,13 +108,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         } ?? .info
         testRoutes = env.string("ASKD_TEST_ROUTES") == "1"
         database = try DatabaseLocation(environment: environment)
-        migrate = try env.value("ASKD_MIGRATE", expecting: "1 or 0") {
-            switch $0.lowercased() {
-            case "1", "true", "yes": true
-            case "0", "false", "no": false
-            default: nil
-            }
-        } ?? true
+        migrate = try env.value("ASKD_MIGRATE", expecting: "1 or 0") { ServeConfiguration.boolean($0) } ?? true
         provider = try ProviderConfiguration(environment: environment)
 
         var ask = AskSettings()
@@ -130,6 +133,16 @@ public struct ServeConfiguration: Sendable, Equatable {
         } ?? ask.turnWaitSeconds
         ask.maxTurnWaiters = max(1, server.threads / 4)
         self.ask = ask
+        let metrics = try env.value("ASKD_METRICS", expecting: "1 or 0") { ServeConfiguration.boolean($0) } ?? true
+        self.metrics = metrics
+        if let path = env.string("ASKD_METRICS_SOCKET") {
+            guard metrics else { throw ConfigurationError("ASKD_METRICS_SOCKET needs metrics on; ASKD_METRICS is 0") }
+            guard path.hasPrefix("/") else { throw ConfigurationError("ASKD_METRICS_SOCKET must be an absolute path, not \(path)") }
+            metricsSocket = .unix(path: path, mode: socketMode, group: socketGroup)
+        } else {
+            metricsSocket = nil
+        }
+        logFormat = try env.value("ASKD_LOG_FORMAT", expecting: "line or json") { LogFormat(rawValue: $0.lowercased()) } ?? .line
         turnLeaseSeconds = try env.value("ASKD_TURN_LEASE_SECONDS", expecting: "a number of seconds from 1 to 3600") {
             Double($0).flatMap { $0 >= 1 && $0 <= 3_600 ? $0 : nil }
         } ?? 30
@@ -152,6 +165,14 @@ public struct ServeConfiguration: Sendable, Equatable {
             throw ConfigurationError("--listen \(address): the port must be 1 to 65535")
         }
         return .tcp(host: host, port: port)
+    }
+
+    static func boolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "1", "true", "yes": true
+        case "0", "false", "no": false
+        default: nil
+        }
     }
 
     static func parseMode(_ text: String, name: String) throws -> UInt32 {

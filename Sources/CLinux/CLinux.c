@@ -76,3 +76,9 @@ int askd_usable_cpus(void) {
 int askd_sem_wait_until(sem_t *sem, const struct timespec *deadline) {
     return sem_clockwait(sem, CLOCK_MONOTONIC, deadline);
 }
+
+static __thread struct askd_request_waits request_waits;
+
+struct askd_request_waits *askd_thread_request_waits(void) {
+    return &request_waits;
+}

@@ -42,6 +42,12 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
         var watched = false
         var status = 200
         var lastProgress = 0.0
+        /// Time spent waiting for the model, as the handler reported it.
+        var upstreamSeconds = 0.0
+        /// When the end record was queued: what follows is waiting for the client.
+        var endQueuedAt = 0.0
+        /// Whether the head of a streamed body went out (a stream is open until the finish).
+        var streamOpened = false
 
         var hasPending: Bool { sentOffset < pending.count }
     }
@@ -83,12 +89,20 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
     func begin(status: HTTPStatus, headers: HTTPHeaders) {
         let stamped = server.application.stamped(Response(status: status, headers: headers), id: requestID)
         let head = ResponseWriter.head(status: status, headers: stamped.headers, contentLength: nil)
+        var opened = false
         perform { state in
             guard !state.headSent, !state.ended else { return .nothing }
             state.headSent = true
             state.status = status.code
+            state.streamOpened = true
+            opened = true
             return send(head, in: &state, bounded: false)
         }
+        if opened { server.application.recorder?.streamOpened() }
+    }
+
+    func addUpstreamWait(_ seconds: Double) {
+        state.withLock { $0.upstreamSeconds += seconds }
     }
 
     @discardableResult
@@ -186,6 +200,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
 
     private func sendEnd(in state: inout State) -> Next {
         state.ended = true
+        state.endQueuedAt = MonotonicClock.now()
         guard !state.gone else { return next(after: &state) }
         compact(&state)
         FastCGIRecords.appendEnd(id: recordID, to: &state.pending)
@@ -250,9 +265,13 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
             request.pointee.keepConnection = 0
             request.pointee.detached = 1
         }
+        let now = MonotonicClock.now()
+        let (status, upstream, endQueuedAt, streamOpened) = state.withLock { ($0.status, $0.upstreamSeconds, $0.endQueuedAt, $0.streamOpened) }
         server.application.logCompletion(
-            of: incoming, status: state.withLock { $0.status }, seconds: MonotonicClock.now() - startedAt, clientGone: clientGone
+            of: incoming, status: status, seconds: now - startedAt, clientGone: clientGone, upstreamSeconds: upstream,
+            clientSeconds: endQueuedAt > 0 ? now - endQueuedAt : 0
         )
+        if streamOpened { server.application.recorder?.streamClosed() }
         FCGX_Finish_r(request)
         server.state.inFlight.subtract(1, ordering: .relaxed)
         if request.pointee.ipcFd < 0 || !server.readySet.park(request) { KeptRequest.release(request) }

@@ -1,5 +1,6 @@
 import JSON
 import Logging
+import Platform
 
 /// Turns requests into responses: assigns the request id, routes, and maps errors.
 ///
@@ -9,17 +10,27 @@ import Logging
 public struct Application: Sendable {
     public let router: Router
     public let logger: Logger
+    /// Where each answered request is counted (askd's metrics); nil counts nothing.
+    public let recorder: (any RequestRecorder)?
+    /// Whether the access-log entry carries its figures as metadata (for a structured log
+    /// handler, such as JSON lines) rather than in the message.
+    public let structuredAccessLog: Bool
 
-    public init(router: Router, logger: Logger) {
+    public init(router: Router, logger: Logger, recorder: (any RequestRecorder)? = nil, structuredAccessLog: Bool = false) {
         self.router = router
         self.logger = logger
+        self.recorder = recorder
+        self.structuredAccessLog = structuredAccessLog
     }
 
     /// Gives `request` its id and answers it.
     public func respond(to request: inout Request) -> Response {
         assignID(to: &request)
+        RequestWaits.reset()
         let response: Response
-        switch router.resolve(method: request.method, path: request.path) {
+        let (resolution, route) = router.resolveWithRoute(method: request.method, path: request.path)
+        request.route = route
+        switch resolution {
         case .matched(let handler, let parameters):
             request.parameters = parameters
             do {
@@ -39,6 +50,7 @@ public struct Application: Sendable {
     /// read in full (a body over the limit, a malformed length).
     public func respond(to request: inout Request, failingWith error: any Error) -> Response {
         assignID(to: &request)
+        RequestWaits.reset()
         return errorResponse(for: error, request: request)
     }
 
@@ -66,10 +78,30 @@ public struct Application: Sendable {
         return stamped(response, id: request.id)
     }
 
-    /// Writes the access-log line: method, path, status, duration and request id.
-    /// Never the query, the headers or the body, which may carry secrets.
-    public func logCompletion(of request: Request, status: Int, seconds: Double, clientGone: Bool = false) {
+    /// Counts the answered request (see `recorder`) and writes the access-log line: method, path,
+    /// status, duration and request id. Never the query, the headers or the body, which may
+    /// carry secrets. Called on the thread that sent the answer.
+    /// - Parameters:
+    ///   - upstreamSeconds, clientSeconds: what the request spent waiting for the model and for
+    ///     its client; by default, what the calling thread counted (`RequestWaits`).
+    public func logCompletion(
+        of request: Request, status: Int, seconds: Double, clientGone: Bool = false, upstreamSeconds: Double? = nil,
+        clientSeconds: Double? = nil
+    ) {
+        recorder?.requestFinished(
+            route: request.route, method: request.method, status: status, seconds: seconds,
+            upstreamSeconds: upstreamSeconds ?? RequestWaits.upstream, clientSeconds: clientSeconds ?? RequestWaits.client
+        )
         guard logger.logLevel <= .info else { return }
+        if structuredAccessLog {
+            var metadata: Logger.Metadata = [
+                "method": .string(request.method), "path": .string(request.path), "status": .stringConvertible(status),
+                "duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1_000), "request_id": .string(request.id),
+            ]
+            if clientGone { metadata["client"] = "gone" }
+            logger.info("request", metadata: metadata)
+            return
+        }
         // Formatted here rather than as metadata: one string, no dictionary, on every request.
         var line = "request method="
         line += request.method

@@ -14,6 +14,9 @@ public struct Request: Sendable {
     public var id: String
     /// Values captured by the route's `{name}` segments, percent-decoded.
     public var parameters: [String: String]
+    /// The pattern of the route that matched, such as `/conversation/{conversation_id}`; empty
+    /// when none did. Metrics label requests by it, never by the raw path.
+    public var route: String = ""
 
     public init(
         method: String,

@@ -34,6 +34,10 @@ public protocol ResponseChannel: AnyObject, Sendable {
     /// silent model asks now and then, so that it can stop the work early).
     var clientIsGone: Bool { get }
 
+    /// Counts `seconds` as time this response spent waiting for the model: askd's overhead
+    /// (the `askd_overhead_seconds` metric) leaves it out.
+    func addUpstreamWait(_ seconds: Double)
+
     /// Whether the server can wait no longer for this response: it is stopping and its drain
     /// time has run out. A handler still streaming ends the response now, saying why.
     var mustEndNow: Bool { get }

@@ -38,17 +38,26 @@ public struct Router: Sendable {
     /// Finds the handler for `method` on `path` (percent-encoded, without a query).
     /// `HEAD` falls back to the `GET` handler.
     public func resolve(method: String, path: String) -> Resolution {
+        resolveWithRoute(method: method, path: path).resolution
+    }
+
+    /// `resolve`, with the pattern of the route that matched the path (even for a method it does
+    /// not allow), or the empty string when none did.
+    public func resolveWithRoute(method: String, path: String) -> (resolution: Resolution, route: String) {
         if let index = literalRoutes[path] {
-            return resolve(method: method, on: routes[index], parameters: [:])
+            return (resolve(method: method, on: routes[index], parameters: [:]), routes[index].pattern.path)
         }
         let segments = RoutePattern.segments(of: path)
         for route in routes where !route.pattern.isLiteral {
             if let parameters = route.pattern.match(segments) {
-                return resolve(method: method, on: route, parameters: parameters)
+                return (resolve(method: method, on: route, parameters: parameters), route.pattern.path)
             }
         }
-        return .notFound
+        return (.notFound, "")
     }
+
+    /// Every registered route pattern, in the order registered.
+    public var routePatterns: [String] { routes.map(\.pattern.path) }
 
     private func resolve(method: String, on route: Route, parameters: [String: String]) -> Resolution {
         if let handler = route.handlers[method] ?? (method == "HEAD" ? route.handlers["GET"] : nil) {

@@ -7,6 +7,7 @@ import FastCGI
 import HTTP
 import Logging
 import Platform
+import Telemetry
 
 /// `askd serve`: the FastCGI server.
 struct Serve: ParsableCommand {
@@ -50,7 +51,7 @@ struct Serve: ParsableCommand {
             listen: listen, threads: threads, drainSeconds: drainSeconds
         )
         let configuration = try ServeConfiguration(flags: flags, environment: environment)
-        LogSetup.bootstrap(level: configuration.logLevel)
+        LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         let logger = Logger(label: "askd")
 
         // Everything that can be misconfigured is checked before the socket exists.
@@ -77,9 +78,22 @@ struct Serve: ParsableCommand {
             logger.warning("test routes are enabled (ASKD_TEST_ROUTES=1); never do this in production")
         }
         logger.info("descriptors available", metadata: ["open_files": "\(openFiles)"])
-        let router = Routes.make(configuration: configuration, store: store, upstream: upstream, logger: logger)
-        let application = Application(router: router, logger: logger)
+        let metrics = configuration.metrics ? MetricsHub(provider: configuration.provider.metricsName) : nil
+        let router = Routes.make(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics)
+        let structured = configuration.logFormat == .json
+        let application = Application(router: router, logger: logger, recorder: metrics?.requests, structuredAccessLog: structured)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
+        if let metrics {
+            metrics.setLoad { let load = server.load; return (load.inFlight, load.busyWorkers, load.workers) }
+            if let target = configuration.metricsSocket {
+                let side = Application(router: Routes.metricsOnly(metrics), logger: logger, recorder: metrics.requests, structuredAccessLog: structured)
+                do {
+                    try SideServer(socket: ListeningSocket.open(target, environment: environment), application: side).start()
+                } catch {
+                    throw ConfigurationError("ASKD_METRICS_SOCKET: \(error)")
+                }
+            }
+        }
         throw ExitStatus(code: server.run())
     }
 }

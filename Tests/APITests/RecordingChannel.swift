@@ -36,6 +36,7 @@ final class RecordingChannel: ResponseChannel, @unchecked Sendable {
     var failure: (any Error)? { lock.withLock { _failure } }
     var started: Bool { lock.withLock { _started } }
     var clientIsGone: Bool { lock.withLock { _gone } }
+    func addUpstreamWait(_ seconds: Double) {}
     var mustEndNow: Bool { lock.withLock { mustEndAfterWrites.map { _chunks.count >= $0 } ?? false } }
 
     func begin(status: HTTPStatus, headers: HTTPHeaders) {

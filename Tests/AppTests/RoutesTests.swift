@@ -73,6 +73,7 @@ private final class CollectingChannel: ResponseChannel, @unchecked Sendable {
     var chunks: [[UInt8]] = []
     var started = false
     var clientIsGone: Bool { false }
+    func addUpstreamWait(_ seconds: Double) {}
     var mustEndNow: Bool { false }
     func begin(status: HTTPStatus, headers: HTTPHeaders) { started = true }
     func write(_ bytes: [UInt8]) -> Bool {

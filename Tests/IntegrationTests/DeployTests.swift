@@ -40,6 +40,18 @@ extension IntegrationTests {
             #expect(try outsider.json()["error"] as? String == "forbidden")
             let metrics = try site.https("/metrics", ["--interface", "127.0.0.2"])
             #expect(metrics.status == 403)
+            #expect(try site.https("/metrics/1", ["--interface", "127.0.0.2"]).status == 403)
+
+            // For localhost: the metrics of whichever process answers, and of process 1 through
+            // its own socket (askd.service's ASKD_METRICS_SOCKET); there is no process 2.
+            let shared = try site.https("/metrics")
+            #expect(shared.status == 200, "\(shared)")
+            #expect(shared.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(shared.text.contains("# HELP http_server_request_duration_seconds "))
+            let own = try site.https("/metrics/1")
+            #expect(own.status == 200, "\(own)\n\(site.errorLog)")
+            #expect(own.text.contains("process_start_time_seconds "))
+            #expect(try site.https("/metrics/2").status == 503)
 
             // The API locations reach askd (whose 404 has a request id); other paths do not.
             let api = try site.https("/conversation/x/y")
@@ -320,7 +332,10 @@ extension IntegrationTests {
             #expect(service["Service", "EnvironmentFile"] == ["-/etc/askd/askd.env"])
             #expect(service["Service", "DynamicUser"] == ["yes"])
             #expect(service["Service", "StateDirectory"] == ["askd"])
-            #expect(service["Service", "Environment"] == ["ASKD_DATABASE=/var/lib/askd/askd.sqlite"])
+            #expect(service["Service", "Environment"] == [
+                "ASKD_DATABASE=/var/lib/askd/askd.sqlite", "ASKD_METRICS_SOCKET=/run/askd-metrics/1/askd.sock ASKD_SOCKET_MODE=0666",
+            ])
+            #expect(service["Service", "RuntimeDirectory"] == ["askd-metrics/1"])
             #expect(service["Service", "Restart"] == ["on-failure"])
             let execStart = try #require(service["Service", "ExecStart"].first)
             #expect(!execStart.contains("--socket") && !execStart.contains("--listen"), "askd must serve the inherited socket")
@@ -328,12 +343,14 @@ extension IntegrationTests {
             let timeout = try #require(service["Service", "TimeoutStopSec"].first.flatMap(UnitFile.seconds))
             #expect(timeout > 30)
 
-            // askd@.service is askd.service plus Sockets=: the same [Service] otherwise.
+            // askd@.service is askd.service plus Sockets=: the same [Service] otherwise, where
+            // askd.service is process 1 (its metrics socket).
             let template = try UnitFile(DeployFiles.text("deploy/systemd/askd@.service"))
             #expect(template["Service", "Sockets"] == ["askd.socket"])
             let ignored: Set<String> = ["Sockets", "SyslogIdentifier"]
             #expect(
-                template.entries("Service").filter { !ignored.contains($0.key) }.map { "\($0.key)=\($0.value)" }
+                template.entries("Service").filter { !ignored.contains($0.key) }
+                    .map { "\($0.key)=\($0.value.replacingOccurrences(of: "%i", with: "1"))" }
                     == service.entries("Service").filter { !ignored.contains($0.key) }.map { "\($0.key)=\($0.value)" }
             )
 
@@ -420,7 +437,8 @@ extension IntegrationTests {
             // The same identity, state directory, database and settings as askd.service.
             let service = try UnitFile(DeployFiles.text("deploy/systemd/askd.service"))
             for key in ["DynamicUser", "User", "Group", "StateDirectory", "StateDirectoryMode", "UMask", "EnvironmentFile", "Environment"] {
-                let expected = service["Service", key].map { "\(key)=\($0)" }
+                // The metrics socket is for `askd serve` alone; the admin commands need the database.
+                let expected = service["Service", key].filter { !$0.hasPrefix("ASKD_METRICS_SOCKET=") }.map { "\(key)=\($0)" }
                 #expect(!expected.isEmpty && expected.allSatisfy(properties.contains), "\(key): \(properties)")
             }
         }
@@ -458,6 +476,7 @@ private final class DeploySite {
         do {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("letsencrypt"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("metrics/1"), withIntermediateDirectories: true)
             try makeStaticRoot()
             try makeCertificate()
             for file in ["mime.types"] {
@@ -523,6 +542,7 @@ private final class DeploySite {
             ("listen [::]:80;", ""),
             ("listen [::]:443 ssl http2;", ""),
             ("unix:/run/askd/askd.sock", "unix:\(socketPath)"),
+            ("unix:/run/askd-metrics/", "unix:\(directory.path)/metrics/"),
             ("/var/www/askd;", directory.appendingPathComponent("www").path + ";"),
             ("/usr/share/askd/web;", Stack.repository.appendingPathComponent("web").path + ";"),
             ("/var/www/letsencrypt;", directory.appendingPathComponent("letsencrypt").path + ";"),
@@ -630,6 +650,9 @@ private final class DeploySite {
             "ASKD_PROVIDER": "echo",
             "OPENAI_API_KEY": "",
             "OPENAI_BASE_URL": "",
+            // As askd.service sets them (its RuntimeDirectory is made in `init`).
+            "ASKD_METRICS_SOCKET": directory.appendingPathComponent("metrics/1/askd.sock").path,
+            "ASKD_SOCKET_MODE": "0666",
         ]
     }
 

@@ -1,4 +1,5 @@
 import HTTP
+import Platform
 import Upstream
 
 extension TurnPipeline {
@@ -8,7 +9,9 @@ extension TurnPipeline {
     /// The answer arrives on the upstream's thread, which must not wait on the store: all but
     /// the commit itself (which is the store's own to schedule) moves to the `WorkQueue`.
     func ask(_ turn: TurnContext, _ prepared: PreparedTurn) {
+        let asked = MonotonicClock.now()
         upstream.ask(prepared.request, streamingTo: turn.delivery.events) { result in
+            turn.delivery.channel.addUpstreamWait(MonotonicClock.now() - asked)
             switch result {
             case .success(let answer):
                 store(turn, prepared, answer: answer)

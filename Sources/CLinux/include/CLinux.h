@@ -26,4 +26,13 @@ int askd_usable_cpus(void);
 /// `sem_wait` until `deadline` on CLOCK_MONOTONIC: 0, or -1 with errno (ETIMEDOUT, EINTR).
 int askd_sem_wait_until(sem_t *sem, const struct timespec *deadline);
 
+/// What the request a thread is answering has spent waiting for others, in seconds: for the
+/// model, and for the client. Each thread has its own (thread-local storage).
+struct askd_request_waits {
+    double upstream;
+    double client;
+};
+/// The calling thread's `askd_request_waits`.
+struct askd_request_waits *askd_thread_request_waits(void);
+
 #endif
