@@ -8,7 +8,7 @@ extension TurnPipeline {
     func clientError(_ error: any Error, logger: Logger) -> any Error {
         switch error {
         case let error as UpstreamError:
-            log(error, logger: logger)
+            logger.upstreamFailed(error)
             return HTTPError(upstream: error)
         case let error as StoreError:
             return HTTPError(store: error)
@@ -16,15 +16,18 @@ extension TurnPipeline {
             return error
         }
     }
+}
 
-    private func log(_ error: UpstreamError, logger: Logger) {
+extension Logger {
+    /// What the operator should know of an upstream failure, which the client sees only as a status.
+    func upstreamFailed(_ error: UpstreamError) {
         switch error {
         case .rateLimited(let retryAfter):
-            logger.warning("the upstream is rate-limiting askd (Retry-After: \(retryAfter ?? "none"))")
+            warning("the upstream is rate-limiting askd (Retry-After: \(retryAfter ?? "none"))")
         case .rejectedCredentials(let detail):
-            logger.critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)")
+            critical("the upstream rejected askd's credentials: check OPENAI_API_KEY; \(detail)")
         case .timedOut(let detail), .failed(let detail):
-            logger.error("the upstream failed: \(detail)")
+            self.error("the upstream failed: \(detail)")
         }
     }
 }
