@@ -6,7 +6,8 @@ PORT ?= 8080
 # page's Markdown and sanitiser); the tests and the benchmark also need a PostgreSQL server, for
 # throwaway clusters (Tests/Support/pg-cluster), python3-venv, for the OpenAPI contract test's
 # Schemathesis (Tests/Support/openapi-contract) and the web chat test's Selenium
-# (Tests/Support/web-chat), which drives Debian's chromium; the benchmark needs wrk.
+# (Tests/Support/web-chat), which drives Debian's chromium, and the OpenAI-compatibility test's
+# official openai SDK (Tests/Support/openai-sdk); the benchmark needs wrk.
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
 TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver
 BENCH_APT_PACKAGES := wrk gcc
@@ -46,6 +47,7 @@ run: build
 test: test-deps build-debug
 	./Tests/Support/openapi-contract install
 	./Tests/Support/web-chat install
+	./Tests/Support/openai-sdk install
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
 	trap 'rm -rf "$$scratch"' EXIT && ulimit -n "$$(ulimit -Hn)" && \
 	ASKD_BIN=$(CURDIR)/.build/debug/askd TMPDIR="$$scratch" swift test
@@ -60,6 +62,7 @@ test: test-deps build-debug
 TSAN_SCRATCH := $(CURDIR)/.build-tsan
 tsan: test-deps
 	./Tests/Support/openapi-contract install
+	./Tests/Support/openai-sdk install
 	swift build --build-tests --sanitize=thread --scratch-path $(TSAN_SCRATCH)
 	@reports=$(TSAN_SCRATCH)/tsan-reports && rm -rf "$$reports" && mkdir -p "$$reports" && \
 	scratch=$$(mktemp -d /tmp/askd-tsan.XXXXXX) && chmod 755 "$$scratch" && \
