@@ -11,7 +11,8 @@
  * at a time per connection; a request whose time has come while every connection is busy waits
  * for the first free one, its wait counted. One thread, epoll, and a timerfd armed for the next
  * arrival (the loop never spins). At the end it prints one JSON line: the count, the non-200
- * answers, and the latency percentiles in microseconds.
+ * answers (a connection the server closed under a request counts as one), and the latency
+ * percentiles in microseconds.
  *
  * Build (bench/v1-latency does): gcc -O2 -o poisson-load poisson-load.c -lm
  */
@@ -133,7 +134,9 @@ int main(int argc, char **argv) {
     while (done < total) {
         /* Send every request whose time has come, while a connection is free. */
         int64_t now = now_ns();
-        for (int i = 0; i < count && sent < total && start + arrivals[sent] <= now; i++) {
+        for (int k = 0; k < count && sent < total && start + arrivals[sent] <= now; k++) {
+            /* Round robin, so that every connection carries its share. */
+            int i = (int)((sent + (size_t)k) % (size_t)count);
             if (connections[i].busy) continue;
             connections[i].busy = 1;
             connections[i].scheduled = start + arrivals[sent++];
@@ -162,8 +165,19 @@ int main(int argc, char **argv) {
             ssize_t got = recv(c->fd, c->buffer + c->filled, sizeof c->buffer - c->filled, 0);
             if (got <= 0) {
                 if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-                fprintf(stderr, "poisson-load: the server closed a connection\n");
-                return 1;
+                /* nginx closes a kept-alive connection after keepalive_requests (1,000): open
+                   another. A request in flight on it fails. */
+                epoll_ctl(epoll, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+                c->fd = open_connection(port);
+                struct epoll_event event = {.events = EPOLLIN, .data.u32 = events[e].data.u32};
+                epoll_ctl(epoll, EPOLL_CTL_ADD, c->fd, &event);
+                if (c->busy) {
+                    latencies[done++] = now_ns() - c->scheduled;
+                    failed++;
+                    c->busy = 0;
+                }
+                continue;
             }
             c->filled += (size_t)got;
             int status = 0;
