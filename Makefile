@@ -9,7 +9,8 @@ PORT ?= 8080
 # (Tests/Support/web-chat), which drives Debian's chromium, and prometheus (its server and
 # promtool), which scrapes askd through nginx and checks the exposition, the alert rules and
 # their unit tests (deploy/prometheus); the benchmark needs wrk, and valgrind (callgrind) to
-# count what metrics cost (bench/metrics-instructions).
+# count what metrics cost (bench/metrics-instructions); the OpenAI-compatibility test installs
+# the official openai SDK in a venv (Tests/Support/openai-sdk).
 APT_PACKAGES := pkg-config libfcgi-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev libfcgi-bin nginx curl python3 systemd openssl libjs-marked node-dompurify
 TEST_APT_PACKAGES := postgresql python3-venv chromium chromium-driver prometheus
 BENCH_APT_PACKAGES := wrk gcc valgrind
@@ -68,6 +69,7 @@ test: test-deps build-debug deb
 	./Tests/Support/openapi-contract install
 	./Tests/Support/web-chat install
 	./Tests/Support/boot-tree prepare
+	./Tests/Support/openai-sdk install
 	@scratch=$$(mktemp -d /tmp/askd-test.XXXXXX) && chmod 755 "$$scratch" && \
 	trap 'rm -rf "$$scratch"' EXIT && ulimit -n "$$(ulimit -Hn)" && \
 	ASKD_BIN=$(CURDIR)/.build/debug/askd ASKD_DEB=$(CURDIR)/$(DEB_FILE) TMPDIR="$$scratch" swift test
@@ -82,6 +84,7 @@ test: test-deps build-debug deb
 TSAN_SCRATCH := $(CURDIR)/.build-tsan
 tsan: test-deps
 	./Tests/Support/openapi-contract install
+	./Tests/Support/openai-sdk install
 	swift build --build-tests --sanitize=thread --scratch-path $(TSAN_SCRATCH)
 	@reports=$(TSAN_SCRATCH)/tsan-reports && rm -rf "$$reports" && mkdir -p "$$reports" && \
 	scratch=$$(mktemp -d /tmp/askd-tsan.XXXXXX) && chmod 755 "$$scratch" && \

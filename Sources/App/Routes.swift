@@ -37,6 +37,14 @@ public enum Routes {
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
         router.get("/usage", use: UsageHandler(store: store, verifier: verifier).handle)
+        // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
+        let chat = ChatCompletionsHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        let models = ModelsHandler(verifier: verifier, chat: chat)
+        router.post("/v1/chat/completions", use: chat.handle)
+        router.get("/v1/models", use: models.list)
+        router.get("/v1/models/{model}", use: models.retrieve)
+        router.get("/v1/models/{owner}/{name}", use: models.retrieve)
+        router.formatErrors(under: "/v1/", as: OpenAIErrorFormat())
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif

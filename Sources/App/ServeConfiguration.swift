@@ -88,6 +88,11 @@ public struct ServeConfiguration: Sendable, Equatable {
         guard maxBody >= 1, maxBody <= 1 << 30 else {
             throw ConfigurationError("ASKD_MAX_BODY_BYTES must be between 1 and 1073741824, not \(maxBody)")
         }
+        // Chat Completions bodies carry images in content parts: /v1/ has a limit of its own.
+        let maxV1Body = try env.value("ASKD_MAX_V1_BODY_BYTES") { Int($0) } ?? 20 << 20
+        guard maxV1Body >= 1, maxV1Body <= 1 << 30 else {
+            throw ConfigurationError("ASKD_MAX_V1_BODY_BYTES must be between 1 and 1073741824, not \(maxV1Body)")
+        }
         let idleThreadSeconds = try env.value("ASKD_IDLE_THREAD_SECONDS") { Double($0) } ?? 10
         guard idleThreadSeconds >= 0.1, idleThreadSeconds <= 86_400 else {
             throw ConfigurationError("ASKD_IDLE_THREAD_SECONDS must be between 0.1 and 86400, not \(idleThreadSeconds)")
@@ -102,6 +107,7 @@ public struct ServeConfiguration: Sendable, Equatable {
             threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds,
             requestReadTimeoutSeconds: readTimeout, sendTimeoutSeconds: sendTimeout
         )
+        server.maxBodyBytesByPrefix = ["/v1/": maxV1Body]
 
         logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {
             Logger.Level(rawValue: $0.lowercased())

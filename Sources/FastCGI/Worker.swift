@@ -128,7 +128,9 @@ final class Worker {
         let response: Response
         do {
             let length = try bodyLength.get()
-            incoming.body = try RequestReader.body(from: request.pointee.in, length: length, limit: server.options.maxBodyBytes)
+            incoming.body = try RequestReader.body(
+                from: request.pointee.in, length: length, limit: server.options.maxBodyBytes(forPath: incoming.path)
+            )
             slot.doneReading()
             response = application.respond(to: &incoming)
         } catch {

@@ -6,7 +6,7 @@ import JSON
 /// Invariants: parsing never traps and fails only with `Failure`; what the writer writes from a
 /// parsed value parses back equal, and writing that again gives the same bytes; both string
 /// writers (`appendQuoted`, `quoted`) write the same literal; an error object is JSON that reads
-/// back its message and fields.
+/// back its message and fields; an object's raw members (`JSONMembers`) rebuild it to an equal value.
 public enum JSONFuzz {
     /// As `BodyFields` reads a body.
     static let maxDepth = 16
@@ -31,8 +31,20 @@ public enum JSONFuzz {
         }
         require(reread == value, "read back differs: \(value) wrote \(String(decoding: written, as: UTF8.self))")
         require(reread.serialized == written, "writing twice differs")
+        checkMembers(bytes, value)
         checkStrings(in: value)
         _ = value.integer
+    }
+
+    /// What `/v1/` passes on member by member reads as the parser read the whole.
+    private static func checkMembers(_ bytes: [UInt8], _ value: JSONValue) {
+        guard let members = JSONMembers(bytes) else {
+            require(value.object == nil, "JSONMembers found no members in an object")
+            return
+        }
+        require(value.object != nil, "JSONMembers read members from \(value.kind)")
+        let rebuilt = try? JSONParser.parse(members.serialized, maxDepth: maxDepth)
+        require(rebuilt == value, "the members rebuild to another value: \(String(decoding: members.serialized, as: UTF8.self))")
     }
 
     private static func checkStrings(in value: JSONValue) {

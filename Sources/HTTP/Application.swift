@@ -5,7 +5,7 @@ import Platform
 /// Turns requests into responses: assigns the request id, routes, and maps errors.
 ///
 /// This is the one place where errors become responses. An `HTTPError` becomes its status and
-/// `{"error": ...}` body; anything else becomes an opaque 500 with the request id, and its details
+/// `{"error": ...}` body (or the body of the `ErrorFormat` the router has for the path); anything else becomes an opaque 500 with the request id, and its details
 /// go only to the log. Every response carries `X-Request-Id`.
 public struct Application: Sendable {
     public let router: Router
@@ -41,7 +41,8 @@ public struct Application: Sendable {
         case .methodNotAllowed(let allow):
             response = errorResponse(for: HTTPError.methodNotAllowed(allow: allow), request: request)
         case .notFound:
-            response = errorResponse(for: HTTPError.notFound("no such endpoint: \(request.method) \(request.path)"), request: request)
+            let error = router.errorFormat(for: request.path).noSuchEndpoint(method: request.method, path: request.path)
+            response = errorResponse(for: error, request: request)
         }
         return stamped(response, id: request.id)
     }
@@ -70,8 +71,9 @@ public struct Application: Sendable {
             )
             httpError = .opaque(requestID: request.id)
         }
-        let body = JSONString.errorObject(httpError.message, fields: httpError.fields)
-        var response = Response.json(httpError.status, Array(body.utf8), headers: httpError.headers)
+        let (body, headers) = router.errorFormat(for: request.path).body(of: httpError, requestID: request.id)
+        var response = Response.json(httpError.status, body, headers: httpError.headers)
+        for (name, value) in headers { response.headers.replaceOrAdd(name: name, value: value) }
         if httpError.status == .unauthorized && !response.headers.contains("WWW-Authenticate") {
             response.headers.add(name: "WWW-Authenticate", value: "Bearer")
         }

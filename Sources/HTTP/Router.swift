@@ -13,6 +13,8 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// The error formats of path prefixes, longest prefix first.
+    private var errorFormats: [(prefix: String, format: any ErrorFormat)] = []
     /// Routes without parameters, by path: most requests resolve with one lookup.
     private var literalRoutes: [String: Int] = [:]
 
@@ -27,6 +29,21 @@ public struct Router: Sendable {
             routes.append(Route(pattern: pattern, handlers: [method.uppercased(): handler]))
             if pattern.isLiteral { literalRoutes[pattern.path] = routes.count - 1 }
         }
+    }
+
+    /// Writes the errors of every request under `prefix` (such as `/v1/`, which also covers
+    /// `/v1`) in `format`, whether a route matched or not.
+    public mutating func formatErrors(under prefix: String, as format: any ErrorFormat) {
+        errorFormats.append((prefix, format))
+        errorFormats.sort { $0.prefix.count > $1.prefix.count }
+    }
+
+    /// The error format of `path`: the one registered for its longest prefix, or askd's own.
+    public func errorFormat(for path: String) -> any ErrorFormat {
+        for (prefix, format) in errorFormats {
+            if path.hasPrefix(prefix) || (prefix.hasSuffix("/") && path == prefix.dropLast()) { return format }
+        }
+        return AskdErrorFormat()
     }
 
     public mutating func get(_ pattern: String, use handler: @escaping Handler) { on("GET", pattern, use: handler) }

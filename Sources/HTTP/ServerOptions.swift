@@ -10,6 +10,9 @@ public struct ServerOptions: Sendable, Equatable {
     public var drainSeconds: Double
     /// The largest request body askd reads; a larger one gets 413 unread.
     public var maxBodyBytes: Int
+    /// Other limits for the paths under a prefix, such as `/v1/`'s for images in content parts
+    /// (`ASKD_MAX_V1_BODY_BYTES`).
+    public var maxBodyBytesByPrefix: [String: Int] = [:]
     /// How long a worker beyond the first `initialThreads` waits for work before it ends.
     public var idleWorkerSeconds: Double
     /// The longest a read from the web server waits, once a request has begun to arrive
@@ -31,5 +34,11 @@ public struct ServerOptions: Sendable, Equatable {
         self.drainSeconds = drainSeconds
         self.maxBodyBytes = maxBodyBytes
         self.idleWorkerSeconds = idleWorkerSeconds
+    }
+
+    /// The largest body askd reads for a request to `path`.
+    public func maxBodyBytes(forPath path: String) -> Int {
+        for (prefix, limit) in maxBodyBytesByPrefix where path.hasPrefix(prefix) { return limit }
+        return maxBodyBytes
     }
 }

@@ -30,6 +30,28 @@ public struct MeasuredChatCompletions: ChatCompletions {
             completion(result)
         }
     }
+
+    /// A forwarded call (`/v1/chat/completions`) is timed and its tokens counted as `ask`'s are,
+    /// under the model the client named and the one the upstream answered with.
+    public func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        let started = MonotonicClock.now()
+        let metrics = metrics
+        let asked = ChatRequest(model: request.model, messages: [])
+        base.forward(request, streamingTo: sink) { result in
+            let seconds = MonotonicClock.now() - started
+            switch result {
+            case .success(let answer):
+                let model = answer.fields["model"]?.string ?? request.model
+                metrics.answered(asked, with: ChatResponse(text: "", model: model, finishReason: "stop", usage: answer.usage), seconds: seconds)
+            case .failure(let error):
+                metrics.failed(asked, error: error, seconds: seconds)
+            }
+            completion(result)
+        }
+    }
 }
 
 /// Passes a stream on, noting when its first piece of text came, and the tokens of an answer

@@ -3,10 +3,11 @@ import Store
 
 /// The model behind askd: an OpenAI-compatible Chat Completions endpoint, or the echo provider.
 ///
-/// Contract: `ask` returns at once, and calls `completion` exactly once, on whatever thread the
-/// answer arrives on, with the whole answer or the error (`UpstreamError`, or whatever the sink
-/// threw); never with a partial answer. With a sink, each piece of text goes to the sink as it
-/// arrives, on that thread; neither the sink nor `completion` may block.
+/// Contract: `ask` and `forward` return at once, and call `completion` exactly once, on whatever
+/// thread the answer arrives on, with the whole answer or the error (`UpstreamError`,
+/// `UpstreamRejection` from `forward`, or whatever the sink threw); never with a partial answer.
+/// With a sink, each piece goes to the sink as it arrives, on that thread; neither the sink nor
+/// `completion` may block.
 public protocol ChatCompletions: Sendable {
     /// The model used when a request names none.
     var defaultModel: String { get }
@@ -17,6 +18,16 @@ public protocol ChatCompletions: Sendable {
     func ask(
         _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
         then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
+    )
+
+    /// Passes a Chat Completions request on as its client wrote it, and the answer back as the
+    /// upstream wrote it: the whole `chat.completion`, or each chunk of a stream to `sink`
+    /// (then the usage, reported or estimated, in the completion). A sink that throws abandons
+    /// the answer as in `ask`, and is told the usage so far. A request the upstream refuses as
+    /// the client's fault fails with `UpstreamRejection`.
+    func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
     )
 }
 

@@ -6,7 +6,7 @@ import Store
 public struct EchoProvider: ChatCompletions {
     public let defaultModel = "echo"
     /// The pause before each word of a streamed answer, so that streaming shows.
-    private let wordDelayMicroseconds: UInt32
+    let wordDelayMicroseconds: UInt32
 
     public init(wordDelayMilliseconds: Int = 40) {
         wordDelayMicroseconds = UInt32(max(0, wordDelayMilliseconds) * 1000)
@@ -46,7 +46,7 @@ public struct EchoProvider: ChatCompletions {
     }
 
     /// The timer thread every echo stream's pauses share: a pause holds no thread.
-    private static let clock = DispatchQueue(label: "askd-echo")
+    static let clock = DispatchQueue(label: "askd-echo")
 
     private func scheduleWord(
         _ index: Int, of pieces: [String], answer: ChatResponse, sink: any ChatStreamSink,
@@ -104,7 +104,7 @@ public struct EchoProvider: ChatCompletions {
     }
 
     /// Whitespace-separated words: a stand-in for a tokenizer.
-    private static func wordCount(_ text: String) -> Int {
+    static func wordCount(_ text: String) -> Int {
         var count = 0
         var inWord = false
         if text.utf8.allSatisfy({ $0 < 0x80 }) {

@@ -15,11 +15,11 @@ import Synchronization
 /// jittered pause; nothing else is, since the upstream may already have done (and billed) the work.
 public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     public let defaultModel: String
-    private let endpoint: String
+    let endpoint: String
     private let authorization: String?
-    private let timeoutSeconds: Int
+    let timeoutSeconds: Int
     private let connectTimeoutSeconds: Int
-    private let loop = TransferLoopPool()
+    let loop = TransferLoopPool()
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
     /// The largest answer read from the upstream.
@@ -46,16 +46,17 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     ) {
         let body = Self.body(of: request, streaming: sink != nil)
         let model = request.model
-        loop.submit(TransferLoop.Call(
-            sink: sink,
+        let reader = sink.map { ChatStreamReader(sink: $0) }
+        loop.submit(.reading(
+            reader: reader,
             silenceLimit: sink == nil ? nil : .seconds(timeoutSeconds),
             prepare: { [self] handle, transfer, context in prepare(handle, for: transfer, context: context, body: body) },
             outcome: { [self] code, transfer in
                 do {
-                    return try outcome(of: code, transfer: transfer, model: model)
-                } catch let error where sink != nil && !(error is UpstreamError) && !(error is RetryableFailure) {
+                    return try outcome(of: code, transfer: transfer, reader: reader, model: model)
+                } catch let error where reader != nil && !(error is UpstreamError) && !(error is RetryableFailure) {
                     // The sink gave up (its client left): what the model produced until then still counts.
-                    var partial = transfer.answer ?? transfer.accumulator.response(defaultModel: model)
+                    var partial = transfer.answer ?? reader!.accumulator.response(defaultModel: model)
                     if partial.usage == nil { partial.usage = .estimated(for: request, answer: partial.text) }
                     sink?.abandoned(after: partial)
                     throw error
@@ -91,7 +92,7 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     func prepare(
         _ handle: UnsafeMutableRawPointer, for transfer: Transfer, context: UnsafeMutableRawPointer, body: [UInt8]
     ) -> UnsafeMutablePointer<curl_slist>? {
-        let streaming = transfer.sink != nil
+        let streaming = transfer.reader != nil
         curl_easy_reset(handle)
         var headers: UnsafeMutablePointer<curl_slist>?
         let accept = streaming ? "Accept: text/event-stream" : "Accept: application/json"
@@ -155,7 +156,28 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
 
     /// The answer of a transfer that ended with `code`.
     /// - Throws: `UpstreamError`, or `RetryableFailure` when no answer has started.
-    func outcome(of code: CURLcode, transfer: Transfer, model: String) throws -> ChatResponse {
+    func outcome(of code: CURLcode, transfer: Transfer, reader: ChatStreamReader?, model: String) throws -> ChatResponse {
+        let status = try status(of: code, transfer: transfer)
+        guard (200..<300).contains(status) else { throw failure(status: status, transfer: transfer) }
+        guard transfer.streamed, let reader else {
+            let answer = try Self.parse(transfer.body, endpoint: endpoint)
+            transfer.answer = answer
+            // An upstream that ignored `"stream": true`: its whole answer is one piece.
+            if let reader, !answer.text.isEmpty { try reader.sink.deliver(answer.text) }
+            return answer
+        }
+        try transfer.finish()
+        // Without a finish reason or [DONE], the stream was cut short: never store a part
+        // of an answer as if it were the whole.
+        guard reader.sawDone || reader.accumulator.finishReason != nil else {
+            throw UpstreamError.failed(detail: "\(endpoint) ended its stream before the answer was complete")
+        }
+        return reader.accumulator.response(defaultModel: model)
+    }
+
+    /// The HTTP status of a transfer that ended with `code`, which must be `CURLE_OK`.
+    /// - Throws: what abandoned the transfer, `UpstreamError`, or `RetryableFailure`.
+    func status(of code: CURLcode, transfer: Transfer) throws -> Int {
         if let failure = transfer.failure { throw failure }
         guard code == CURLE_OK else {
             let detail = "\(endpoint): \(String(cString: curl_easy_strerror(code)))"
@@ -173,30 +195,21 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         }
         var status = 0
         askd_curl_get_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
+        return status
+    }
+
+    /// The error of an answer with a status other than 2xx: `UpstreamError`, or
+    /// `RetryableFailure` for a 502 or a 503.
+    func failure(status: Int, transfer: Transfer) -> any Error {
         switch status {
-        case 200..<300:
-            guard transfer.streamed else {
-                let answer = try Self.parse(transfer.body, endpoint: endpoint)
-                transfer.answer = answer
-                // An upstream that ignored `"stream": true`: its whole answer is one piece.
-                if let sink = transfer.sink, !answer.text.isEmpty { try sink.deliver(answer.text) }
-                return answer
-            }
-            try transfer.finish()
-            // Without a finish reason or [DONE], the stream was cut short: never store a part
-            // of an answer as if it were the whole.
-            guard transfer.sawDone || transfer.accumulator.finishReason != nil else {
-                throw UpstreamError.failed(detail: "\(endpoint) ended its stream before the answer was complete")
-            }
-            return transfer.accumulator.response(defaultModel: model)
         case 429:
-            throw UpstreamError.rateLimited(retryAfter: transfer.retryAfter)
+            UpstreamError.rateLimited(retryAfter: transfer.retryAfter)
         case 401, 403:
-            throw UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
+            UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
         case 502, 503:
-            throw RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))"))
+            RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))"))
         default:
-            throw UpstreamError.failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
+            UpstreamError.failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
         }
     }
 

@@ -1,46 +1,39 @@
 import CCurl
-import FoundationEssentials
 import Text
 
 /// What one libcurl transfer to the upstream collects, touched by one thread at a time: the
 /// worker running it, or the `TransferLoop`'s.
 ///
 /// A plain answer is collected whole. When streaming, an answer that comes as Server-Sent
-/// Events is parsed as it arrives and each piece of text goes to the sink at once; an error
+/// Events is parsed as it arrives and each event goes to the `StreamReader` at once; an error
 /// answer (any status but 2xx), or an upstream that answers a stream request with plain JSON,
 /// is still collected whole.
 final class Transfer {
     let handle: UnsafeMutableRawPointer
     private let limit: Int
-    let sink: (any ChatStreamSink)?
+    /// Where a stream's events go; nil for a plain answer.
+    let reader: (any StreamReader)?
     /// The body, unless it is being parsed as a stream.
     private(set) var body: [UInt8] = []
     private(set) var retryAfter: String?
-    /// Why the transfer was abandoned from a callback: the sink threw, or the stream was bad.
+    /// Why the transfer was abandoned from a callback: the reader threw, or the stream was bad.
     private(set) var failure: (any Error)?
-    private(set) var accumulator = ChatStreamAccumulator()
-    /// Whether any text reached the sink; after that, nothing may be retried.
-    private(set) var delivered = false
     /// The whole answer, once read from a plain (not streamed) body.
     var answer: ChatResponse?
-    /// Whether the stream's `[DONE]` arrived.
-    private(set) var sawDone = false
     private var parser: ServerSentEventParser?
     private var decided = false
     private var received = 0
-    /// For stream chunks only: a plain answer never makes one.
-    private lazy var decoder = JSONDecoder()
     /// The longest the upstream may stay silent (no byte of header or body) in a stream.
     private let silenceLimit: Duration?
     private var lastHeard = ContinuousClock.now
 
     /// A stream whose upstream stays silent for longer than `silenceLimit` is abandoned as
     /// timed out, when the progress callback (`tick`) next comes.
-    init(handle: UnsafeMutableRawPointer, limit: Int, sink: (any ChatStreamSink)?, silenceLimit: Duration? = nil) {
+    init(handle: UnsafeMutableRawPointer, limit: Int, reader: (any StreamReader)?, silenceLimit: Duration? = nil) {
         self.handle = handle
         self.limit = limit
-        self.sink = sink
-        self.silenceLimit = sink == nil ? nil : silenceLimit
+        self.reader = reader
+        self.silenceLimit = reader == nil ? nil : silenceLimit
     }
 
     /// Whether the answer was parsed as a stream.
@@ -68,7 +61,7 @@ final class Transfer {
             return false
         }
         do {
-            for event in events { try take(event) }
+            for event in events { try reader?.take(event) }
             return true
         } catch {
             failure = error
@@ -86,13 +79,13 @@ final class Transfer {
 
     /// libcurl's progress call, about once a second at the least; false abandons the transfer.
     func tick() -> Bool {
-        guard let sink, failure == nil else { return failure == nil }
+        guard let reader, failure == nil else { return failure == nil }
         if let silenceLimit, ContinuousClock.now - lastHeard > silenceLimit {
             failure = UpstreamError.timedOut(detail: "the upstream sent nothing for \(silenceLimit)")
             return false
         }
         do {
-            try sink.idle()
+            try reader.idle()
             return true
         } catch {
             failure = error
@@ -103,12 +96,12 @@ final class Transfer {
     /// Ends a stream that closed: a last event without its blank line still counts.
     func finish() throws {
         guard parser != nil else { return }
-        for event in parser!.finish() { try take(event) }
+        for event in parser!.finish() { try reader?.take(event) }
     }
 
     private func decideHowToRead() {
         decided = true
-        guard sink != nil else { return }
+        guard reader != nil else { return }
         var status = 0
         askd_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var contentType: UnsafeMutablePointer<CChar>?
@@ -116,15 +109,6 @@ final class Transfer {
         let type = contentType.map { String(cString: $0).lowercased() } ?? ""
         if (200..<300).contains(status) && type.hasPrefix("text/event-stream") {
             parser = ServerSentEventParser()
-        }
-    }
-
-    private func take(_ event: ServerSentEvent) throws {
-        if ChatCompletionChunk.isDone(event.data) { sawDone = true }
-        guard let chunk = try ChatCompletionChunk.decode(event.data, with: decoder) else { return }
-        if let text = accumulator.add(chunk) {
-            delivered = true
-            try sink?.deliver(text)
         }
     }
 }

@@ -21,20 +21,50 @@ import Synchronization
 /// costs the same with ten transfers in flight or a thousand (`curl_multi_perform` would visit
 /// every transfer on every wake-up).
 final class TransferLoop: @unchecked Sendable {
-    /// One request: how to set a handle up for it, how to read its outcome, where its answer goes.
+    /// One request: how to set a handle up for it, and how to read and hand on its outcome.
     struct Call: Sendable {
-        /// Where a streamed answer's pieces go, on the loop's thread; nil for a plain answer.
-        let sink: (any ChatStreamSink)?
+        /// Where a streamed answer's events go, on the loop's thread; nil for a plain answer.
+        let reader: (any StreamReader)?
         /// The longest silence of a streamed answer.
         let silenceLimit: Duration?
         /// Sets the handle up for the transfer whose unmanaged reference is the third argument;
         /// returns the header list, freed when the transfer ends.
         let prepare: @Sendable (UnsafeMutableRawPointer, Transfer, UnsafeMutableRawPointer) -> UnsafeMutablePointer<curl_slist>?
-        /// The answer of a finished transfer; throws `UpstreamError`, or
-        /// `OpenAIClient.RetryableFailure` when no answer has started.
-        let outcome: @Sendable (CURLcode, Transfer) throws -> ChatResponse
-        let completion: @Sendable (Result<ChatResponse, any Error>) -> Void
+        /// Reads the outcome of a finished transfer and hands it on; returns true, handing
+        /// nothing on, when it failed before any answer started and the third argument allows
+        /// one more attempt.
+        let finish: @Sendable (CURLcode, Transfer, Bool) -> Bool
+        /// Hands on the failure of a call that could not run.
+        let fail: @Sendable (any Error) -> Void
         var attempt = 1
+
+        /// A call whose `outcome` reads the answer of a finished transfer (throwing
+        /// `UpstreamError`, or `OpenAIClient.RetryableFailure` when no answer has started) and
+        /// whose `completion` gets it, exactly once.
+        static func reading<Answer>(
+            reader: (any StreamReader)?, silenceLimit: Duration?,
+            prepare: @escaping @Sendable (UnsafeMutableRawPointer, Transfer, UnsafeMutableRawPointer) -> UnsafeMutablePointer<curl_slist>?,
+            outcome: @escaping @Sendable (CURLcode, Transfer) throws -> Answer,
+            completion: @escaping @Sendable (Result<Answer, any Error>) -> Void
+        ) -> Call {
+            Call(
+                reader: reader, silenceLimit: silenceLimit, prepare: prepare,
+                finish: { code, transfer, mayRetry in
+                    let result: Result<Answer, any Error>
+                    do {
+                        result = .success(try outcome(code, transfer))
+                    } catch let failure as OpenAIClient.RetryableFailure {
+                        if mayRetry { return true }
+                        result = .failure(failure.error)
+                    } catch {
+                        result = .failure(error)
+                    }
+                    completion(result)
+                    return false
+                },
+                fail: { completion(.failure($0)) }
+            )
+        }
     }
 
     /// A call on the multi handle: touched by the loop's thread only.
@@ -137,7 +167,7 @@ final class TransferLoop: @unchecked Sendable {
                 defer { inbox.calls.removeAll(); inbox.started = false }
                 return inbox.calls
             }
-            for call in calls { complete(call, with: .failure(UpstreamError.failed(detail: "cannot start the upstream thread: \(error)"))) }
+            for call in calls { complete(call, with: UpstreamError.failed(detail: "cannot start the upstream thread: \(error)")) }
         }
     }
 
@@ -181,22 +211,15 @@ final class TransferLoop: @unchecked Sendable {
     /// silent stream must still keep its client's connection alive, notice a client that left,
     /// and end when the silence passes its limit. A stream that gives up is cut here.
     private func tickStreams() {
-        for (address, entry) in active where entry.call.sink != nil {
+        for (address, entry) in active where entry.call.reader != nil {
             let transfer = entry.transfer.takeUnretainedValue()
             guard !transfer.tick() else { continue }
             let handle = UnsafeMutableRawPointer(bitPattern: address)!
             curl_multi_remove_handle(multi, handle)
             active[address] = nil
-            let result: Result<ChatResponse, any Error>
-            do {
-                result = .success(try entry.call.outcome(CURLE_ABORTED_BY_CALLBACK, transfer))
-            } catch let failure as OpenAIClient.RetryableFailure {
-                result = .failure(failure.error)
-            } catch {
-                result = .failure(error)
-            }
+            inFlight.subtract(1, ordering: .relaxed)
+            _ = entry.call.finish(CURLE_ABORTED_BY_CALLBACK, transfer, false)
             release(entry, handle: handle)
-            complete(entry.call, with: result)
         }
     }
 
@@ -226,18 +249,18 @@ final class TransferLoop: @unchecked Sendable {
 
     private func start(_ call: Call) {
         guard let handle = spareHandles.popLast() ?? curl_easy_init() else {
-            complete(call, with: .failure(UpstreamError.failed(detail: "curl_easy_init failed")))
+            complete(call, with: UpstreamError.failed(detail: "curl_easy_init failed"))
             return
         }
         let transfer = Unmanaged.passRetained(Transfer(
-            handle: handle, limit: OpenAIClient.maxResponseBytes, sink: call.sink, silenceLimit: call.silenceLimit
+            handle: handle, limit: OpenAIClient.maxResponseBytes, reader: call.reader, silenceLimit: call.silenceLimit
         ))
         let headers = call.prepare(handle, transfer.takeUnretainedValue(), transfer.toOpaque())
         let entry = Active(call: call, transfer: transfer, headers: headers)
         let rc = curl_multi_add_handle(multi, handle)
         guard rc == CURLM_OK else {
             release(entry, handle: handle)
-            complete(call, with: .failure(UpstreamError.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))")))
+            complete(call, with: UpstreamError.failed(detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))"))
             return
         }
         active[UInt(bitPattern: handle)] = entry
@@ -251,29 +274,21 @@ final class TransferLoop: @unchecked Sendable {
             let code = askd_curl_message_result(message)
             curl_multi_remove_handle(multi, handle)
             guard let entry = active.removeValue(forKey: UInt(bitPattern: handle)) else { continue }
-            let result: Result<ChatResponse, any Error>
-            do {
-                result = .success(try entry.call.outcome(code, entry.transfer.takeUnretainedValue()))
-            } catch let failure as OpenAIClient.RetryableFailure {
-                if entry.call.attempt == 1 {
-                    var again = entry.call
-                    again.attempt += 1
-                    retries.append((.now + .milliseconds(Int.random(in: 100...300)), again))
-                    release(entry, handle: handle)
-                    continue
-                }
-                result = .failure(failure.error)
-            } catch {
-                result = .failure(error)
+            inFlight.subtract(1, ordering: .relaxed)
+            if entry.call.finish(code, entry.transfer.takeUnretainedValue(), entry.call.attempt == 1) {
+                inFlight.add(1, ordering: .relaxed)
+                var again = entry.call
+                again.attempt += 1
+                retries.append((.now + .milliseconds(Int.random(in: 100...300)), again))
             }
             release(entry, handle: handle)
-            complete(entry.call, with: result)
         }
     }
 
-    private func complete(_ call: Call, with result: Result<ChatResponse, any Error>) {
+    /// Fails a call that could not run.
+    private func complete(_ call: Call, with error: any Error) {
         inFlight.subtract(1, ordering: .relaxed)
-        call.completion(result)
+        call.fail(error)
     }
 
     private func startDueRetries() {
@@ -310,10 +325,10 @@ final class TransferLoop: @unchecked Sendable {
             let handle = UnsafeMutableRawPointer(bitPattern: address)!
             curl_multi_remove_handle(multi, handle)
             release(entry, handle: handle)
-            complete(entry.call, with: .failure(stopping))
+            complete(entry.call, with: stopping)
         }
         active.removeAll()
-        for call in queued + retries.map(\.call) { complete(call, with: .failure(stopping)) }
+        for call in queued + retries.map(\.call) { complete(call, with: stopping) }
         retries.removeAll()
     }
 }

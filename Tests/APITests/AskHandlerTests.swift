@@ -41,6 +41,14 @@ final class FakeUpstream: ChatCompletions, @unchecked Sendable {
         }
     }
 
+    /// Not used by the /ask tests.
+    func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        completion(.failure(UpstreamError.failed(detail: "forward is not used here")))
+    }
+
     func complete(_ request: ChatRequest) throws -> ChatResponse {
         lock.withLock { _requests.append(request) }
         if let failure { throw failure }

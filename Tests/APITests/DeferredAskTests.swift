@@ -22,6 +22,14 @@ final class BackgroundUpstream: ChatCompletions, @unchecked Sendable {
         lock.withLock { waiting.append((request, completion)) }
     }
 
+    /// Not used by the /ask tests.
+    func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        completion(.failure(UpstreamError.failed(detail: "forward is not used here")))
+    }
+
     /// Answers the oldest waiting request, from another thread, as the inner fake would.
     func answerNext() {
         let (request, completion) = lock.withLock { waiting.removeFirst() }

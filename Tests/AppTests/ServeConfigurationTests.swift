@@ -65,7 +65,7 @@ struct ServeConfigurationTests {
     @Test(arguments: [
         ("ASKD_THREADS", "many"), ("ASKD_THREADS", "0"), ("ASKD_THREADS", "100000"),
         ("ASKD_DRAIN_SECONDS", "soon"), ("ASKD_DRAIN_SECONDS", "-1"),
-        ("ASKD_MAX_BODY_BYTES", "1MB"), ("ASKD_MAX_BODY_BYTES", "0"),
+        ("ASKD_MAX_BODY_BYTES", "1MB"), ("ASKD_MAX_BODY_BYTES", "0"), ("ASKD_MAX_V1_BODY_BYTES", "20MB"), ("ASKD_MAX_V1_BODY_BYTES", "0"),
         ("ASKD_LOG_LEVEL", "loud"), ("ASKD_SOCKET_MODE", "rw-rw----"), ("ASKD_SOCKET_MODE", "0999"),
         ("ASKD_SQLITE_BUSY_TIMEOUT_MS", "forever"), ("ASKD_STREAM_KEEPALIVE_SECONDS", "0"),
         ("ASKD_STREAM_KEEPALIVE_SECONDS", "often"), ("ASKD_IDLE_THREAD_SECONDS", "0"),
@@ -105,6 +105,10 @@ struct ServeConfigurationTests {
         )
         #expect(configured.logLevel == .warning)
         #expect(configured.server.maxBodyBytes == 2048)
+        #expect(configured.server.maxBodyBytes(forPath: "/v1/chat/completions") == 20 << 20, "/v1/ has its own, for images")
+        let v1 = try configuration(flags: Flags(), environment: ["ASKD_MAX_V1_BODY_BYTES": "4096"])
+        #expect(v1.server.maxBodyBytes(forPath: "/v1/chat/completions") == 4096)
+        #expect(v1.server.maxBodyBytes(forPath: "/ask") == 1 << 20)
     }
 
     @Test func idleWorkersEndAfterTenSecondsUnlessToldOtherwise() throws {

@@ -184,6 +184,37 @@ extension IntegrationTests {
             }
         }
 
+        /// /v1/ reaches askd with a limit of its own, and nginx's own errors there are OpenAI's shape.
+        @Test func theOpenAIEndpointsAnswerThroughTheSite() throws {
+            let site = try DeploySite()
+            let created = try site.askdCommand(["token", "create", "--name", "sdk"])
+            try #require(created.status == 0, "token create: \(created.stderr)")
+            let auth = ["-H", "Authorization: Bearer \(created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))", "-H", "Content-Type: application/json"]
+            let answer = try site.https("/v1/chat/completions", auth + ["--data-binary", #"{"model":"echo","messages":[{"role":"user","content":"hi"}]}"#])
+            try #require(answer.status == 200, "\(answer)\naskd: \(site.askdLog)")
+            #expect(try answer.json()["object"] as? String == "chat.completion")
+            let models = try site.https("/v1/models", auth)
+            #expect(try models.status == 200 && (models.json()["object"] as? String) == "list", "\(models)")
+
+            // Over /ask's 1 MiB but within /v1/'s 20 MiB: askd answers. Over 20 MiB: nginx's 413.
+            let big = site.directory.appendingPathComponent("image.json").path
+            let image = Data(#"{"model":"echo","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,"#.utf8)
+                + Data(repeating: 0x41, count: 2 << 20) + Data(#""}}]}]}"#.utf8)
+            try image.write(to: URL(fileURLWithPath: big))
+            #expect(try site.https("/v1/chat/completions", auth + ["--data-binary", "@\(big)"]).status == 200)
+            let huge = site.directory.appendingPathComponent("huge.json").path
+            try Data(repeating: 0x20, count: 21 << 20).write(to: URL(fileURLWithPath: huge))
+            let tooLarge = try site.https("/v1/chat/completions", auth + ["--data-binary", "@\(huge)"])
+            #expect(tooLarge.status == 413, "\(tooLarge)")
+            let error = try #require(try tooLarge.json()["error"] as? [String: Any], "\(tooLarge)")
+            #expect(error["code"] as? String == "request_too_large" && error["param"] is NSNull && error["type"] as? String == "invalid_request_error")
+            #expect(error["message"] as? String == "request body is too large")
+            #expect(tooLarge.header("x-request-id") != nil, "nginx's own error carries a request id")
+            let elsewhere = try site.https("/v1/responses", auth + ["--data-binary", "{}"])
+            #expect(elsewhere.status == 404 && elsewhere.header("x-request-id") != nil, "askd's OpenAI-shaped 404: \(elsewhere)")
+            #expect(try (elsewhere.json()["error"] as? [String: Any])?["code"] as? String == "unknown_url")
+        }
+
         @Test func staticFilesAreServedFromTheStaticRootWithCaching() throws {
             let site = try DeploySite()
             let page = try site.https("/")

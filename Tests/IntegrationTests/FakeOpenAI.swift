@@ -40,6 +40,9 @@ final class FakeOpenAI {
 
     var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
+    /// The file where the server records each request (one JSON line each).
+    var requestsPath: String { recordPath }
+
     /// The file where the server records each stream askd closed (read by `closedStreams()`).
     var closedStreamsPath: String { recordPath + ".events" }
 

@@ -7,7 +7,8 @@ import Glibc
 /// One crafted request of the hostile-request suite: its raw bytes, so that anything can be sent
 /// (invalid UTF-8, NUL, a wrong Content-Length, an odd request line), and what its answer may be.
 ///
-/// Every answer must be a 2xx or 4xx whose body is JSON (an `{"error": ...}` object for a 4xx),
+/// Every answer must be a 2xx or 4xx whose body is JSON (an `{"error": ...}` object for a 4xx,
+/// OpenAI's `{"error": {...}}` under `/v1/`),
 /// except that a HEAD or 204 answer has no body and a streamed `/ask` is Server-Sent Events.
 struct HostileRequest {
     enum ContentLength {
@@ -92,6 +93,13 @@ struct HostileRequest {
         return response
     }
 
+    /// Whether the target is under `/v1/`, where errors are OpenAI's shape. (nginx refuses TRACE
+    /// before it picks a location, with its server-wide JSON error.)
+    var speaksOpenAI: Bool {
+        let path = String(decoding: target.prefix { $0 != UInt8(ascii: "?") }, as: UTF8.self)
+        return verbatim == nil && method != "TRACE" && (path == "/v1" || path.hasPrefix("/v1/"))
+    }
+
     /// What is wrong with `answer`, empty when nothing is.
     func problems(with answer: HTTPResponse?) -> [String] {
         guard let answer else {
@@ -122,7 +130,13 @@ struct HostileRequest {
             problems.append("status \(answer.status) with a body that is not JSON: \(shown)")
             return problems
         }
-        if answer.status >= 400, !((json as? [String: Any])?["error"] is String) {
+        // Under /v1/, OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+        if answer.status >= 400, speaksOpenAI {
+            let error = (json as? [String: Any])?["error"] as? [String: Any]
+            if !(error?["message"] is String && error?["type"] is String && error?.keys.contains("param") == true && error?.keys.contains("code") == true) {
+                problems.append("status \(answer.status) without OpenAI's {\"error\": {\"message\", \"type\", \"param\", \"code\"}}: \(shown)")
+            }
+        } else if answer.status >= 400, !((json as? [String: Any])?["error"] is String) {
             problems.append("status \(answer.status) without {\"error\": \"...\"}: \(shown)")
         }
         return problems

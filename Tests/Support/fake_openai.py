@@ -15,7 +15,13 @@ The last user message steers the answer:
                the web chat page's tests; streamed, it comes in 4 pieces 50 ms apart
   a prompt that is a key of the JSON object in RECORD_FILE + ".answers" (if that file exists):
                answers the key's value, as "#say" does
+  "#tool NAME ARGS"  answers a call of the tool NAME with the arguments ARGS (JSON text, without
+               spaces), finish_reason "tool_calls"; streamed, the arguments come in 3 pieces
+  "#reject"    answers 400 with OpenAI's error object for a parameter (param "tools", code
+               "invalid_value")
 anything else: 200, message "upstream heard: <prompt>", with usage.
+The content may also be a list of parts (OpenAI's content parts): their text parts, joined by
+spaces, are the prompt.
 
 With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI's format
 (a role chunk, content chunks, a finish chunk, a usage chunk, [DONE]); the content is
@@ -24,6 +30,8 @@ With "stream": true in the request, a 200 answer is Server-Sent Events in OpenAI
   "#dripfail N MS K"  like #drip, but after K chunks an error object instead of the rest
   "#dripcut N MS K"   like #drip, but after K chunks the connection just closes (no finish, no [DONE])
   "#bigline"          after the role chunk, one event line of 1.1 MiB (more than askd reads in a line)
+  "#sloppy"           chunks without id, created or object, as some compatible servers send them,
+                      and the usage in the finish chunk (choices not empty)
 If askd closes the connection during a stream, a line {"event": "closed", "prompt": ..., "at": unix
 time} is appended to RECORD_FILE + ".events" as soon as the server notices (it checks before
 each chunk and every 10 ms while waiting).
@@ -74,11 +82,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/chat/completions":
             self.send_json(404, {"error": {"message": "no such path " + self.path}})
             return
-        prompt = [m for m in request.get("messages", []) if m.get("role") == "user"][-1]["content"]
+        prompt = text_of([m for m in request.get("messages", []) if m.get("role") == "user"][-1])
         if prompt.startswith("#status "):
             status = int(prompt.split()[1])
             headers = {"Retry-After": "7"} if status == 429 else {}
             self.send_json(status, {"error": {"message": "upstream secret detail %d" % status}}, headers)
+            return
+        if prompt == "#reject":
+            self.send_json(400, {"error": {"message": "Invalid value for 'tools': the tool is malformed.", "type": "invalid_request_error",
+                                           "param": "tools", "code": "invalid_value"}})
             return
         if prompt.startswith("#slow "):
             time.sleep(float(prompt.split()[1]))
@@ -92,17 +104,24 @@ class Handler(BaseHTTPRequestHandler):
             if first:
                 self.send_json(503, {"error": {"message": "try again"}})
                 return
-        words = sum(len(m["content"].split()) for m in request["messages"])
+        words = sum(len(text_of(m).split()) for m in request["messages"])
         if request.get("stream"):
             self.stream(request, prompt, words)
             return
         answer = said(prompt) or "upstream heard: " + prompt
+        message = {"role": "assistant", "content": answer}
+        finish = "stop"
+        if prompt.startswith("#tool "):
+            _, name, arguments = prompt.split(" ", 2)
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_test1", "type": "function", "function": {"name": name, "arguments": arguments}}]}
+            finish = "tool_calls"
         self.send_json(200, {
             "id": "chatcmpl-test",
             "object": "chat.completion",
+            "created": 1700000000,
             "model": request.get("model", ""),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                         "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": {"prompt_tokens": words, "completion_tokens": 3, "total_tokens": words + 3},
         })
 
@@ -156,9 +175,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
 
-        def chunk(delta=None, finish=None, usage=None, role=None):
-            body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model, "choices": []}
-            if usage is not None:
+        sloppy = prompt == "#sloppy"
+
+        def chunk(delta=None, finish=None, usage=None, role=None, tool_calls=None):
+            body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1700000000, "model": model, "choices": []}
+            if sloppy:
+                del body["id"], body["object"], body["created"]
+            if usage is not None and not sloppy:
                 body["usage"] = usage
             else:
                 d = {}
@@ -166,10 +189,27 @@ class Handler(BaseHTTPRequestHandler):
                     d["role"] = role
                 if delta is not None:
                     d["content"] = delta
+                if tool_calls is not None:
+                    d["tool_calls"] = tool_calls
                 body["choices"] = [{"index": 0, "delta": d, "finish_reason": finish}]
+                if usage is not None:
+                    body["usage"] = usage
             return ("data: " + json.dumps(body) + "\n\n").encode()
 
         try:
+            if prompt.startswith("#tool "):
+                _, name, arguments = prompt.split(" ", 2)
+                third = max(1, len(arguments) // 3)
+                pieces = [arguments[:third], arguments[third:2 * third], arguments[2 * third:]]
+                self.wfile.write(chunk(role="assistant", tool_calls=[
+                    {"index": 0, "id": "call_test1", "type": "function", "function": {"name": name, "arguments": ""}}]))
+                for piece in pieces:
+                    self.wfile.write(chunk(tool_calls=[{"index": 0, "function": {"arguments": piece}}]))
+                self.wfile.write(chunk(finish="tool_calls"))
+                self.wfile.write(chunk(usage={"prompt_tokens": words, "completion_tokens": 7, "total_tokens": words + 7}))
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                return
             self.wfile.write(chunk(role="assistant"))
             if prompt == "#bigline":
                 self.wfile.write(b"data: " + b"x" * (1100 * 1024) + b"\n\n")
@@ -190,12 +230,24 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(chunk(delta=piece))
                 self.wfile.flush()
-            self.wfile.write(chunk(finish="stop"))
-            self.wfile.write(chunk(usage={"prompt_tokens": words, "completion_tokens": len(pieces), "total_tokens": words + len(pieces)}))
+            usage = {"prompt_tokens": words, "completion_tokens": len(pieces), "total_tokens": words + len(pieces)}
+            if sloppy:
+                self.wfile.write(chunk(finish="stop", usage=usage))
+            else:
+                self.wfile.write(chunk(finish="stop"))
+                self.wfile.write(chunk(usage=usage))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.record_closed(prompt)
+
+
+def text_of(message):
+    """A message's text: its content, or the text parts of a list of content parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+    return content or ""
 
 
 def said(prompt):

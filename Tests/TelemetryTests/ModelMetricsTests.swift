@@ -70,6 +70,13 @@ struct ModelMetricsTests {
 private struct Answering: ChatCompletions {
     let delay: Double
     var defaultModel: String { "gpt-test" }
+    func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        completion(.failure(UpstreamError.failed(detail: "not used here")))
+    }
+
 
     func ask(
         _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
@@ -98,6 +105,13 @@ private struct Answering: ChatCompletions {
 private struct Failing: ChatCompletions {
     let error: UpstreamError
     var defaultModel: String { "gpt-test" }
+    func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        completion(.failure(UpstreamError.failed(detail: "not used here")))
+    }
+
     func ask(
         _ request: ChatRequest, streamingTo sink: (any ChatStreamSink)?,
         then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void

@@ -1,0 +1,58 @@
+import CCurl
+import JSON
+import Store
+
+extension OpenAIClient {
+    public func forward(
+        _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
+        then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
+    ) {
+        let reader = sink.map { ForwardStreamReader(sink: $0) }
+        loop.submit(.reading(
+            reader: reader,
+            silenceLimit: sink == nil ? nil : .seconds(timeoutSeconds),
+            prepare: { [self] handle, transfer, context in prepare(handle, for: transfer, context: context, body: request.body) },
+            outcome: { [self] code, transfer in
+                do {
+                    return try forwardOutcome(of: code, transfer: transfer, reader: reader, request: request)
+                } catch let error where reader != nil && !(error is UpstreamError) && !(error is UpstreamRejection) && !(error is RetryableFailure) {
+                    // The sink gave up (its client left): what the model produced until then still counts.
+                    sink?.abandoned(usage: reader!.usage ?? .estimated(for: request, answerCharacters: reader!.answerCharacters))
+                    throw error
+                }
+            },
+            completion: completion
+        ))
+    }
+
+    /// The answer of a forwarded transfer that ended with `code`.
+    /// - Throws: `UpstreamRejection` for the client's own request, `UpstreamError`, or
+    ///   `RetryableFailure` when no answer has started.
+    private func forwardOutcome(
+        of code: CURLcode, transfer: Transfer, reader: ForwardStreamReader?, request: ForwardedRequest
+    ) throws -> ForwardedAnswer {
+        let status = try status(of: code, transfer: transfer)
+        guard (200..<300).contains(status) else {
+            throw UpstreamRejection.from(status: status, body: transfer.body) ?? failure(status: status, transfer: transfer)
+        }
+        guard transfer.streamed, let reader else {
+            let body = transfer.body
+            guard String(validating: body, as: UTF8.self) != nil, let fields = (try? JSONParser.parse(body, maxDepth: 64))?.object,
+                fields["choices"]?.array != nil
+            else {
+                throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
+            }
+            // An upstream that ignored `"stream": true`: its answer goes out as a stream's chunks.
+            if let reader { try reader.replay(fields) }
+            let characters = fields["choices"]?.array?.reduce(0) { $0 + ($1["message"]?["content"]?.string?.unicodeScalars.count ?? 0) } ?? 0
+            let usage = TokenUsage.reported(in: fields["usage"]) ?? .estimated(for: request, answerCharacters: characters)
+            return ForwardedAnswer(body: reader == nil ? body : [], fields: reader == nil ? fields : [:], usage: usage)
+        }
+        try transfer.finish()
+        // Without a finish reason or [DONE], the stream was cut short.
+        guard reader.sawDone || reader.finished else {
+            throw UpstreamError.failed(detail: "\(endpoint) ended its stream before the answer was complete")
+        }
+        return ForwardedAnswer(body: [], fields: [:], usage: reader.usage ?? .estimated(for: request, answerCharacters: reader.answerCharacters))
+    }
+}
