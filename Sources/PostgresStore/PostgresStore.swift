@@ -22,6 +22,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     let tokenCache = TokenCache()
     let tokenNotifications: TokenNotifications
     let leases: TurnLeases
+    /// The parallel slots this process holds, as leases in `parallel_slots`.
+    let slotLeases: SlotLeases
     /// Set when the store opened without reaching the database to migrate it: the first
     /// operation that reaches it migrates first.
     let migrationPending = Atomic<Bool>(false)
@@ -61,6 +63,11 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
             renew: { locks, seconds in try pool.withConnection { try Self.renew(locks, for: seconds, on: $0) } },
             release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
         )
+        slotLeases = SlotLeases(
+            leaseSeconds: leaseSeconds,
+            renew: { holders, seconds in try pool.withConnection { try Self.renewSlots(holders, for: seconds, on: $0) } },
+            release: { holder in try pool.withConnection { try Self.releaseSlot(holder, on: $0) } }
+        )
         tokenNotifications = TokenNotifications(settings: settings)
         guard migrate else { return }
         do {
@@ -75,6 +82,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
 
     deinit {
         leases.stop()
+        slotLeases.stop()
         tokenNotifications.stop()
     }
 

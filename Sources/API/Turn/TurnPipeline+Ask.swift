@@ -8,6 +8,7 @@ extension TurnPipeline {
     /// The answer arrives on the upstream's thread, which must not wait on the store: all but
     /// the commit itself (which is the store's own to schedule) moves to the `WorkQueue`.
     func ask(_ turn: TurnContext, _ prepared: PreparedTurn) {
+        turn.admitted.askingModel()
         upstream.ask(prepared.request, streamingTo: turn.delivery.events) { result in
             switch result {
             case .success(let answer):
@@ -15,7 +16,7 @@ extension TurnPipeline {
             case .failure(let error as ClientDisconnected):
                 work.post {
                     release(prepared)
-                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, turn) }
+                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, prepared, turn) }
                     turn.logger.info("the client left during a streamed answer; the upstream transfer was cut and nothing stored")
                     turn.delivery.fail(error)
                 }
