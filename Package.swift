@@ -119,6 +119,7 @@ let package = Package(
                 "FastCGI",
                 "Platform",
                 "HTTP",
+                "JSON",
                 "Text",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

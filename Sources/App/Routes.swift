@@ -22,7 +22,7 @@ public enum Routes {
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
-        router.get("/usage", use: UsageHandler(store: store, verifier: verifier).handle)
+        router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits).handle)
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif
