@@ -53,7 +53,10 @@ extension PostgresStore {
     static func finish(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, on db: PostgresConnection) throws -> Int {
         try db.execute(
             """
-            WITH slot AS (
+            WITH unflushed AS (
+                -- As for `askd_admit`: counters need not wait for the WAL's flush.
+                SELECT set_config('synchronous_commit', 'off', true)
+            ), slot AS (
                 DELETE FROM parallel_slots WHERE holder = $1
             ), uncounted AS (
                 UPDATE rate_buckets SET requests = requests - 1 WHERE token_id = $2 AND second = $3 AND requests > 0 AND NOT $4
@@ -62,7 +65,7 @@ extension PostgresStore {
                 SELECT $2, floor(extract(epoch FROM clock_timestamp()))::bigint, 0, $5 WHERE $5 > 0 AND $3 IS NOT NULL
                 ON CONFLICT (token_id, second) DO UPDATE SET tokens = rate_buckets.tokens + excluded.tokens
             )
-            SELECT 1
+            SELECT 1 FROM unflushed
             """,
             [.text(ticket.slot), .text(ticket.tokenID), .integer(ticket.second), .boolean(counted), .integer(counted ? tokens : 0)]
         )
@@ -107,6 +110,10 @@ extension PostgresStore {
             v_admitted BOOLEAN;
         BEGIN
             IF p_count THEN
+                -- The token's admissions queue on its lock until the commit: a commit that waited
+                -- for the WAL's flush would serialise them on the disk. A crash may lose the
+                -- counts of the last moments, never let a process see a count that did not commit.
+                PERFORM set_config('synchronous_commit', 'off', true);
                 PERFORM pg_advisory_xact_lock(1634954084, hashtext(p_token));
             END IF;
             v_now := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;

@@ -2,44 +2,60 @@ import FoundationEssentials
 import Store
 
 extension SQLiteStore {
-    /// Read and counted in one write transaction: every process on the host takes the same
-    /// write lock, so no two admissions of any token interleave.
+    /// Read and counted in a write transaction: every process on the host takes the same write
+    /// lock, so no two admissions of any token interleave. Admissions asked for at the same
+    /// moment by different threads share one transaction (`GroupCommit`), each seeing the ones
+    /// before it, so that under load an admission costs a share of a commit, not one of its own.
     public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
-        let holder = limits.maxParallel == nil ? nil : UUID().uuidString
-        let admission = try withConnection { db in
-            try db.writeTransaction {
-                let readings = try Self.readings(tokenID: tokenID, limits: limits, at: date, on: db)
-                guard RateWindow.refusal(limits, readings) == nil else { return Admission(readings: readings, ticket: nil) }
-                var second: Int64?
-                if limits.isWindowed {
-                    let now = RateWindow.second(of: date)
-                    second = now
-                    try db.execute(
-                        """
-                        INSERT INTO rate_buckets (token_id, second, requests, tokens) VALUES (?, ?, 1, 0)
-                        ON CONFLICT (token_id, second) DO UPDATE SET requests = requests + 1
-                        """,
-                        [.text(tokenID), .integer(now)]
-                    )
-                    // Once a second, with the second's first request: the buckets that no longer count.
-                    if readings.buckets.last?.second != now {
-                        try db.execute(
-                            "DELETE FROM rate_buckets WHERE token_id = ? AND second < ?", [.text(tokenID), .integer(RateWindow.firstCounted(at: date))]
-                        )
+        let pending = PendingAdmission(tokenID: tokenID, limits: limits, date: date, holder: limits.maxParallel == nil ? nil : UUID().uuidString)
+        pending.leaseSeconds = leaseSeconds
+        try Self.mappingErrors {
+            try admissions.submit(pending) { batch in
+                do {
+                    try withConnection { db in
+                        try db.writeTransaction { for item in batch { item.admission = try Self.admit(item, on: db) } }
                     }
+                    return batch.map { _ in .success(()) }
+                } catch {
+                    return batch.map { _ in .failure(error) }
                 }
-                if let holder {
-                    try db.execute("DELETE FROM parallel_slots WHERE token_id = ? AND expires_at < ?", [.text(tokenID), .date(date)])
-                    try db.execute(
-                        "INSERT INTO parallel_slots (holder, token_id, expires_at) VALUES (?, ?, ?)",
-                        [.text(holder), .text(tokenID), .date(date.addingTimeInterval(leaseSeconds))]
-                    )
-                }
-                return Admission(readings: readings, ticket: AdmissionTicket(tokenID: tokenID, slot: holder, second: second))
             }
         }
+        guard let admission = pending.admission else { throw StoreError.unavailable("an admission was not settled") }
         if let slot = admission.ticket?.slot { slotLeases.hold(slot) }
         return admission
+    }
+
+    private static func admit(_ item: PendingAdmission, on db: SQLiteConnection) throws -> Admission {
+        let (tokenID, limits, date) = (item.tokenID, item.limits, item.date)
+        let readings = try readings(tokenID: tokenID, limits: limits, at: date, on: db)
+        guard RateWindow.refusal(limits, readings) == nil else { return Admission(readings: readings, ticket: nil) }
+        var second: Int64?
+        if limits.isWindowed {
+            let now = RateWindow.second(of: date)
+            second = now
+            try db.execute(
+                """
+                INSERT INTO rate_buckets (token_id, second, requests, tokens) VALUES (?, ?, 1, 0)
+                ON CONFLICT (token_id, second) DO UPDATE SET requests = requests + 1
+                """,
+                [.text(tokenID), .integer(now)]
+            )
+            // Once a second, with the second's first request: the buckets that no longer count.
+            if readings.buckets.last?.second != now {
+                try db.execute(
+                    "DELETE FROM rate_buckets WHERE token_id = ? AND second < ?", [.text(tokenID), .integer(RateWindow.firstCounted(at: date))]
+                )
+            }
+        }
+        if let holder = item.holder {
+            try db.execute("DELETE FROM parallel_slots WHERE token_id = ? AND expires_at < ?", [.text(tokenID), .date(date)])
+            try db.execute(
+                "INSERT INTO parallel_slots (holder, token_id, expires_at) VALUES (?, ?, ?)",
+                [.text(holder), .text(tokenID), .date(date.addingTimeInterval(item.leaseSeconds))]
+            )
+        }
+        return Admission(readings: readings, ticket: AdmissionTicket(tokenID: tokenID, slot: item.holder, second: second))
     }
 
     public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
@@ -113,5 +129,23 @@ extension SQLiteStore {
 
     static func releaseSlot(_ holder: String, on db: SQLiteConnection) throws {
         try db.writeTransaction { try db.execute("DELETE FROM parallel_slots WHERE holder = ?", [.text(holder)]) }
+    }
+}
+
+/// One admission waiting for its batch's transaction (`SQLiteStore.admit`); the leader of the
+/// batch sets `admission` before the owner wakes.
+final class PendingAdmission: @unchecked Sendable {
+    let tokenID: String
+    let limits: TokenLimits
+    let date: Date
+    let holder: String?
+    var leaseSeconds = 30.0
+    var admission: Admission?
+
+    init(tokenID: String, limits: TokenLimits, date: Date, holder: String?) {
+        self.tokenID = tokenID
+        self.limits = limits
+        self.date = date
+        self.holder = holder
     }
 }

@@ -29,6 +29,8 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     let leases: TurnLeases
     /// The parallel slots this process holds, as leases in `parallel_slots`.
     let slotLeases: SlotLeases
+    /// Admissions of many threads, committed together.
+    let admissions = GroupCommit<PendingAdmission>()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
