@@ -137,6 +137,7 @@ let package = Package(
                 "FastCGI",
                 "Platform",
                 "HTTP",
+                "JSON",
                 "Text",
                 "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

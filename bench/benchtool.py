@@ -244,7 +244,9 @@ TARGETS = {
     "askd": "askd (/healthz)",
     "reference": "C libfcgi reference (/reference-healthz)",
     "ask": "askd POST /ask (echo, new conversation, SQLite)",
+    "ask-limited": "askd POST /ask (as ask, a token with every limit set)",
     "ask-pg": "askd POST /ask (echo, new conversation, PostgreSQL)",
+    "ask-pg-limited": "askd POST /ask (as ask-pg, a token with every limit set)",
     "ask-openai": "askd POST /ask (openai provider, canned upstream in nginx)",
     "proxy": "nginx proxy_pass to the canned upstream (/proxy-canned)",
 }
@@ -487,7 +489,7 @@ def report(run_dir, md_out):
 
     # ask-pg is skipped with BENCH_PG=0: its column, ratio and bars go with it.
     pg_on = measures.get("pg", "1") != "0"
-    active = {name: label for name, label in TARGETS.items() if pg_on or name != "ask-pg"}
+    active = {name: label for name, label in TARGETS.items() if pg_on or not name.startswith("ask-pg")}
     targets = {}
     for name in active:
         rounds = [parse_wrk(p) for p in sorted(glob.glob(os.path.join(run_dir, f"wrk-round*-{name}.txt")))]
@@ -536,6 +538,10 @@ def report(run_dir, md_out):
     if pg_on:
         ratio_list.append(("ask-pg / ask (askd /ask on PostgreSQL / on SQLite)", *ratios("ask-pg", "ask")))
         pg_ratio = ratio_list[5][1]
+    # Issue 18: a token with every limit set against one with none, on the same askd.
+    ratio_list.append(("ask-limited / ask (every limit set / none, SQLite; >= 0.9)", *ratios("ask-limited", "ask")))
+    if pg_on:
+        ratio_list.append(("ask-pg-limited / ask-pg (every limit set / none, PostgreSQL; >= 0.9)", *ratios("ask-pg-limited", "ask-pg")))
 
     samples = []
     rss_file = os.path.join(run_dir, "rss-under-load.txt")

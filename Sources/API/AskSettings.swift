@@ -1,3 +1,5 @@
+import Store
+
 /// The limits and defaults of `POST /ask`, from configuration.
 public struct AskSettings: Sendable, Equatable {
     /// The longest prompt accepted, in Unicode code points (`ASKD_MAX_PROMPT_CHARS`).
@@ -21,6 +23,9 @@ public struct AskSettings: Sendable, Equatable {
     public var models: [String]?
     /// The largest `max_tokens` a request may ask for (`ASKD_MAX_TOKENS`).
     public var maxTokens: Int
+    /// The limits of tokens that set none of their own (`ASKD_DEFAULT_RPM`, `ASKD_DEFAULT_TPM`,
+    /// `ASKD_DEFAULT_TOKENS_PER_DAY`, `ASKD_DEFAULT_MAX_PARALLEL`).
+    public var defaultLimits = TokenLimits()
 
     public init(
         maxPromptCharacters: Int = 32_000, maxHistoryMessages: Int = 50, maxHistoryCharacters: Int = 100_000,

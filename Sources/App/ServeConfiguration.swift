@@ -1,6 +1,7 @@
 import API
 import HTTP
 import Logging
+import Store
 import Text
 
 /// Everything `askd serve` needs, built once from its flags and the environment.
@@ -103,9 +104,12 @@ public struct ServeConfiguration: Sendable, Equatable {
         let sendTimeout = try env.value("ASKD_SEND_TIMEOUT_SECONDS", expecting: "a number of seconds from 0.1 to 3600") {
             Double($0).flatMap { $0 >= 0.1 && $0 <= 3_600 ? $0 : nil }
         } ?? 30
+        let maxInFlight = try env.value("ASKD_MAX_IN_FLIGHT", expecting: "a number from 1 to 1000000") {
+            Int($0).flatMap { (1...1_000_000).contains($0) ? $0 : nil }
+        } ?? ServerOptions().maxInFlight
         server = ServerOptions(
             threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds,
-            requestReadTimeoutSeconds: readTimeout, sendTimeoutSeconds: sendTimeout
+            requestReadTimeoutSeconds: readTimeout, sendTimeoutSeconds: sendTimeout, maxInFlight: maxInFlight
         )
         server.maxBodyBytesByPrefix = ["/v1/": maxV1Body]
 
@@ -138,6 +142,7 @@ public struct ServeConfiguration: Sendable, Equatable {
             Double($0).flatMap { $0 >= 0 && $0 <= 600 ? $0 : nil }
         } ?? ask.turnWaitSeconds
         ask.maxTurnWaiters = max(1, server.threads / 4)
+        ask.defaultLimits = try Self.defaultLimits(env)
         self.ask = ask
         let metrics = try env.value("ASKD_METRICS", expecting: "1 or 0") { ServeConfiguration.boolean($0) } ?? true
         self.metrics = metrics
@@ -152,6 +157,23 @@ public struct ServeConfiguration: Sendable, Equatable {
         turnLeaseSeconds = try env.value("ASKD_TURN_LEASE_SECONDS", expecting: "a number of seconds from 1 to 3600") {
             Double($0).flatMap { $0 >= 1 && $0 <= 3_600 ? $0 : nil }
         } ?? 30
+    }
+
+    /// The limits of tokens that set none (`ASKD_DEFAULT_*`), each a whole number from 1.
+    public static func defaultLimits(environment: [String: String]) throws -> TokenLimits {
+        try defaultLimits(EnvironmentReader(environment))
+    }
+
+    static func defaultLimits(_ env: EnvironmentReader) throws -> TokenLimits {
+        func limit(_ name: String) throws -> Int? {
+            try env.value(name, expecting: "a whole number from 1 to 1000000000000") {
+                Int($0).flatMap { (1...1_000_000_000_000).contains($0) ? $0 : nil }
+            }
+        }
+        return TokenLimits(
+            requestsPerMinute: try limit("ASKD_DEFAULT_RPM"), tokensPerMinute: try limit("ASKD_DEFAULT_TPM"),
+            tokensPerDay: try limit("ASKD_DEFAULT_TOKENS_PER_DAY"), maxParallel: try limit("ASKD_DEFAULT_MAX_PARALLEL")
+        )
     }
 
     /// `127.0.0.1:9000` as a TCP target. The host must be an explicit IPv4 address.

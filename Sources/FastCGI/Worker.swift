@@ -112,7 +112,7 @@ final class Worker {
 
     /// Reads the request and answers it, or hands it to a channel that answers later.
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Outcome {
-        server.state.inFlight.add(1, ordering: .relaxed)
+        let held = server.state.inFlight.add(1, ordering: .relaxed).newValue
         server.state.requestsStarted.add(1, ordering: .relaxed)
         let started = MonotonicClock.now()
         server.state.busyWorkers.add(1, ordering: .relaxed)
@@ -132,7 +132,9 @@ final class Worker {
                 from: request.pointee.in, length: length, limit: server.options.maxBodyBytes(forPath: incoming.path)
             )
             slot.doneReading()
-            response = application.respond(to: &incoming)
+            // Beyond the bound, refused at once (its body read, so that the connection is kept).
+            response = held > server.options.maxInFlight
+                ? application.respond(to: &incoming, failingWith: HTTPError.serverBusy) : application.respond(to: &incoming)
         } catch {
             slot.doneReading()
             response = application.respond(to: &incoming, failingWith: error)

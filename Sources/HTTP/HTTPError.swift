@@ -43,6 +43,9 @@ public struct HTTPError: Error, Sendable, Equatable {
         HTTPError(.internalServerError, "internal error", fields: ["request_id": requestID])
     }
 
+    /// askd holds as many requests as `ServerOptions.maxInFlight` allows.
+    public static let serverBusy = HTTPError(.serviceUnavailable, "server busy", headers: ["Retry-After": "1"])
+
     public static func contentTooLarge(limit: Int) -> HTTPError {
         HTTPError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")
     }

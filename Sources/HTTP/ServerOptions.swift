@@ -21,11 +21,17 @@ public struct ServerOptions: Sendable, Equatable {
     /// The longest a write to the web server waits (`ASKD_SEND_TIMEOUT_SECONDS`); then its
     /// client counts as gone.
     public var sendTimeoutSeconds: Double
+    /// The most requests askd holds at once, read or waiting or answering (`ASKD_MAX_IN_FLIGHT`);
+    /// one more gets `503 server busy` at once, never a place in a queue. The default is above
+    /// the 10,000 streams askd is sized for.
+    public var maxInFlight: Int
 
     public init(
         threads: Int = 256, initialThreads: Int = 16, stackSize: Int = 512 * 1024, drainSeconds: Double = 30, maxBodyBytes: Int = 1 << 20,
-        idleWorkerSeconds: Double = 10, requestReadTimeoutSeconds: Double = 5, sendTimeoutSeconds: Double = 30
+        idleWorkerSeconds: Double = 10, requestReadTimeoutSeconds: Double = 5, sendTimeoutSeconds: Double = 30,
+        maxInFlight: Int = 16_384
     ) {
+        self.maxInFlight = maxInFlight
         self.requestReadTimeoutSeconds = requestReadTimeoutSeconds
         self.sendTimeoutSeconds = sendTimeoutSeconds
         self.threads = threads

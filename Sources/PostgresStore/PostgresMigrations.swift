@@ -83,6 +83,32 @@ enum PostgresMigrations {
             "CREATE INDEX conversations_by_creation ON conversations (token_id, created_at DESC, id COLLATE \"C\" DESC)",
             "DROP INDEX conversations_by_token",
         ],
+        // 6: a token's limits, its per-minute window in buckets of a second, its parallel slots
+        // as leases, and `askd_admit`, which reads and counts them in one round trip.
+        [
+            """
+            ALTER TABLE tokens ADD COLUMN rpm BIGINT, ADD COLUMN tpm BIGINT, ADD COLUMN tokens_per_day BIGINT,
+                ADD COLUMN max_parallel BIGINT, ADD COLUMN models TEXT
+            """,
+            """
+            CREATE TABLE rate_buckets (
+                token_id TEXT NOT NULL,
+                second BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                tokens BIGINT NOT NULL,
+                PRIMARY KEY (token_id, second)
+            )
+            """,
+            """
+            CREATE TABLE parallel_slots (
+                holder TEXT PRIMARY KEY,
+                token_id TEXT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX parallel_slots_by_token ON parallel_slots (token_id, expires_at)",
+            PostgresStore.admitFunction,
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

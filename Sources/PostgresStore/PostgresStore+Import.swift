@@ -16,10 +16,12 @@ extension PostgresStore {
             try Self.unique("token \(token.name)") {
                 _ = try db.execute(
                     """
-                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    INSERT INTO tokens (\(StoredColumns.token))
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
-                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at
+                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at,
+                        rpm = excluded.rpm, tpm = excluded.tpm, tokens_per_day = excluded.tokens_per_day,
+                        max_parallel = excluded.max_parallel, models = excluded.models
                     """,
                     Self.values(token)
                 )

@@ -7,8 +7,8 @@ extension PostgresStore {
             try Self.unique("token \(token.name)") {
                 _ = try db.execute(
                     """
-                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    INSERT INTO tokens (\(StoredColumns.token))
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                     """,
                     Self.values(token)
                 )
@@ -58,6 +58,31 @@ extension PostgresStore {
         }
     }
 
+    public func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? {
+        try withConnection { db in
+            defer { announceTokenChange(db) }
+            return try Self.unique("token \(change.name ?? idOrName)") {
+                try db.transaction {
+                    let matches = try db.query(
+                        "SELECT \(StoredColumns.token) FROM tokens WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1 FOR UPDATE",
+                        [.text(idOrName)], TokenRecord.init(row:)
+                    )
+                    guard let token = matches.first else { return nil }
+                    let changed = change.applied(to: token)
+                    try db.execute(
+                        """
+                        UPDATE tokens SET name = $2, expires_at = $3, rpm = $4, tpm = $5, tokens_per_day = $6, max_parallel = $7,
+                            models = $8
+                        WHERE id = $1
+                        """,
+                        [.text(token.id), .text(changed.name), .date(changed.expiresAt)] + Self.limitValues(changed.limits)
+                    )
+                    return changed
+                }
+            }
+        }
+    }
+
     /// Announced to no one: the last use decides nothing, and every host's token cache would be
     /// emptied by each one.
     public func markTokenUsed(id: String, at date: Date) throws {
@@ -70,6 +95,11 @@ extension PostgresStore {
         [
             .text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
             .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt),
-        ]
+        ] + limitValues(token.limits)
+    }
+
+    static func limitValues(_ limits: TokenLimits) -> [PostgresConnection.Value] {
+        [.integer(limits.requestsPerMinute), .integer(limits.tokensPerMinute), .integer(limits.tokensPerDay),
+         .integer(limits.maxParallel), .text(limits.storedModels)]
     }
 }

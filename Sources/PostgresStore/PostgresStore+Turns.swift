@@ -32,6 +32,11 @@ extension PostgresStore {
             if let lock = turn.lock, try !holds(lock) { throw StoreError.turnLockLost(turn.conversationID) }
             throw StoreError.conversationNotFound(turn.conversationID)
         }
+        // After the turn's own statement: a failure here leaves the turn stored, and the slot to
+        // its lease.
+        if let ticket = turn.admission {
+            finishAdmission(ticket, tokens: turn.usage.map { $0.promptTokens + $0.completionTokens } ?? 0, counted: true, at: turn.date)
+        }
     }
 
     private func holds(_ lock: TurnLock) throws -> Bool {

@@ -22,6 +22,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     let tokenCache = TokenCache()
     let notifications: Notifications
     let leases: TurnLeases
+    /// The parallel slots this process holds, as leases in `parallel_slots`.
+    let slotLeases: SlotLeases
     /// Set when the store opened without reaching the database to migrate it: the first
     /// operation that reaches it migrates first.
     let migrationPending = Atomic<Bool>(false)
@@ -63,6 +65,11 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
         )
         let leases = leases
         notifications = Notifications(settings: settings) { conversationID in leases.lookNow(conversationID) }
+        slotLeases = SlotLeases(
+            leaseSeconds: leaseSeconds,
+            renew: { holders, seconds in try pool.withConnection { try Self.renewSlots(holders, for: seconds, on: $0) } },
+            release: { holder in try pool.withConnection { try Self.releaseSlot(holder, on: $0) } }
+        )
         guard migrate else { return }
         do {
             try self.migrate()
@@ -77,6 +84,7 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     deinit {
         leases.stop()
         notifications.stop()
+        slotLeases.stop()
     }
 
     public func checkAvailable() throws {

@@ -62,6 +62,28 @@ enum SQLiteMigrations {
         CREATE INDEX conversations_by_creation ON conversations(token_id, created_at DESC, id DESC);
         DROP INDEX conversations_by_token;
         """,
+        // 5: a token's limits, its per-minute window in buckets of a second, and its parallel
+        // slots as leases (`RateWindow`, `SlotLeases`).
+        """
+        ALTER TABLE tokens ADD COLUMN rpm INTEGER;
+        ALTER TABLE tokens ADD COLUMN tpm INTEGER;
+        ALTER TABLE tokens ADD COLUMN tokens_per_day INTEGER;
+        ALTER TABLE tokens ADD COLUMN max_parallel INTEGER;
+        ALTER TABLE tokens ADD COLUMN models TEXT;
+        CREATE TABLE rate_buckets (
+            token_id TEXT NOT NULL,
+            second INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            PRIMARY KEY (token_id, second)
+        ) WITHOUT ROWID;
+        CREATE TABLE parallel_slots (
+            holder TEXT PRIMARY KEY,
+            token_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX parallel_slots_by_token ON parallel_slots(token_id, expires_at);
+        """,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

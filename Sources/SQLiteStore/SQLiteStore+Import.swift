@@ -18,12 +18,13 @@ extension SQLiteStore {
                 guard taken.isEmpty else { throw StoreError.duplicate("token \(token.name)") }
                 try db.execute(
                     """
-                    INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO tokens (\(StoredColumns.token)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, created_at = excluded.created_at,
-                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at
+                        last_used_at = excluded.last_used_at, expires_at = excluded.expires_at, revoked_at = excluded.revoked_at,
+                        rpm = excluded.rpm, tpm = excluded.tpm, tokens_per_day = excluded.tokens_per_day,
+                        max_parallel = excluded.max_parallel, models = excluded.models
                     """,
-                    [.text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
-                     .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt)]
+                    Self.values(token)
                 )
             }
         }

@@ -10,11 +10,7 @@ extension SQLiteStore {
                     .text(token.name), .text(token.id), .text(token.hash),
                 ]) { _ in true }
                 guard taken.isEmpty else { throw StoreError.duplicate("token \(token.name)") }
-                try db.execute(
-                    "INSERT INTO tokens (id, name, hash, created_at, last_used_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [.text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
-                     .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt)]
-                )
+                try db.execute("INSERT INTO tokens (\(StoredColumns.token)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", Self.values(token))
             }
         }
     }
@@ -56,6 +52,43 @@ extension SQLiteStore {
                 return token
             }
         }
+    }
+
+    public func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? {
+        defer { tokenGeneration.change() }
+        return try withConnection { db in
+            try db.writeTransaction {
+                let matches = try db.query(
+                    "SELECT \(StoredColumns.token) FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC",
+                    [.text(idOrName), .text(idOrName), .text(idOrName)], TokenRecord.init(row:)
+                )
+                guard let token = matches.first else { return nil }
+                let changed = change.applied(to: token)
+                if changed.name != token.name {
+                    let taken = try db.query("SELECT 1 FROM tokens WHERE name = ? AND id <> ?", [.text(changed.name), .text(token.id)]) { _ in true }
+                    guard taken.isEmpty else { throw StoreError.duplicate("token \(changed.name)") }
+                }
+                try db.execute(
+                    """
+                    UPDATE tokens SET name = ?, expires_at = ?, rpm = ?, tpm = ?, tokens_per_day = ?, max_parallel = ?, models = ?
+                    WHERE id = ?
+                    """,
+                    [.text(changed.name), .date(changed.expiresAt)] + Self.limitValues(changed.limits) + [.text(token.id)]
+                )
+                return changed
+            }
+        }
+    }
+
+    /// A token's columns in the order of `StoredColumns.token`.
+    static func values(_ token: TokenRecord) -> [SQLiteConnection.Value] {
+        [.text(token.id), .text(token.name), .text(token.hash), .date(token.createdAt),
+         .date(token.lastUsedAt), .date(token.expiresAt), .date(token.revokedAt)] + limitValues(token.limits)
+    }
+
+    static func limitValues(_ limits: TokenLimits) -> [SQLiteConnection.Value] {
+        [.integer(limits.requestsPerMinute), .integer(limits.tokensPerMinute), .integer(limits.tokensPerDay),
+         .integer(limits.maxParallel), limits.storedModels.map(SQLiteConnection.Value.text) ?? .null]
     }
 
     /// No change of the tokens' generation: the last use decides nothing, and every process's

@@ -7,12 +7,17 @@ extension SQLiteStore {
     public func commitTurn(_ turn: Turn) throws {
         let writer = turnWriter
         try Self.mappingErrors { try turnCommits.submit(turn) { Self.commit($0, on: writer) } }
+        if let slot = turn.admission?.slot { slotLeases.forget(slot) }
     }
 
     /// Turns handed over here are committed on a thread of the store's own, many to a
     /// transaction (see `BackgroundCommits`), and join the turns of waiting threads.
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        backgroundCommits.submit(turn) { result in completion(result.mapError(Self.mapped)) }
+        let slotLeases = slotLeases
+        backgroundCommits.submit(turn) { result in
+            if case .success = result, let slot = turn.admission?.slot { slotLeases.forget(slot) }
+            completion(result.mapError(Self.mapped))
+        }
     }
 
     /// Commits `turns` in one transaction, each in a savepoint: one result per turn, in order.
@@ -83,6 +88,9 @@ extension SQLiteStore {
             """,
             [.text(turn.owner), .text(turn.date.usageDay), .integer(turn.usage?.promptTokens ?? 0), .integer(turn.usage?.completionTokens ?? 0)]
         )
+        if let ticket = turn.admission {
+            try finish(ticket, tokens: turn.usage.map { $0.promptTokens + $0.completionTokens } ?? 0, counted: true, at: turn.date, on: db)
+        }
         try db.execute(insertMessage, [
             .text(turn.conversationID), .integer(last + 2), .text(MessageRole.assistant.rawValue), .text(turn.answer),
             .text(turn.model), .integer(turn.usage?.promptTokens), .integer(turn.usage?.completionTokens),

@@ -27,6 +27,10 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     let tokenGeneration: TokenGeneration
     let tokenCache = TokenCache()
     let leases: TurnLeases
+    /// The parallel slots this process holds, as leases in `parallel_slots`.
+    let slotLeases: SlotLeases
+    /// Admissions of many threads, committed together.
+    let admissions = GroupCommit<PendingAdmission>()
 
     /// Opens (creating if needed) and migrates the database at `path`.
     /// - Throws: `StoreError.unavailable` when the file cannot be opened or migrated.
@@ -56,6 +60,11 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
             renew: { locks, seconds in try pool.withConnection { try Self.renew(locks, for: seconds, on: $0) } },
             release: { lock in try pool.withConnection { try Self.release(lock, on: $0) } }
         )
+        slotLeases = SlotLeases(
+            leaseSeconds: leaseSeconds,
+            renew: { holders, seconds in try pool.withConnection { try Self.renewSlots(holders, for: seconds, on: $0) } },
+            release: { holder in try pool.withConnection { try Self.releaseSlot(holder, on: $0) } }
+        )
         let writer = try open()
         turnWriter = writer
         // The thread must not hold the store: it captures the writer and the group commit only.
@@ -68,6 +77,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
 
     deinit {
         leases.stop()
+        slotLeases.stop()
         backgroundCommits.stop()
         checkpointer.stop()
     }

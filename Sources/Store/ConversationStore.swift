@@ -28,6 +28,12 @@ import Platform
 ///   turn committed with the `lock` it ran under is stored only if that lock is still its
 ///   holder's (a backend whose locks expire checks it in the commit's transaction); otherwise
 ///   it throws `StoreError.turnLockLost` and stores nothing.
+/// - **Limits.** `admit` decides by `RateWindow`'s rules on counters kept in the store, under
+///   the store's write lock (SQLite) or the token's advisory lock (PostgreSQL), so that every
+///   process and host sharing it admits exactly as many requests as the limits allow, in
+///   total. A ticket's parallel slot is a lease, renewed while its request runs (`SlotLeases`),
+///   that runs out when its process dies. `finishAdmission`, or committing a turn that carries
+///   the ticket, frees the slot and counts the tokens, once.
 /// - **Deletes** remove the conversation and all its messages for good.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
@@ -47,6 +53,12 @@ public protocol ConversationStore: Sendable {
 
     /// Revokes the token whose id, or else whose name, is `idOrName`; returns it, or `nil` if none.
     func revokeToken(idOrName: String, at date: Date) throws -> TokenRecord?
+
+    /// Changes the settings of the token whose id, or else whose name, is `idOrName`, and every
+    /// process sharing the store sees the change as it sees a revocation; returns the token as
+    /// it now is, or `nil` if none.
+    /// - Throws: `StoreError.duplicate` when a new name is taken.
+    func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord?
 
     /// Records that the token was used at `date`.
     func markTokenUsed(id: String, at date: Date) throws
@@ -116,6 +128,22 @@ public protocol ConversationStore: Sendable {
     /// answer that was not stored as a turn (its client left, or its conversation went away):
     /// the model was paid for all the same.
     func recordUsage(owner: String, usage: TokenUsage, date: Date) throws
+
+    /// Admits one request of `tokenID` under `limits` at `date`, or refuses it, by
+    /// `RateWindow.refusal` on the token's counters: when admitted, the request is counted in
+    /// the window (when a per-minute limit is set) and holds a parallel slot (when `maxParallel`
+    /// is), and the ticket says where; when refused, nothing is counted. A backend whose hosts
+    /// share it may read `date` from its own clock instead; the readings say which (`at`).
+    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission
+
+    /// Ends an admitted request: frees its slot, counts `tokens` (what the model used) in the
+    /// window at `date`, and takes the request back out of the window when `counted` is false
+    /// (it never reached the model). It never throws: a slot that cannot be freed now is freed
+    /// at the next renewals, or its lease runs out.
+    func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date)
+
+    /// The token's counters at `date` for the limits set in `limits`, without counting anything.
+    func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings
 
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.

@@ -18,6 +18,7 @@ public final class MemoryStore: ConversationStore {
     private let state: Locked<State>
     /// The waiters for turn locks. A lock here never expires, so its renewals do nothing.
     private let leases: TurnLeases
+    private let limits = MemoryLimits()
 
     public init() {
         let state = Locked(State())
@@ -55,6 +56,39 @@ public final class MemoryStore: ConversationStore {
             else { return nil }
             if state.tokens[index].revokedAt == nil { state.tokens[index].revokedAt = date }
             return state.tokens[index]
+        }
+    }
+
+    public func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? {
+        try state.withLock { state in
+            guard let index = state.tokens.firstIndex(where: { $0.id == idOrName })
+                ?? state.tokens.firstIndex(where: { $0.name == idOrName })
+            else { return nil }
+            let changed = change.applied(to: state.tokens[index])
+            if state.tokens.contains(where: { $0.id != changed.id && $0.name == changed.name }) {
+                throw StoreError.duplicate("token name \(changed.name)")
+            }
+            state.tokens[index] = changed
+            return changed
+        }
+    }
+
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
+        self.limits.admit(tokenID: tokenID, limits: limits, tokensToday: tokensOn(date, of: tokenID), at: date)
+    }
+
+    public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
+        limits.finish(ticket, tokens: tokens, counted: counted, at: date)
+    }
+
+    public func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
+        self.limits.readings(tokenID: tokenID, limits: limits, tokensToday: tokensOn(date, of: tokenID), at: date)
+    }
+
+    private func tokensOn(_ date: Date, of owner: String) -> Int {
+        state.withLock { state in
+            let day = state.usage[owner]?[date.usageDay]
+            return (day?.promptTokens ?? 0) + (day?.completionTokens ?? 0)
         }
     }
 
@@ -106,6 +140,9 @@ public final class MemoryStore: ConversationStore {
             day.promptTokens += turn.usage?.promptTokens ?? 0
             day.completionTokens += turn.usage?.completionTokens ?? 0
             state.usage[turn.owner, default: [:]][turn.date.usageDay] = day
+            if let ticket = turn.admission {
+                limits.finish(ticket, tokens: (turn.usage?.promptTokens ?? 0) + (turn.usage?.completionTokens ?? 0), counted: true, at: turn.date)
+            }
             let next = (state.messages[turn.conversationID]?.count ?? 0) + 1
             state.messages[turn.conversationID, default: []] += [
                 StoredMessage(sequence: next, role: .user, content: turn.prompt, createdAt: turn.date),

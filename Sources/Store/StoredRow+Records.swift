@@ -3,7 +3,8 @@ import FoundationEssentials
 /// The column lists that the records' `init(row:)` read, in their order; dates are stored as
 /// milliseconds since 1970.
 package enum StoredColumns {
-    package static let token = "id, name, hash, created_at, last_used_at, expires_at, revoked_at"
+    package static let token =
+        "id, name, hash, created_at, last_used_at, expires_at, revoked_at, rpm, tpm, tokens_per_day, max_parallel, models"
     package static let conversation = "id, token_id, created_at, updated_at, title, system, model"
     package static let message = "seq, role, content, model, prompt_tokens, completion_tokens, total_tokens, created_at"
 }
@@ -14,7 +15,12 @@ extension TokenRecord {
         self.init(
             id: row.text(0) ?? "", name: row.text(1) ?? "", hash: row.text(2) ?? "",
             createdAt: Date(milliseconds: row.integer(3) ?? 0), lastUsedAt: row.integer(4).map(Date.init(milliseconds:)),
-            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:))
+            expiresAt: row.integer(5).map(Date.init(milliseconds:)), revokedAt: row.integer(6).map(Date.init(milliseconds:)),
+            limits: TokenLimits(
+                requestsPerMinute: row.integer(7).map(Int.init), tokensPerMinute: row.integer(8).map(Int.init),
+                tokensPerDay: row.integer(9).map(Int.init), maxParallel: row.integer(10).map(Int.init),
+                models: TokenLimits.models(stored: row.text(11))
+            )
         )
     }
 }

@@ -11,11 +11,14 @@ public struct TokenRecord: Sendable, Equatable {
     public var lastUsedAt: Date?
     public var expiresAt: Date?
     public var revokedAt: Date?
+    /// The token's own limits; where one is not set, askd's defaults apply.
+    public var limits: TokenLimits
 
     public init(
         id: String, name: String, hash: String, createdAt: Date,
-        lastUsedAt: Date? = nil, expiresAt: Date? = nil, revokedAt: Date? = nil
+        lastUsedAt: Date? = nil, expiresAt: Date? = nil, revokedAt: Date? = nil, limits: TokenLimits = TokenLimits()
     ) {
+        self.limits = limits
         self.id = id
         self.name = name
         self.hash = hash

@@ -22,11 +22,16 @@ public struct Turn: Sendable, Equatable {
     /// holder took over (after its renewals failed for the whole lease) is never stored beside
     /// that holder's.
     public var lock: TurnLock?
+    /// The ticket the turn's request was admitted with, if its token has counted limits: the
+    /// commit frees its slot and counts the turn's tokens in the same transaction.
+    public var admission: AdmissionTicket?
 
     public init(
         conversationID: String, owner: String, startsConversation: Bool, prompt: String, answer: String,
-        model: String, usage: TokenUsage?, date: Date, settings: ConversationSettings = ConversationSettings(), lock: TurnLock? = nil
+        model: String, usage: TokenUsage?, date: Date, settings: ConversationSettings = ConversationSettings(), lock: TurnLock? = nil,
+        admission: AdmissionTicket? = nil
     ) {
+        self.admission = admission
         self.settings = settings
         self.lock = lock
         self.conversationID = conversationID

@@ -32,6 +32,22 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("revoke_token") { try base.revokeToken(idOrName: idOrName, at: date) }
     }
 
+    public func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? {
+        try metrics.timing("update_token") { try base.updateToken(idOrName: idOrName, change: change) }
+    }
+
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
+        try metrics.timing("admit") { try base.admit(tokenID: tokenID, limits: limits, at: date) }
+    }
+
+    public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
+        metrics.timing("finish_admission") { base.finishAdmission(ticket, tokens: tokens, counted: counted, at: date) }
+    }
+
+    public func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
+        try metrics.timing("limit_readings") { try base.limitReadings(tokenID: tokenID, limits: limits, at: date) }
+    }
+
     public func markTokenUsed(id: String, at date: Date) throws {
         try metrics.timing("mark_token_used") { try base.markTokenUsed(id: id, at: date) }
     }

@@ -13,8 +13,17 @@ import Text
 struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Create, list and revoke access tokens (in the store ASKD_DATABASE selects).",
-        subcommands: [Create.self, List.self, Revoke.self]
+        abstract: "Create, update, list and revoke access tokens (in the store ASKD_DATABASE selects).",
+        discussion: """
+            A token's limits hold for every askd process and host that shares the store: --rpm (requests \
+            in any 60 s), --tpm (model tokens in any 60 s), --tokens-per-day (model tokens per UTC day), \
+            --max-parallel (requests in flight at once) and --models (the only models it may use, else \
+            403). A request over a limit gets 429 with Retry-After. Where a token sets none, \
+            ASKD_DEFAULT_RPM, ASKD_DEFAULT_TPM, ASKD_DEFAULT_TOKENS_PER_DAY and \
+            ASKD_DEFAULT_MAX_PARALLEL of askd serve apply. `askd token update` takes effect within a \
+            second in every process.
+            """,
+        subcommands: [Create.self, Update.self, List.self, Revoke.self]
     )
 
     static func openStore() throws -> any ConversationStore {
@@ -32,48 +41,25 @@ struct TokenCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Lifetime, such as 12h, 30d or 2w; by default the token does not expire.", valueName: "duration"))
         var expiresIn: String?
 
+        @OptionGroup var limits: LimitOptions
+
         func run() throws {
-            let trimmed = name.trimmingWhitespace()
-            guard !trimmed.isEmpty, trimmed.count <= 64, trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
-            else {
-                throw ConfigurationError("--name must be 1 to 64 printable characters")
-            }
+            let trimmed = try TokenCommand.checkedName(name)
             let lifetime = try expiresIn.map(TokenLifetime.seconds)
+            let change = try limits.change()
             let store = try TokenCommand.openStore()
             let secret = try TokenSecret.generate()
             let now = Date()
-            let record = TokenRecord(
+            let record = change.applied(to: TokenRecord(
                 id: try TokenSecret.generateID(), name: trimmed, hash: TokenSecret.hash(secret), createdAt: now,
                 expiresAt: lifetime.map { now.addingTimeInterval($0) }
-            )
+            ))
             do {
                 try store.insertToken(record)
             } catch StoreError.duplicate {
                 throw ConfigurationError("a token named \(trimmed) already exists")
             }
             print(secret)
-        }
-    }
-
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tokens: never the tokens themselves.")
-
-        func run() throws {
-            let now = Date()
-            let rows = try TokenCommand.openStore().allTokens().map { token in
-                [
-                    token.id, token.name, RFC3339.format(token.createdAt), token.lastUsedAt.map(RFC3339.format) ?? "never",
-                    token.expiresAt.map(RFC3339.format) ?? "never",
-                    token.revokedAt.map { "revoked " + RFC3339.format($0) } ?? (token.isValid(at: now) ? "active" : "expired"),
-                ]
-            }
-            let header = ["ID", "NAME", "CREATED", "LAST USED", "EXPIRES", "STATUS"]
-            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-            for row in [header] + rows {
-                print(row.enumerated().map { column, text in
-                    column == row.count - 1 ? text : text + String(repeating: " ", count: widths[column] - text.count)
-                }.joined(separator: "  "))
-            }
         }
     }
 
@@ -91,5 +77,14 @@ struct TokenCommand: ParsableCommand {
             }
             print("revoked \(token.id) (\(token.name))")
         }
+    }
+
+    /// A token name as given, trimmed: 1 to 64 printable characters.
+    static func checkedName(_ name: String) throws -> String {
+        let trimmed = name.trimmingWhitespace()
+        guard !trimmed.isEmpty, trimmed.count <= 64, trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw ConfigurationError("--name must be 1 to 64 printable characters")
+        }
+        return trimmed
     }
 }

@@ -34,6 +34,10 @@ struct UnavailableStore: ConversationStore {
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }
     func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws { throw down }
+    func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { throw down }
+    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
+    func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
+    func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings { throw down }
 }
 
 @Suite struct HealthHandlerTests {
@@ -119,5 +123,13 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func importToken(_ token: TokenRecord) throws { try inner.importToken(token) }
     func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
         try inner.importConversation(conversation, messages: messages)
+    }
+    func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { try inner.updateToken(idOrName: idOrName, change: change) }
+    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { try inner.admit(tokenID: tokenID, limits: limits, at: date) }
+    func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
+        inner.finishAdmission(ticket, tokens: tokens, counted: counted, at: date)
+    }
+    func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
+        try inner.limitReadings(tokenID: tokenID, limits: limits, at: date)
     }
 }

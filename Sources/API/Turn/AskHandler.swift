@@ -8,7 +8,8 @@ import Upstream
 ///
 /// The first stages run here, on the worker that read the request, and their errors are plain
 /// responses: the caller's token is checked (authorize), the input read and held to askd's
-/// limits, and a conversation it names must be the caller's (admit). The rest of the turn answers later, through a `ResponseChannel`, and
+/// limits, a conversation it names must be the caller's, and the token must have room in its
+/// limits (admit). The rest of the turn answers later, through a `ResponseChannel`, and
 /// holds no thread while it waits.
 public struct AskHandler: Sendable {
     let verifier: any TokenVerifier
@@ -24,8 +25,16 @@ public struct AskHandler: Sendable {
 
     public func handle(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
-        let input = try pipeline.admit(request, owner: token.id)
+        let input: AskInput
+        let admitted: AdmittedRequest
+        do {
+            (input, admitted) = try pipeline.admit(request, token: token)
+        } catch {
+            throw pipeline.admission.withHeaders(error, of: token)
+        }
         let pipeline = pipeline
-        return Response(body: .later { channel in pipeline.run(input, owner: token.id, channel: channel) })
+        return Response(body: .later { channel in
+            pipeline.run(input, token: token, admitted: admitted, channel: admitted.channel(channel))
+        })
     }
 }

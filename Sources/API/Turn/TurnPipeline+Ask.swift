@@ -10,6 +10,7 @@ extension TurnPipeline {
     /// the commit itself (which is the store's own to schedule) moves to the `WorkQueue`.
     func ask(_ turn: TurnContext, _ prepared: PreparedTurn) {
         let asked = MonotonicClock.now()
+        turn.admitted.askingModel()
         upstream.ask(prepared.request, streamingTo: turn.delivery.events) { result in
             turn.delivery.channel.addUpstreamWait(MonotonicClock.now() - asked)
             switch result {
@@ -18,7 +19,7 @@ extension TurnPipeline {
             case .failure(let error as ClientDisconnected):
                 work.post {
                     release(prepared)
-                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, turn) }
+                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, prepared, turn) }
                     turn.logger.info("the client left during a streamed answer; the upstream transfer was cut and nothing stored")
                     turn.delivery.fail(error)
                 }
@@ -26,7 +27,7 @@ extension TurnPipeline {
                 work.post {
                     release(prepared)
                     // A stream the server gave up (askd is stopping): the model was paid for it.
-                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, turn) }
+                    if let partial = turn.delivery.events?.abandonedAnswer { countUnstored(partial, prepared, turn) }
                     turn.delivery.fail(clientError(error, logger: turn.logger))
                 }
             }

@@ -21,6 +21,8 @@ extension TurnPipeline {
             // A model taken off ASKD_MODELS since the conversation kept it is refused as if named here.
             if input.settings.model == nil, let kept = conversation.settings.model {
                 try ConversationFields.checkAllowed(kept, limits: settings, kept: true)
+                // Changed since `admit` read it: the token's list applies to it as well.
+                try TokenAdmission.checkModel(kept, limits: turn.limits)
             }
             // Only what the trim may keep: the newest messages, however long the conversation.
             let history = try store.messages(

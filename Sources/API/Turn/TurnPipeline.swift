@@ -6,7 +6,7 @@ import Upstream
 
 /// One turn of a conversation, in stages, each in a file of its own:
 ///
-///     authorize → admit → own and lock → load history → ask the model → deliver → store → release
+///     authorize → admit (input, ownership, token limits) → own and lock → load history → ask the model → deliver → store → release
 ///
 /// `AskHandler` authorizes on the worker, and `admit` reads the input there and checks that a
 /// conversation it names is the caller's. `run` takes the rest: the turn lock (`+Lock`);
@@ -26,6 +26,8 @@ struct TurnPipeline: Sendable {
     let logger: Logger
     let waiters: TurnWaiters
     let work: WorkQueue
+    /// The token limits every request is admitted under.
+    let admission: TokenAdmission
 
     init(store: any ConversationStore, upstream: any ChatCompletions, settings: AskSettings, logger: Logger, work: WorkQueue = .shared) {
         self.store = store
@@ -35,15 +37,18 @@ struct TurnPipeline: Sendable {
         self.settings = settings
         self.logger = logger
         self.work = work
+        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens)
         waiters = TurnWaiters(limit: settings.maxTurnWaiters)
     }
 
-    /// Runs the turn from its lock to its answer on `channel`.
-    func run(_ input: AskInput, owner: String, channel: any ResponseChannel) {
+    /// Runs the turn from its lock to its answer on `channel`, which ends the admitted request.
+    func run(_ input: AskInput, token: TokenRecord, admitted: AdmittedRequest, channel: any ResponseChannel) {
         var logger = logger
         logger[metadataKey: "request_id"] = "\(channel.requestID)"
         let delivery = TurnDelivery(input: input, channel: channel, settings: settings, logger: logger)
-        let turn = TurnContext(input: input, owner: owner, logger: logger, delivery: delivery)
+        let turn = TurnContext(
+            input: input, owner: token.id, limits: admission.limits(of: token), admitted: admitted, logger: logger, delivery: delivery
+        )
         lock(turn) { locked in
             do {
                 let prepared = try prepare(turn, lock: try locked.get())
@@ -59,6 +64,10 @@ struct TurnPipeline: Sendable {
 struct TurnContext: Sendable {
     let input: AskInput
     let owner: String
+    /// The limits of the caller's token.
+    let limits: TokenLimits
+    /// The request as its token's limits admitted it.
+    let admitted: AdmittedRequest
     /// The pipeline's logger with this request's id.
     let logger: Logger
     let delivery: TurnDelivery

@@ -1,0 +1,55 @@
+import HTTP
+import Store
+
+/// The headers and errors by which a client sees its token's limits: OpenAI's
+/// `x-ratelimit-limit-*`, `x-ratelimit-remaining-*` and `x-ratelimit-reset-*` for requests and
+/// for tokens (each trio only when that per-minute limit is set), and askd's own 429s, told
+/// apart from the model's by their sentence.
+enum RateLimitHeaders {
+    static func headers(for state: LimitState) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let limit = state.limits.requestsPerMinute, let remaining = state.remainingRequests {
+            headers.add(name: "x-ratelimit-limit-requests", value: String(limit))
+            headers.add(name: "x-ratelimit-remaining-requests", value: String(remaining))
+            headers.add(name: "x-ratelimit-reset-requests", value: duration(state.requestsReset))
+        }
+        if let limit = state.limits.tokensPerMinute, let remaining = state.remainingTokens {
+            headers.add(name: "x-ratelimit-limit-tokens", value: String(limit))
+            headers.add(name: "x-ratelimit-remaining-tokens", value: String(remaining))
+            headers.add(name: "x-ratelimit-reset-tokens", value: duration(state.tokensReset))
+        }
+        return headers
+    }
+
+    /// The 429 of a refused request, with `Retry-After` in whole seconds (at least 1).
+    static func refusal(_ state: LimitState, headers: HTTPHeaders) -> HTTPError {
+        var headers = headers
+        headers.add(name: "Retry-After", value: String(wholeSeconds(state.retryAfter ?? 1)))
+        switch state.refusal {
+        case .tokensPerDay?:
+            headers.add(name: "x-should-retry", value: "false")
+            return HTTPError(.tooManyRequests, "daily token quota exhausted", headers: headers)
+        case .maxParallel(let limit)?:
+            return HTTPError(.tooManyRequests, "too many requests in flight: limit \(limit)", headers: headers)
+        case .requestsPerMinute(let limit)?:
+            return HTTPError(.tooManyRequests, "rate limit reached: \(limit) \(limit == 1 ? "request" : "requests") per minute", headers: headers)
+        case .tokensPerMinute(let limit)?:
+            return HTTPError(.tooManyRequests, "rate limit reached: \(limit) \(limit == 1 ? "token" : "tokens") per minute", headers: headers)
+        case nil:
+            // The store refused on counters that changed between its decision and this reading.
+            return HTTPError(.tooManyRequests, "rate limit reached", headers: headers)
+        }
+    }
+
+    /// Seconds rounded up, at least 1.
+    static func wholeSeconds(_ seconds: Double) -> Int {
+        max(1, Int(seconds.rounded(.up)))
+    }
+
+    /// A duration as OpenAI writes it: `12s`, `1m0s`; `0s` when nothing is counted.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds > 0 else { return "0s" }
+        let whole = Int(seconds.rounded(.up))
+        return whole < 60 ? "\(whole)s" : "\(whole / 60)m\(whole % 60)s"
+    }
+}
