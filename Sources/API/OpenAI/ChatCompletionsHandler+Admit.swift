@@ -4,11 +4,13 @@ import Store
 
 /// What admission grants a chat completion.
 struct ChatAdmission: Sendable {
-    /// The most tokens the answer may use (what a daily quota has left); nil: no cap.
-    var maxTokens: Int?
-    /// Headers every answer of the call carries, the stream's `200` included (the token's
-    /// rate-limit state).
-    var headers: HTTPHeaders = [:]
+    /// The request as the token's limits let it through (`TokenAdmission`): its ticket, the
+    /// rate-limit headers every answer carries, the stream's `200` included, and `max_tokens`
+    /// capped at what the day's quota has left.
+    let admitted: AdmittedRequest
+
+    var maxTokens: Int? { admitted.maxTokens }
+    var headers: HTTPHeaders { admitted.headers }
 }
 
 extension ChatCompletionsHandler {
@@ -16,25 +18,34 @@ extension ChatCompletionsHandler {
     /// be one askd serves (`ASKD_MODELS`, else the upstream's default): 404 `model_not_found`
     /// otherwise, as OpenAI answers for a model it does not have.
     ///
-    /// Per-token limits plug in here, as in `/ask`'s admit stage: the token's own model list
-    /// (403), its rates, parallel slots and daily quota (429), the quota's cap on the answer's
-    /// length (`maxTokens`) and the rate-limit headers (`headers`). What admission takes,
-    /// `settle` gives back.
+    /// Then the token's limits, as in `/ask`'s admit stage (`TokenAdmission`): its own model
+    /// list (403), its rates, parallel slots and daily quota (429, with the rate-limit
+    /// headers), and the quota's cap on the answer's length. What admission takes, the
+    /// admitted request's channel and `settle` give back.
     func admit(_ input: ChatCompletionsInput, token: TokenRecord) throws -> ChatAdmission {
-        guard servedModels(for: token).contains(input.model) else { throw HTTPError.modelNotFound(input.model) }
-        return ChatAdmission()
+        guard (settings.models ?? [upstream.defaultModel]).contains(input.model) else { throw HTTPError.modelNotFound(input.model) }
+        do {
+            return ChatAdmission(admitted: try admission.admit(token: token, model: input.model, maxTokens: input.maxTokens))
+        } catch {
+            throw admission.withHeaders(error, of: token)
+        }
     }
 
-    /// The models `token` may use: those askd serves. (A token's own list narrows it here.)
+    /// The models `token` may use: those askd serves, narrowed by the token's own list.
     func servedModels(for token: TokenRecord) -> [String] {
-        settings.models ?? [upstream.defaultModel]
+        let served = settings.models ?? [upstream.defaultModel]
+        guard let allowed = admission.limits(of: token).models else { return served }
+        return served.filter { allowed.contains($0) }
     }
 
-    /// Settle: the call is over, answered, failed or left by its client. Its usage (nil when the
-    /// model produced nothing billable) counts in `/usage`, as a turn's does; per-token limits
-    /// count its tokens and free its parallel slot here. Runs on the `WorkQueue`, since the
-    /// store may block and this is called from the upstream's thread.
+    /// Settle, before the answer goes out: the call is over, answered, failed or left by its
+    /// client. Its usage (nil when the model produced nothing billable) counts in `/usage`, as a
+    /// turn's does, and in the token's limits, and its parallel slot is freed. The store's part
+    /// runs on the `WorkQueue`, since this is called from the upstream's thread.
     func settle(_ call: ChatCall, usage: TokenUsage?) {
+        if let usage { call.admission.admitted.used(tokens: usage.totalTokens) }
+        let admitted = call.admission.admitted
+        work.post { admitted.finish() }
         guard let usage else { return }
         let store = store
         let date = Date()

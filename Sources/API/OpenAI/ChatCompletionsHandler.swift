@@ -13,7 +13,7 @@ import Upstream
 /// read, the model checked, and the token's limits: `admit`), ask (the body goes to the upstream
 /// as the client wrote it, see `ChatCompletionsInput.forwarded`), deliver (the answer as the
 /// upstream wrote it: one `chat.completion`, or its chunks through a `ChunkRelay`), and settle
-/// (the usage counted in `/usage`). Nothing is stored as a conversation. The handler answers
+/// (the usage counted in `/usage` and the token's limits, its slot freed). Nothing is stored as a conversation. The handler answers
 /// `.later`, and no thread waits for the model.
 public struct ChatCompletionsHandler: Sendable {
     let store: any ConversationStore
@@ -22,6 +22,7 @@ public struct ChatCompletionsHandler: Sendable {
     let settings: AskSettings
     let logger: Logger
     let work: WorkQueue
+    let admission: TokenAdmission
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
@@ -35,6 +36,7 @@ public struct ChatCompletionsHandler: Sendable {
         self.settings = settings
         self.logger = logger
         self.work = work
+        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens)
     }
 
     public func handle(_ request: Request) throws -> Response {
@@ -46,6 +48,8 @@ public struct ChatCompletionsHandler: Sendable {
         return Response(body: .later { channel in
             var logger = handler.logger
             logger[metadataKey: "request_id"] = "\(channel.requestID)"
+            let channel = admission.admitted.channel(channel)
+            admission.admitted.askingModel()
             let call = ChatCall(input: input, forwarded: forwarded, admission: admission, owner: token.id, channel: channel, logger: logger)
             if input.stream { handler.stream(call) } else { handler.answer(call) }
         })
@@ -57,11 +61,11 @@ public struct ChatCompletionsHandler: Sendable {
             switch result {
             case .success(let answer):
                 let head = CompletionHead(of: answer.fields, object: "chat.completion", requestID: call.channel.requestID, model: call.input.model)
-                call.channel.respond(.json(.ok, head.applied(to: answer.body, fields: answer.fields), headers: call.admission.headers))
                 settle(call, usage: answer.usage)
+                call.channel.respond(.json(.ok, head.applied(to: answer.body, fields: answer.fields), headers: call.admission.headers))
             case .failure(let error):
-                call.channel.fail(clientError(error, logger: call.logger))
                 settle(call, usage: nil)
+                call.channel.fail(clientError(error, logger: call.logger))
             }
         }
     }
@@ -76,13 +80,14 @@ public struct ChatCompletionsHandler: Sendable {
         upstream.forward(call.forwarded, streamingTo: relay) { result in
             switch result {
             case .success(let answer):
-                relay.finish()
                 settle(call, usage: answer.usage)
+                relay.finish()
             case .failure(let error as ClientDisconnected):
                 call.logger.info("the client left during a streamed chat completion; the upstream transfer was cut")
-                call.channel.fail(error)
                 settle(call, usage: relay.abandonedUsage)
+                call.channel.fail(error)
             case .failure(let error):
+                settle(call, usage: nil)
                 let failure = clientError(error, logger: call.logger)
                 if call.channel.started, let failure = failure as? HTTPError {
                     if let detail = failure.logDetail { call.logger.error("\(detail)") }
@@ -93,7 +98,6 @@ public struct ChatCompletionsHandler: Sendable {
                 } else {
                     call.channel.fail(failure)
                 }
-                settle(call, usage: nil)
             }
         }
     }
