@@ -64,6 +64,7 @@ public struct Application: Sendable {
             if let detail = error.logDetail {
                 logger.error("\(detail)", metadata: ["request_id": "\(request.id)"])
             }
+            if let limit = error.refusedBy { recorder?.refused(by: limit) }
         } else {
             logger.error(
                 "unexpected error",

@@ -10,6 +10,9 @@ public struct HTTPError: Error, Sendable, Equatable {
     /// What the operator should know about the cause, which the client must not see; `Application`
     /// logs it with the request id.
     public var logDetail: String?
+    /// The limit of askd's own that refused the request (`rpm`, `in_flight`, ...), which the
+    /// metrics count (`askd_rate_limited_total`); nil for every other error.
+    public var refusedBy: String?
 
     public init(
         _ status: HTTPStatus, _ message: String, fields: [String: String] = [:], headers: HTTPHeaders = [:], logDetail: String? = nil
@@ -44,7 +47,11 @@ public struct HTTPError: Error, Sendable, Equatable {
     }
 
     /// askd holds as many requests as `ServerOptions.maxInFlight` allows.
-    public static let serverBusy = HTTPError(.serviceUnavailable, "server busy", headers: ["Retry-After": "1"])
+    public static let serverBusy: HTTPError = {
+        var error = HTTPError(.serviceUnavailable, "server busy", headers: ["Retry-After": "1"])
+        error.refusedBy = "in_flight"
+        return error
+    }()
 
     public static func contentTooLarge(limit: Int) -> HTTPError {
         HTTPError(.contentTooLarge, "request body is larger than the limit of \(limit) bytes")

@@ -16,6 +16,9 @@ public protocol RequestRecorder: Sendable {
     ///   - clientSeconds: the part of `seconds` spent waiting for the client to take the answer.
     func requestFinished(route: String, method: String, status: Int, seconds: Double, upstreamSeconds: Double, clientSeconds: Double)
 
+    /// askd refused a request by one of its own limits (`HTTPError.refusedBy`).
+    func refused(by limit: String)
+
     /// A streamed answer began.
     func streamOpened()
 

@@ -33,7 +33,6 @@ public final class MetricsHub: Sendable {
     private let storeUp: Meter
     private let busyWorkers: Meter
     private let idleWorkers: Meter
-    private let refusals: [String: CoreMetrics.Counter]
 
     /// - Parameter provider: the model's provider, `gen_ai_provider_name` (such as `openai`).
     public init(provider: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -49,10 +48,6 @@ public final class MetricsHub: Sendable {
         storeUp = Meter(label: Instruments.storeUp.name, factory: factory)
         busyWorkers = Meter(label: Instruments.workerThreads.name, dimensions: [("state", "busy")], factory: factory)
         idleWorkers = Meter(label: Instruments.workerThreads.name, dimensions: [("state", "idle")], factory: factory)
-        // Counters start at 0, so that rate() and the alert rules see them before the first event.
-        refusals = Dictionary(uniqueKeysWithValues: Self.limits.map { limit in
-            (limit, CoreMetrics.Counter(label: Instruments.rateLimited.name, dimensions: [("limit", limit)], factory: factory))
-        })
         for reason in Self.upstreamReasons { model.upstreamErrors(reason: reason) }
     }
 
@@ -69,7 +64,7 @@ public final class MetricsHub: Sendable {
 
     /// askd refused a request by `limit`, one of `limits`.
     public func rateLimited(limit: String) {
-        refusals[limit]?.increment()
+        requests.refused(by: limit)
     }
 
     /// The metrics in Prometheus' text format, with the gauges read now.

@@ -50,8 +50,19 @@ public final class RequestMetrics: RequestRecorder {
     private let handles = HandleCache<Key, Handles>()
     private let openStreams = Atomic<Int>(0)
 
+    /// `askd_rate_limited_total` by limit; counters start at 0, so that rate() and the alert
+    /// rules see them before the first refusal.
+    private let refusals: [String: CoreMetrics.Counter]
+
     public init(factory: any MetricsFactory) {
         self.factory = factory
+        refusals = Dictionary(uniqueKeysWithValues: MetricsHub.limits.map { limit in
+            (limit, CoreMetrics.Counter(label: Instruments.rateLimited.name, dimensions: [("limit", limit)], factory: factory))
+        })
+    }
+
+    public func refused(by limit: String) {
+        refusals[limit]?.increment()
     }
 
     public func requestFinished(route: String, method: String, status: Int, seconds: Double, upstreamSeconds: Double, clientSeconds: Double) {

@@ -39,6 +39,29 @@ struct ApplicationTimingTests {
     }
 }
 
+extension ApplicationTimingTests {
+    /// A refusal by one of askd's own limits is counted once, by the limit that refused it; any
+    /// other error, a model's 429 included, is not.
+    @Test func refusalsByAskdsLimitsAreCountedByLimit() throws {
+        let recorder = Recording()
+        var router = Router()
+        router.get("/refused") { _ in
+            var error = HTTPError(.tooManyRequests, "rate limit reached: 1 request per minute")
+            error.refusedBy = "rpm"
+            throw error
+        }
+        router.get("/model") { _ in throw HTTPError(.tooManyRequests, "the model is rate-limited; try again later") }
+        let application = Application(router: router, logger: .init(label: "test"), recorder: recorder)
+        var refused = Request(method: "GET", path: "/refused")
+        #expect(application.respond(to: &refused).status == .tooManyRequests)
+        var model = Request(method: "GET", path: "/model")
+        #expect(application.respond(to: &model).status == .tooManyRequests)
+        var busy = Request(method: "GET", path: "/anything")
+        _ = application.respond(to: &busy, failingWith: HTTPError.serverBusy)
+        #expect(recorder.refusals.withLock { $0 } == ["rpm", "in_flight"])
+    }
+}
+
 private struct Unexpected: Error {}
 
 private final class Recording: RequestRecorder {
@@ -50,11 +73,16 @@ private final class Recording: RequestRecorder {
     }
 
     let calls = Locked<[Call]>([])
+    let refusals = Locked<[String]>([])
     let open = Locked(0)
     let maxOpen = Locked(0)
 
     func requestFinished(route: String, method: String, status: Int, seconds: Double, upstreamSeconds: Double, clientSeconds: Double) {
         calls.withLock { $0.append(Call(route: route, status: status, upstream: upstreamSeconds, client: clientSeconds)) }
+    }
+
+    func refused(by limit: String) {
+        refusals.withLock { $0.append(limit) }
     }
 
     func streamOpened() {

@@ -23,6 +23,17 @@ enum RateLimitHeaders {
 
     /// The 429 of a refused request, with `Retry-After` in whole seconds (at least 1).
     static func refusal(_ state: LimitState, headers: HTTPHeaders) -> HTTPError {
+        var error = refusalError(state, headers: headers)
+        error.refusedBy = switch state.refusal {
+        case .tokensPerDay?: "tokens_per_day"
+        case .maxParallel?: "max_parallel"
+        case .requestsPerMinute?, nil: "rpm"
+        case .tokensPerMinute?: "tpm"
+        }
+        return error
+    }
+
+    private static func refusalError(_ state: LimitState, headers: HTTPHeaders) -> HTTPError {
         var headers = headers
         headers.add(name: "Retry-After", value: String(wholeSeconds(state.retryAfter ?? 1)))
         switch state.refusal {
