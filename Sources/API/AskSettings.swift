@@ -1,3 +1,4 @@
+import Upstream
 import Store
 
 /// The limits and defaults of `POST /ask`, from configuration.
@@ -41,5 +42,14 @@ public struct AskSettings: Sendable, Equatable {
         self.maxHistoryCharacters = maxHistoryCharacters
         self.systemPrompt = systemPrompt
         self.turnWaitSeconds = turnWaitSeconds
+    }
+}
+
+extension AskSettings {
+    /// The settings with the model allow-list resolved: by default, only the upstream's model.
+    public func resolvingModels(for upstream: any ChatCompletions) -> AskSettings {
+        var settings = self
+        settings.models = models ?? [upstream.defaultModel]
+        return settings
     }
 }

@@ -29,9 +29,7 @@ public enum Routes {
         }
         router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
-        var limits = configuration.ask
-        limits.models = limits.models ?? [upstream.defaultModel]
-        let conversations = ConversationsHandler(store: store, verifier: verifier, limits: limits)
+        let conversations = ConversationsHandler(store: store, verifier: verifier, limits: configuration.ask.resolvingModels(for: upstream))
         router.get("/conversations", use: conversations.list)
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)

@@ -5,6 +5,7 @@ import CFastCGI
 import CLinux
 import HTTP
 import Platform
+import Synchronization
 
 /// A response sent from any thread without blocking it: the `ResponseChannel` of a request
 /// whose handler answered `.later`.
@@ -59,7 +60,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
         case finish(clientGone: Bool)
     }
 
-    private static let tags = Locked<UInt64>(0)
+    private static let tags = Atomic<UInt64>(0)
 
     init(server: FastCGIServer, request: UnsafeMutablePointer<FCGX_Request>, incoming: Request, startedAt: Double) {
         self.server = server
@@ -69,10 +70,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
         requestID = incoming.id
         descriptor = request.pointee.ipcFd
         recordID = UInt16(truncatingIfNeeded: request.pointee.requestId)
-        tag = Self.tags.withLock { tag in
-            tag &+= 1
-            return tag
-        }
+        tag = Self.tags.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
     var started: Bool { state.withLock { $0.headSent } }

@@ -55,4 +55,13 @@ struct ChatCompletionsLimitsTests {
         while try fixture.store.limitReadings(tokenID: "t-alice", limits: limits, at: Date()).slotsInUse > 0, Date() < deadline { usleep(5_000) }
         #expect(try fixture.store.limitReadings(tokenID: "t-alice", limits: limits, at: Date()).slotsInUse == 0)
     }
+
+    /// Seconds read from the store's clock become header values without a trapping conversion,
+    /// whatever they are.
+    @Test(arguments: [Double.nan, .infinity, -.infinity, -5, 0, 0.2, 61, 1e300])
+    func retryTimesAreBounded(seconds: Double) {
+        let whole = RateLimitHeaders.wholeSeconds(seconds)
+        #expect((1...172_800).contains(whole))
+        #expect(RateLimitHeaders.duration(seconds).hasSuffix("s"))
+    }
 }

@@ -52,15 +52,21 @@ enum RateLimitHeaders {
         }
     }
 
-    /// Seconds rounded up, at least 1.
+    /// Seconds rounded up, at least 1. The seconds come from the store's clock, so they are
+    /// held to two days before the conversion: a NaN or a date far off cannot trap it.
     static func wholeSeconds(_ seconds: Double) -> Int {
-        max(1, Int(seconds.rounded(.up)))
+        max(1, bounded(seconds))
+    }
+
+    private static func bounded(_ seconds: Double) -> Int {
+        guard seconds.isFinite else { return 0 }
+        return Int(min(max(seconds, 0), 172_800).rounded(.up))
     }
 
     /// A duration as OpenAI writes it: `12s`, `1m0s`; `0s` when nothing is counted.
     static func duration(_ seconds: Double) -> String {
-        guard seconds > 0 else { return "0s" }
-        let whole = Int(seconds.rounded(.up))
+        let whole = bounded(seconds)
+        guard whole > 0 else { return "0s" }
         return whole < 60 ? "\(whole)s" : "\(whole / 60)m\(whole % 60)s"
     }
 }

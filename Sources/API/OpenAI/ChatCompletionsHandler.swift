@@ -31,8 +31,7 @@ public struct ChatCompletionsHandler: Sendable {
         self.store = store
         self.verifier = verifier
         self.upstream = upstream
-        var settings = settings
-        settings.models = settings.models ?? [upstream.defaultModel]
+        let settings = settings.resolvingModels(for: upstream)
         self.settings = settings
         self.logger = logger
         self.work = work

@@ -32,8 +32,7 @@ struct TurnPipeline: Sendable {
     init(store: any ConversationStore, upstream: any ChatCompletions, settings: AskSettings, logger: Logger, work: WorkQueue = .shared) {
         self.store = store
         self.upstream = upstream
-        var settings = settings
-        settings.models = settings.models ?? [upstream.defaultModel]
+        let settings = settings.resolvingModels(for: upstream)
         self.settings = settings
         self.logger = logger
         self.work = work
