@@ -79,7 +79,15 @@ final class BootedContainer {
             return (try? run("systemctl is-system-running", timeout: 5))?.stdout.isEmpty == false
         }
         try #require(leader > 0, "systemd-nspawn stopped (exit \(nspawn?.exitStatus ?? -1)):\n\(consoleLog.suffix(3000))")
-        return try run("systemctl is-system-running --wait", timeout: 60).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // `--wait` answers nothing (and fails) when systemd's bus drops it while the boot is
+        // still under way: ask again until it says a state, within a minute.
+        let deadline = Date().addingTimeInterval(60)
+        var state = ""
+        repeat {
+            state = try run("systemctl is-system-running --wait", timeout: 60).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if state.isEmpty { Thread.sleep(forTimeInterval: 0.2) }
+        } while state.isEmpty && Date() < deadline
+        return state
     }
 
     /// Reboots the container as its administrator would; nspawn's exit status then (133 means
