@@ -77,6 +77,8 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
 
     var mustEndNow: Bool { server.state.drainRanOut.load(ordering: .acquiring) }
 
+    var pendingBytes: Int { state.withLock { $0.pending.count - $0.sentOffset } }
+
     var clientIsGone: Bool {
         if state.withLock({ $0.gone }) { return true }
         guard askd_peer_hung_up(descriptor) == 1 else { return false }

@@ -84,6 +84,28 @@ enum SQLiteMigrations {
         ) WITHOUT ROWID;
         CREATE INDEX parallel_slots_by_token ON parallel_slots(token_id, expires_at);
         """,
+        // Share links: a snapshot of a conversation's title and messages, which go with the
+        // conversation when it is deleted.
+        """
+        CREATE TABLE shares (
+            id TEXT PRIMARY KEY,
+            token_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            title TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER
+        );
+        CREATE INDEX shares_by_token ON shares(token_id, created_at DESC, id DESC);
+        CREATE INDEX shares_by_conversation ON shares(conversation_id);
+        CREATE TABLE share_messages (
+            share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (share_id, seq)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

@@ -34,7 +34,13 @@ import Platform
 ///   total. A ticket's parallel slot is a lease, renewed while its request runs (`SlotLeases`),
 ///   that runs out when its process dies. `finishAdmission`, or committing a turn that carries
 ///   the ticket, frees the slot and counts the tokens, once.
-/// - **Deletes** remove the conversation and all its messages for good.
+/// - **Deletes** remove the conversation and all its messages for good, and its shares with
+///   them, in the same transaction.
+/// - **Shares** are snapshots: `createShare` copies the conversation's title and messages as
+///   they are, and later turns change nothing in them. `sharedConversation` answers nil for an
+///   unknown, revoked or expired share, and for a share whose owner's token is revoked.
+/// - **Batch imports** (`insertConversations`) store every conversation given or none, and
+///   count nothing in the owner's usage.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
 ///   once the database is back; `checkAvailable` asks without doing anything else.
@@ -148,6 +154,30 @@ public protocol ConversationStore: Sendable {
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.
     func checkAvailable() throws
+
+    // MARK: Shares
+
+    /// Snapshots `share.conversationID` (its title and messages, as they are now) under
+    /// `share.id`, if the conversation belongs to `share.owner`; whether it did.
+    /// - Throws: `StoreError.duplicate` when the share id is taken.
+    func createShare(_ share: Share) throws -> Bool
+
+    /// The owner's shares, newest first, expired ones included.
+    func shares(owner: String) throws -> [Share]
+
+    /// Revokes the share if it belongs to `owner`; whether it did. Readers miss it at once.
+    func deleteShare(id: String, owner: String) throws -> Bool
+
+    /// The snapshot a share shows at `date`; nil when the share is unknown, revoked or expired
+    /// at `date`, or its owner's token is revoked.
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation?
+
+    // MARK: Exports and imports
+
+    /// Stores every one of `conversations` with its messages, under the ids and owners they
+    /// carry, all or nothing; their usage is not counted.
+    /// - Throws: `StoreError.duplicate` when an id is taken (and nothing is stored).
+    func insertConversations(_ conversations: [ImportedConversation]) throws
 
     // MARK: Moving stores
 

@@ -6,16 +6,25 @@ import Platform
 
 /// The reference `ConversationStore`: everything in memory, for tests and for trying askd out.
 public final class MemoryStore: ConversationStore {
-    private struct State {
+    struct State {
         var tokens: [TokenRecord] = []
         var conversations: [String: Conversation] = [:]
         var messages: [String: [StoredMessage]] = [:]
         var lockedConversations: Set<String> = []
         /// By owner, then UTC day.
         var usage: [String: [String: UsageTotals]] = [:]
+        /// By share id, with the snapshot each shows.
+        var shares: [String: (share: Share, snapshot: SharedConversation)] = [:]
+
+        /// Forgets the conversation, its messages and its shares.
+        mutating func removeConversation(_ id: String) {
+            conversations[id] = nil
+            messages[id] = nil
+            shares = shares.filter { $0.value.share.conversationID != id }
+        }
     }
 
-    private let state: Locked<State>
+    let state: Locked<State>
     /// The waiters for turn locks. A lock here never expires, so its renewals do nothing.
     private let leases: TurnLeases
     private let limits = MemoryLimits()
@@ -166,8 +175,7 @@ public final class MemoryStore: ConversationStore {
     public func deleteConversation(id: String, owner: String) throws -> Bool {
         state.withLock { state in
             guard state.conversations[id]?.owner == owner else { return false }
-            state.conversations[id] = nil
-            state.messages[id] = nil
+            state.removeConversation(id)
             return true
         }
     }
@@ -215,10 +223,7 @@ public final class MemoryStore: ConversationStore {
     public func deleteAllConversations(owner: String) throws -> Int {
         state.withLock { state in
             let owned = state.conversations.values.filter { $0.owner == owner }.map(\.id)
-            for id in owned {
-                state.conversations[id] = nil
-                state.messages[id] = nil
-            }
+            for id in owned { state.removeConversation(id) }
             return owned.count
         }
     }

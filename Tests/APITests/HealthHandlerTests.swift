@@ -38,6 +38,11 @@ struct UnavailableStore: ConversationStore {
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings { throw down }
+    func createShare(_ share: Share) throws -> Bool { throw down }
+    func shares(owner: String) throws -> [Share] { throw down }
+    func deleteShare(id: String, owner: String) throws -> Bool { throw down }
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { throw down }
+    func insertConversations(_ conversations: [ImportedConversation]) throws { throw down }
 }
 
 @Suite struct HealthHandlerTests {
@@ -132,4 +137,9 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
         try inner.limitReadings(tokenID: tokenID, limits: limits, at: date)
     }
+    func createShare(_ share: Share) throws -> Bool { try inner.createShare(share) }
+    func shares(owner: String) throws -> [Share] { try inner.shares(owner: owner) }
+    func deleteShare(id: String, owner: String) throws -> Bool { try inner.deleteShare(id: id, owner: owner) }
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { try inner.sharedConversation(id: id, at: date) }
+    func insertConversations(_ conversations: [ImportedConversation]) throws { try inner.insertConversations(conversations) }
 }
