@@ -421,10 +421,12 @@ extension IntegrationTests {
             #expect(site == (try params("dev/askd_fastcgi.conf")))
             #expect(Set(site.keys) == [
                 "REQUEST_METHOD", "REQUEST_URI", "DOCUMENT_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-                "REMOTE_ADDR", "HTTP_HOST", "HTTP_PROXY",
+                "REMOTE_ADDR", "HTTP_HOST", "HTTP_PROXY", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
             ])
             #expect(site["HTTP_PROXY"] == "\"\"")
             #expect(site["HTTP_HOST"] == "$host")
+            #expect(site["HTTP_X_FORWARDED_PROTO"] == "$scheme")
+            #expect(site["HTTP_X_FORWARDED_HOST"] == "$http_host")
         }
 
         /// The bench and the tests measure the dev stack; the site must keep as many idle
