@@ -194,3 +194,23 @@ extension Response {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+@Suite struct ExportCutShortTests {
+    @Test func anExportCutShortByAStopSaysSoInItsLastLine() throws {
+        let fixture = try ExportFixture()
+        try fixture.addConversations(5)
+        var request = Request(method: "GET", path: "/conversations/export", headers: ["Authorization": "Bearer \(fixture.alice)"])
+        let (_, channel) = fixture.application.respondAndWait(to: &request) { $0.mustEndAfterWrites = 2 }
+        let chunks = try #require(channel?.chunks)
+        #expect(chunks.count == 3)
+        #expect(chunks.last == #"{"error":"askd is stopping; export again"}"# + "\n")
+    }
+
+    @Test func aClientThatLeavesStopsTheExport() throws {
+        let fixture = try ExportFixture()
+        try fixture.addConversations(5)
+        var request = Request(method: "GET", path: "/conversations/export", headers: ["Authorization": "Bearer \(fixture.alice)"])
+        let (_, channel) = fixture.application.respondAndWait(to: &request) { $0.leaveAtWrite = 2 }
+        #expect(channel?.chunks.count == 2)
+    }
+}

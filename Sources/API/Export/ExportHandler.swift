@@ -96,17 +96,25 @@ struct ExportWriter: Sendable {
                 for summary in page {
                     var line = ConversationExport.json(summary.conversation, messages: try store.messages(conversationID: summary.conversation.id)).serialized
                     line.append(UInt8(ascii: "\n"))
-                    guard waitForClient(channel), channel.write(line) else { return channel.end() }
+                    guard waitForClient(channel) else {
+                        // A client still reading learns that the body is not whole.
+                        if !channel.clientIsGone { channel.write(Self.errorLine("askd is stopping; export again")) }
+                        return channel.end()
+                    }
+                    guard channel.write(line) else { return channel.end() }
                 }
                 guard page.count == pageSize, let last = page.last?.conversation else { break }
                 page = try store.conversations(owner: owner, limit: pageSize, after: ConversationCursor(createdAt: last.createdAt, id: last.id))
             }
         } catch {
-            var line = JSONValue.object(["error": .string("the export stopped early: the store failed; export again")]).serialized
-            line.append(UInt8(ascii: "\n"))
-            channel.write(line)
+            channel.write(Self.errorLine("the export stopped early: the store failed; export again"))
         }
         channel.end()
+    }
+
+    /// The last line of an export cut short: `{"error": "..."}`.
+    static func errorLine(_ message: String) -> [UInt8] {
+        JSONValue.object(["error": .string(message)]).serialized + [UInt8(ascii: "\n")]
     }
 
     /// Waits while more than `maxPendingBytes` wait for the client; false once it is gone or
