@@ -64,7 +64,8 @@ public struct ConversationsHandler: Sendable {
     }
 
     /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
-    /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400.
+    /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400,
+    /// and a model outside the token's own list a 403.
     /// Answers with the conversation as `GET` does, with its first page of messages.
     public func update(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
@@ -77,6 +78,8 @@ public struct ConversationsHandler: Sendable {
             throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
         }
         let change = try ConversationFields.settings(from: fields, limits: limits)
+        // A model the token may not use is refused here, not at the conversation's next turn.
+        if case .some(.some(let model)) = change.model { try TokenAdmission.checkModel(model, limits: token.limits) }
         return try detail(id: id, owner: token.id, limit: Self.messagePageDefault, before: nil) {
             guard try store.updateConversation(id: id, owner: token.id, change: change) != nil else { return nil }
             return try store.conversationSummary(id: id, owner: token.id)
