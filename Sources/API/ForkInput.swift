@@ -12,7 +12,8 @@ struct ForkInput: Equatable {
 
     /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
     static func parse(_ request: Request, limits: AskSettings) throws -> ForkInput {
-        let fields = try BodyFields(of: request).fields
+        let body = try BodyFields(of: request)
+        let fields = body.fields
         if let unknown = fields.keys.sorted().first(where: { !names.contains($0) }) {
             throw HTTPError.badRequest("unknown field \(unknown); fork takes message_id and title")
         }
@@ -21,8 +22,8 @@ struct ForkInput: Equatable {
         switch fields["message_id"] {
         case nil, .null?: throw HTTPError.badRequest("message_id is required")
         case .number?: messageID = try fields["message_id"]?.integer ?? { throw invalid }()
-        // A form sends it as text.
-        case .string(let text)?:
+        // A form sends it as text; a JSON body must send a number.
+        case .string(let text)? where body.encoding == .form:
             guard !text.isEmpty, text.utf8.count <= 10, text.utf8.allSatisfy({ (48...57).contains($0) }), let number = Int(text) else { throw invalid }
             messageID = number
         case let other?: throw HTTPError.badRequest("message_id must be a whole number, not \(other.kind)")
