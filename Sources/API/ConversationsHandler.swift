@@ -94,18 +94,21 @@ public struct ConversationsHandler: Sendable {
     /// the page's only one. JSON escapes at most 6 bytes for each of them.
     static let messagePageBytes = 4 << 20
 
-    /// The conversation `summary` reads (nil: 404) with a page of its messages.
-    private func detail(
+    /// The conversation `summary` reads (nil: 404) with a page of its messages and their previous versions.
+    func detail(
         id: String, owner: String, limit: Int, before: Int?, summary: () throws -> ConversationSummary?
     ) throws -> Response {
         guard let found = try summary() else { throw HTTPError.conversationNotFound }
         let page = try store.messages(conversationID: id, newest: limit, before: before, maxBytes: Self.messagePageBytes)
         // Messages are numbered from 1 without gaps: a page that does not start at 1 has older ones.
         let next: JSONValue = page.first.flatMap { $0.sequence > 1 ? .string(Self.messageToken(for: $0, conversationID: id)) : nil } ?? .null
-        return .json(.ok, Self.detail(found, messages: page[...], next: next).serialized)
+        let versions = try page.first.map { first in try store.previousVersions(conversationID: id, sequences: first.sequence...page.last!.sequence) } ?? [:]
+        return .json(.ok, Self.detail(found, messages: page[...], versions: versions, next: next).serialized)
     }
 
-    private static func detail(_ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, next: JSONValue) -> JSONValue {
+    private static func detail(
+        _ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, versions: [Int: [MessageVersion]], next: JSONValue
+    ) -> JSONValue {
         let conversation = summary.conversation
         return .object([
             "id": .string(conversation.id),
@@ -115,7 +118,7 @@ public struct ConversationsHandler: Sendable {
             "created_at": .string(RFC3339.format(conversation.createdAt)),
             "updated_at": .string(RFC3339.format(conversation.updatedAt)),
             "message_count": .integer(summary.messageCount),
-            "messages": .array(messages.map(message)),
+            "messages": .array(messages.map { message($0, versions: versions[$0.sequence] ?? []) }),
             "next_cursor": next,
         ])
     }
@@ -139,20 +142,32 @@ public struct ConversationsHandler: Sendable {
         ])
     }
 
-    private static func message(_ message: StoredMessage) -> JSONValue {
+    /// A message; its `id` is its sequence number, which a regeneration keeps.
+    private static func message(_ message: StoredMessage, versions: [MessageVersion]) -> JSONValue {
         .object([
+            "id": .integer(message.sequence),
             "sequence": .integer(message.sequence),
             "role": .string(message.role.rawValue),
             "content": .string(message.content),
             "created_at": .string(RFC3339.format(message.createdAt)),
             "model": message.model.map(JSONValue.string) ?? .null,
-            "usage": message.usage.map { usage in
+            "usage": usage(message.usage),
+            "previous_versions": .array(versions.map { version in
                 .object([
-                    "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
-                    "total_tokens": .integer(usage.totalTokens),
+                    "content": .string(version.content), "model": version.model.map(JSONValue.string) ?? .null,
+                    "usage": usage(version.usage), "created_at": .string(RFC3339.format(version.createdAt)),
                 ])
-            } ?? .null,
+            }),
         ])
+    }
+
+    private static func usage(_ usage: TokenUsage?) -> JSONValue {
+        usage.map { usage in
+            .object([
+                "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
+                "total_tokens": .integer(usage.totalTokens),
+            ])
+        } ?? .null
     }
 
     /// The first prompt's first line that is not blank, its whitespace collapsed, cut to

@@ -27,13 +27,16 @@ public enum Routes {
             metrics.setStoreCheck { health.storeIsUp() }
             router.get("/metrics", use: MetricsEndpoint(hub: metrics).handle)
         }
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
+        let ask = AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        router.post("/ask", use: ask.handle)
+        router.post("/conversation/{conversation_id}/regenerate", use: ask.regenerate)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         let conversations = ConversationsHandler(store: store, verifier: verifier, limits: configuration.ask.resolvingModels(for: upstream))
         router.get("/conversations", use: conversations.list)
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
+        router.post("/conversation/{conversation_id}/fork", use: conversations.fork)
         router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits).handle)
         // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
         let chat = ChatCompletionsHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
