@@ -27,13 +27,16 @@ public enum Routes {
             metrics.setStoreCheck { health.storeIsUp() }
             router.get("/metrics", use: MetricsEndpoint(hub: metrics).handle)
         }
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
+        let ask = AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        router.post("/ask", use: ask.handle)
+        router.post("/conversation/{conversation_id}/regenerate", use: ask.regenerate)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         let conversations = ConversationsHandler(store: store, verifier: verifier, limits: configuration.ask.resolvingModels(for: upstream))
         router.get("/conversations", use: conversations.list)
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
+        router.post("/conversation/{conversation_id}/fork", use: conversations.fork)
         let exports = ExportHandler(store: store, verifier: verifier)
         router.get("/conversation/{conversation_id}/export", use: exports.one)
         router.get("/conversations/export", use: exports.all)

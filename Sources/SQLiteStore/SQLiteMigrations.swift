@@ -84,6 +84,22 @@ enum SQLiteMigrations {
         ) WITHOUT ROWID;
         CREATE INDEX parallel_slots_by_token ON parallel_slots(token_id, expires_at);
         """,
+        // The answers that regenerations replaced, by message, oldest version first; they go
+        // with their conversation.
+        """
+        CREATE TABLE message_versions (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            model TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            total_tokens INTEGER,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, seq, version)
+        ) WITHOUT ROWID;
+        """,
         // Share links: a snapshot of a conversation's title and messages, which go with the
         // conversation when it is deleted.
         """

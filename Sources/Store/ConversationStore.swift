@@ -34,13 +34,25 @@ import Platform
 ///   total. A ticket's parallel slot is a lease, renewed while its request runs (`SlotLeases`),
 ///   that runs out when its process dies. `finishAdmission`, or committing a turn that carries
 ///   the ticket, frees the slot and counts the tokens, once.
-/// - **Deletes** remove the conversation and all its messages for good, and its shares with
-///   them, in the same transaction.
+/// - **Deletes** remove the conversation and all its messages for good, previous versions
+///   included, and its shares with them, in the same transaction.
 /// - **Shares** are snapshots: `createShare` copies the conversation's title and messages as
 ///   they are, and later turns change nothing in them. `sharedConversation` answers nil for an
 ///   unknown, revoked or expired share, and for a share whose owner's token is revoked.
 /// - **Batch imports** (`insertConversations`) store every conversation given or none, and
 ///   count nothing in the owner's usage.
+/// - **Forks.** `forkConversation` creates a conversation of the same owner, with the original's
+///   settings (its title replaced when the fork names one), created and updated at the fork's
+///   date, holding copies of messages 1 through `through`: the same numbers, roles, contents,
+///   models, usage, dates and previous versions. All or nothing; the original is unchanged, and
+///   no usage is counted.
+/// - **Regenerations.** `replaceLastAnswer` replaces the conversation's last message, which must
+///   be the assistant's answer numbered `sequence`, with the new answer under the same number,
+///   and keeps the replaced one as that message's newest previous version; it updates the
+///   conversation, counts the usage and ends the ticket as `commitTurn` does, and checks the
+///   lock as `commitTurn` does (else `StoreError.turnLockLost`), all or nothing. A missing or
+///   foreign conversation, or one whose last message is not that answer, throws
+///   `StoreError.conversationNotFound` and stores nothing.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
 ///   once the database is back; `checkAvailable` asks without doing anything else.
@@ -97,6 +109,17 @@ public protocol ConversationStore: Sendable {
     /// commits there (maybe together with other turns); the default commits on the process's
     /// `WorkQueue`.
     func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+
+    /// Copies the start of a conversation into a new one; see the contract above.
+    /// - Throws: `StoreError.duplicate` when the new id is taken.
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome
+
+    /// Replaces a conversation's last answer with a new one, in one transaction; see the contract above.
+    func replaceLastAnswer(_ regeneration: Regeneration) throws
+
+    /// The previous versions of the conversation's messages numbered within `sequences`, oldest
+    /// first, by sequence number; a message never replaced has none (and no entry).
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]]
 
     /// Changes some of the settings of `owner`'s conversation; the conversation as it now is,
     /// or nil if there is none (or it is another owner's). `updatedAt` is left alone.
@@ -213,6 +236,12 @@ extension ConversationStore {
 
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         WorkQueue.shared.post { completion(Result { try commitTurn(turn) }) }
+    }
+
+    /// Replaces the last answer as `replaceLastAnswer(_:)` does and passes the outcome to
+    /// `completion`, once, on the process's `WorkQueue`: never on the caller's thread.
+    public func replaceLastAnswer(_ regeneration: Regeneration, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        WorkQueue.shared.post { completion(Result { try replaceLastAnswer(regeneration) }) }
     }
 
     /// Takes the conversation's turn lock, waiting on the calling thread up to `timeout`

@@ -38,6 +38,9 @@ struct UnavailableStore: ConversationStore {
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings { throw down }
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome { throw down }
+    func replaceLastAnswer(_ regeneration: Regeneration) throws { throw down }
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] { throw down }
     func createShare(_ share: Share) throws -> Bool { throw down }
     func shares(owner: String) throws -> [Share] { throw down }
     func deleteShare(id: String, owner: String) throws -> Bool { throw down }
@@ -136,6 +139,11 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     }
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
         try inner.limitReadings(tokenID: tokenID, limits: limits, at: date)
+    }
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome { try inner.forkConversation(fork) }
+    func replaceLastAnswer(_ regeneration: Regeneration) throws { try inner.replaceLastAnswer(regeneration) }
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] {
+        try inner.previousVersions(conversationID: conversationID, sequences: sequences)
     }
     func createShare(_ share: Share) throws -> Bool { try inner.createShare(share) }
     func shares(owner: String) throws -> [Share] { try inner.shares(owner: owner) }
