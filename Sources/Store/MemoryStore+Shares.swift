@@ -45,6 +45,7 @@ extension MemoryStore {
             for item in conversations {
                 state.conversations[item.conversation.id] = item.conversation
                 state.messages[item.conversation.id] = item.messages
+                state.versions[item.conversation.id] = item.versions.isEmpty ? nil : item.versions
             }
         }
     }

@@ -174,6 +174,25 @@ private func lines(_ response: Response) -> [[String: Any]] {
         #expect(try fixture.store.conversations(owner: "t-bob", limit: 10, after: nil).isEmpty, "nothing stored")
     }
 
+    @Test func previousVersionsGoOutAndComeBack() throws {
+        let fixture = try ExportFixture()
+        let line = #"{"id":"src","title":null,"system":null,"model":null,"created_at":"2026-01-02T03:04:05.006Z","updated_at":"2026-01-02T03:04:07.000Z","#
+            + #""messages":[{"id":1,"role":"user","content":"q","model":null,"usage":null,"created_at":"2026-01-02T03:04:05.006Z","previous_versions":[]},"#
+            + #"{"id":2,"role":"assistant","content":"a3","model":"m","usage":null,"created_at":"2026-01-02T03:04:07.000Z","previous_versions":["#
+            + #"{"content":"a1","model":"m0","usage":{"completion_tokens":2,"prompt_tokens":1,"total_tokens":3},"created_at":"2026-01-02T03:04:05.500Z"},"#
+            + #"{"content":"a2","model":null,"usage":null,"created_at":"2026-01-02T03:04:06.000Z"}]}]}"#
+        let (imported, _) = fixture.send("POST", "/conversations/import", token: fixture.bob, body: line + "\n")
+        #expect(imported.status == .created, "\(imported.bodyText)")
+        let id = try #require((json(imported)["conversations"] as? [[String: Any]])?.first?["id"] as? String)
+        #expect(try fixture.store.previousVersions(conversationID: id, sequences: 1...2)[2]?.map(\.content) == ["a1", "a2"])
+        let exported = fixture.send("GET", "/conversations/export", token: fixture.bob).0.bodyText
+        func parsed(_ text: String) -> NSDictionary? { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? NSDictionary }
+        #expect(exported.hasSuffix("\n"))
+        #expect(parsed(exported) == parsed(line.replacingOccurrences(of: "\"src\"", with: "\"\(id)\"")), "the same line, but for the id")
+        let (bad, _) = fixture.send("POST", "/conversations/import", token: fixture.bob, body: #"{"messages":[{"role":"assistant","content":"a","previous_versions":[{"model":"m"}]}]}"#)
+        #expect(json(bad)["error"] as? String == "line 1: messages[0].previous_versions[0].content is missing")
+    }
+
     @Test func anEmptyImportStoresNothingAndBlankLinesAreSkipped() throws {
         let fixture = try ExportFixture()
         let (empty, _) = fixture.send("POST", "/conversations/import", token: fixture.bob, body: "")

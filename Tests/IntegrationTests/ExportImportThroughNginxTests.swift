@@ -44,6 +44,9 @@ extension IntegrationTests {
                 "PATCH", "/conversation/\(first)", headers: headers(alice), body: Array(#"{"title":"Named","system":"be brief"}"#.utf8)
             )
             #expect(patched.status == 200)
+            // A regenerated answer: the replaced one goes out and comes back as a previous version.
+            let regenerated = try stack.client.request("POST", "/conversation/\(first)/regenerate", headers: headers(alice), body: Array("{}".utf8))
+            #expect(regenerated.status == 200, "\(regenerated.text)")
 
             // One conversation, as JSON and as Markdown; another token's is unknown.
             let one = try stack.client.get("/conversation/\(first)/export", headers: headers(alice))
@@ -81,6 +84,8 @@ extension IntegrationTests {
             #expect((usage["total"] as? [String: Any])?["requests"] as? Int == 0, "\(usage)")
             let again = try stack.client.get("/conversations/export", headers: headers(bob))
             #expect(withoutIDs(again.text) == withoutIDs(exported.text))
+            let versions = lines(again.text).flatMap { ($0["messages"] as? [[String: Any]]) ?? [] }.flatMap { ($0["previous_versions"] as? [[String: Any]]) ?? [] }
+            #expect(versions.count == 1, "the regenerated answer's previous version came along")
             #expect(lines(try stack.client.get("/conversations/export", headers: headers(alice)).text).count == 2, "Alice's are untouched")
             // Bob's copies are his: Alice cannot read them.
             let copy = try #require(created.first?["id"] as? String)

@@ -135,11 +135,18 @@ import Testing
         let store = try backend.make().store
         let alice = makeToken("alice")
         try store.insertToken(alice)
-        let batch = [item("a", owner: alice.id), item("b", owner: alice.id, messages: 0), item("c", owner: alice.id, messages: 5)]
+        var withVersions = item("c", owner: alice.id, messages: 5)
+        withVersions.versions = [
+            2: [MessageVersion(content: "first try", model: "old", usage: TokenUsage(promptTokens: 1, completionTokens: 1, totalTokens: 2), createdAt: .at(900)),
+                MessageVersion(content: "second try", createdAt: .at(950))],
+            4: [MessageVersion(content: "another", model: "m", createdAt: .at(990))],
+        ]
+        let batch = [item("a", owner: alice.id), item("b", owner: alice.id, messages: 0), withVersions]
         try store.insertConversations(batch)
         for expected in batch {
             #expect(try store.conversation(id: expected.conversation.id, owner: alice.id) == expected.conversation)
             #expect(try store.messages(conversationID: expected.conversation.id) == expected.messages)
+            #expect(try store.previousVersions(conversationID: expected.conversation.id, sequences: 1...10) == expected.versions)
         }
         #expect(try store.conversations(owner: alice.id, limit: 10, after: nil).count == 3)
         // Turns go on after the imported messages; the import itself counted no usage.

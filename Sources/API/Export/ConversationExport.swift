@@ -8,8 +8,9 @@ import Store
 enum ConversationExport {
     /// `{"id", "title", "system", "model", "created_at", "updated_at", "messages": [...]}`, with
     /// the conversation's own settings as stored (null where it has none), and each message's
-    /// `id` (its sequence number), role, content, model, usage and date.
-    static func json(_ conversation: Conversation, messages: [StoredMessage]) -> JSONValue {
+    /// `id` (its sequence number), role, content, model, usage, date and previous versions
+    /// (oldest first: the answers regenerations replaced).
+    static func json(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) -> JSONValue {
         .object([
             "id": .string(conversation.id),
             "title": conversation.settings.title.map(JSONValue.string) ?? .null,
@@ -17,24 +18,34 @@ enum ConversationExport {
             "model": conversation.settings.model.map(JSONValue.string) ?? .null,
             "created_at": .string(timestamp(conversation.createdAt)),
             "updated_at": .string(timestamp(conversation.updatedAt)),
-            "messages": .array(messages.map(message)),
+            "messages": .array(messages.map { message($0, versions: versions[$0.sequence] ?? []) }),
         ])
     }
 
-    private static func message(_ message: StoredMessage) -> JSONValue {
+    private static func message(_ message: StoredMessage, versions: [MessageVersion]) -> JSONValue {
         .object([
             "id": .integer(message.sequence),
             "role": .string(message.role.rawValue),
             "content": .string(message.content),
             "model": message.model.map(JSONValue.string) ?? .null,
-            "usage": message.usage.map { usage in
-                .object([
-                    "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
-                    "total_tokens": .integer(usage.totalTokens),
-                ])
-            } ?? .null,
+            "usage": usage(message.usage),
             "created_at": .string(timestamp(message.createdAt)),
+            "previous_versions": .array(versions.map { version in
+                .object([
+                    "content": .string(version.content), "model": version.model.map(JSONValue.string) ?? .null,
+                    "usage": usage(version.usage), "created_at": .string(timestamp(version.createdAt)),
+                ])
+            }),
         ])
+    }
+
+    private static func usage(_ usage: TokenUsage?) -> JSONValue {
+        usage.map { usage in
+            .object([
+                "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
+                "total_tokens": .integer(usage.totalTokens),
+            ])
+        } ?? .null
     }
 
     /// A heading with the title, the conversation's facts as a list, then each message under a

@@ -44,7 +44,8 @@ public struct ExportHandler: Sendable {
                 "Content-Type": "text/markdown; charset=utf-8", "Content-Disposition": "attachment; filename=\"conversation-\(id).md\"",
             ], body: .bytes(Array(ConversationExport.markdown(conversation, messages: messages).utf8)))
         }
-        return .json(.ok, ConversationExport.json(conversation, messages: messages).serialized, headers: [
+        let versions = try ExportWriter.versions(of: id, messages: messages, in: store)
+        return .json(.ok, ConversationExport.json(conversation, messages: messages, versions: versions).serialized, headers: [
             "Content-Disposition": "attachment; filename=\"conversation-\(id).json\"",
         ])
     }
@@ -94,7 +95,10 @@ struct ExportWriter: Sendable {
         do {
             while !page.isEmpty {
                 for summary in page {
-                    var line = ConversationExport.json(summary.conversation, messages: try store.messages(conversationID: summary.conversation.id)).serialized
+                    let id = summary.conversation.id
+                    let messages = try store.messages(conversationID: id)
+                    let versions = try Self.versions(of: id, messages: messages, in: store)
+                    var line = ConversationExport.json(summary.conversation, messages: messages, versions: versions).serialized
                     line.append(UInt8(ascii: "\n"))
                     guard waitForClient(channel) else {
                         // A client still reading learns that the body is not whole.
@@ -115,6 +119,12 @@ struct ExportWriter: Sendable {
     /// The last line of an export cut short: `{"error": "..."}`.
     static func errorLine(_ message: String) -> [UInt8] {
         JSONValue.object(["error": .string(message)]).serialized + [UInt8(ascii: "\n")]
+    }
+
+    /// The previous versions of `messages`, by sequence number.
+    static func versions(of id: String, messages: [StoredMessage], in store: any ConversationStore) throws -> [Int: [MessageVersion]] {
+        guard let first = messages.first, let last = messages.last else { return [:] }
+        return try store.previousVersions(conversationID: id, sequences: first.sequence...last.sequence)
     }
 
     /// Waits while more than `maxPendingBytes` wait for the client; false once it is gone or

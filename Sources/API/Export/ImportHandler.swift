@@ -25,7 +25,7 @@ public struct ImportHandler: Sendable {
             throw HTTPError(.unsupportedMediaType, "unsupported Content-Encoding \(coding); send the body unencoded")
         }
         let lines = try Self.lines(of: request.body, owner: token.id, now: Date())
-        try store.insertConversations(lines.map { ImportedConversation(conversation: $0.conversation, messages: $0.messages) })
+        try store.insertConversations(lines.map { ImportedConversation(conversation: $0.conversation, messages: $0.messages, versions: $0.versions) })
         let created: [JSONValue] = lines.map { line in
             .object(["id": .string(line.conversation.id), "source_id": line.sourceID.map(JSONValue.string) ?? .null])
         }

@@ -11,6 +11,8 @@ struct ImportLine {
     var sourceID: String?
     var conversation: Conversation
     var messages: [StoredMessage]
+    /// The messages' `previous_versions`, by their new sequence numbers.
+    var versions: [Int: [MessageVersion]]
 
     /// Why a line cannot be imported, as the 400 says it (after "line N: ").
     struct Problem: Error {
@@ -47,6 +49,7 @@ struct ImportLine {
         guard let elements = list.array else { throw Problem("messages must be an array, not \(list.kind)") }
         var messages: [StoredMessage] = []
         messages.reserveCapacity(elements.count)
+        var versions: [Int: [MessageVersion]] = [:]
         var lastID: Int?
         for (index, element) in elements.enumerated() {
             let name = "messages[\(index)]"
@@ -65,8 +68,31 @@ struct ImportLine {
                 sequence: index + 1, role: role, content: content, model: try Self.optionalString(message, "model", in: name),
                 usage: try Self.usage(message["usage"], in: name), createdAt: try Self.date(message, "created_at", in: name) ?? createdAt
             ))
+            if let previous = try Self.previousVersions(message["previous_versions"], in: name, otherwise: createdAt), !previous.isEmpty {
+                versions[index + 1] = previous
+            }
         }
         self.messages = messages
+        self.versions = versions
+    }
+
+    /// `[{"content", "model"?, "usage"?, "created_at"?}]`, oldest first; nil when absent or null.
+    private static func previousVersions(_ value: JSONValue?, in object: String, otherwise fallback: Date) throws(Problem) -> [MessageVersion]? {
+        guard let value, value != .null else { return nil }
+        let name = "\(object).previous_versions"
+        guard let elements = value.array else { throw Problem("\(name) must be an array or null, not \(value.kind)") }
+        var versions: [MessageVersion] = []
+        for (index, element) in elements.enumerated() {
+            let item = "\(name)[\(index)]"
+            guard let fields = element.object else { throw Problem("\(item) must be an object, not \(element.kind)") }
+            guard let contentValue = fields["content"] else { throw Problem("\(item).content is missing") }
+            guard let content = contentValue.string else { throw Problem("\(item).content must be a string, not \(contentValue.kind)") }
+            versions.append(MessageVersion(
+                content: content, model: try optionalString(fields, "model", in: item), usage: try usage(fields["usage"], in: item),
+                createdAt: try date(fields, "created_at", in: item) ?? fallback
+            ))
+        }
+        return versions
     }
 
     private static func optionalString(_ fields: [String: JSONValue], _ key: String, in object: String? = nil) throws(Problem) -> String? {
