@@ -1,6 +1,7 @@
 import Store
 
-/// `askd store copy`: everything in one store (tokens, conversations, messages) into another,
+/// `askd store copy`: everything in one store (tokens, conversations, messages and the answers
+/// regenerations replaced) into another,
 /// such as a single host's SQLite file into the PostgreSQL database of several hosts.
 ///
 /// Ids, owners, dates and sequence numbers are kept, and whatever the target already has under
@@ -37,7 +38,7 @@ public enum StoreCopy {
         var messages = 0
         for conversation in conversations {
             let history = try source.messages(conversationID: conversation.id)
-            try target.importConversation(conversation, messages: history)
+            try target.importConversation(conversation, messages: history, versions: try Self.versions(of: conversation.id, count: history.count, in: source))
             messages += history.count
         }
         try verify(tokens: tokens, conversations: conversations, from: source, in: target)
@@ -57,6 +58,16 @@ public enum StoreCopy {
             guard try target.messages(conversationID: conversation.id) == expected else {
                 throw Refusal(description: "verification failed: the messages of conversation \(conversation.id) differ in the target")
             }
+            let versions = try Self.versions(of: conversation.id, count: expected.count, in: source)
+            guard try Self.versions(of: conversation.id, count: expected.count, in: target) == versions else {
+                throw Refusal(description: "verification failed: the previous versions in conversation \(conversation.id) differ in the target")
+            }
         }
+    }
+
+    /// Every previous version of the conversation's messages, by sequence number.
+    private static func versions(of conversationID: String, count: Int, in store: any ConversationStore) throws -> [Int: [MessageVersion]] {
+        guard count > 0 else { return [:] }
+        return try store.previousVersions(conversationID: conversationID, sequences: 1...count)
     }
 }

@@ -84,18 +84,7 @@ extension PostgresStore {
                             ]
                         )
                     }
-                    for (sequence, versions) in item.versions {
-                        for (index, version) in versions.enumerated() {
-                            _ = try db.execute(
-                                "INSERT INTO message_versions (conversation_id, version, \(StoredColumns.messageVersion)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                                [
-                                    .text(conversation.id), .integer(index + 1), .integer(sequence), .bytes(version.content),
-                                    .text(version.model.map(Self.storable)), .integer(version.usage?.promptTokens),
-                                    .integer(version.usage?.completionTokens), .integer(version.usage?.totalTokens), .date(version.createdAt),
-                                ]
-                            )
-                        }
-                    }
+                    try Self.insertVersions(item.versions, conversationID: conversation.id, on: db)
                 }
             }
         }

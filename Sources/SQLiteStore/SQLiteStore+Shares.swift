@@ -76,18 +76,7 @@ extension SQLiteStore {
                             .integer(message.usage?.completionTokens), .integer(message.usage?.totalTokens), .date(message.createdAt),
                         ])
                     }
-                    for (sequence, versions) in item.versions {
-                        for (index, version) in versions.enumerated() {
-                            try db.execute(
-                                "INSERT INTO message_versions (conversation_id, version, \(StoredColumns.messageVersion)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [
-                                    .text(conversation.id), .integer(index + 1), .integer(sequence), .text(version.content),
-                                    version.model.map { .text($0) } ?? .null, .integer(version.usage?.promptTokens),
-                                    .integer(version.usage?.completionTokens), .integer(version.usage?.totalTokens), .date(version.createdAt),
-                                ]
-                            )
-                        }
-                    }
+                    try Self.insertVersions(item.versions, conversationID: conversation.id, on: db)
                 }
             }
         }

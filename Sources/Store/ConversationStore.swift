@@ -211,9 +211,10 @@ public protocol ConversationStore: Sendable {
     /// - Throws: `StoreError.duplicate` when another token has its name or hash.
     func importToken(_ token: TokenRecord) throws
 
-    /// Stores the conversation with exactly these messages, replacing any conversation with the
-    /// same id and its messages, all or nothing.
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws
+    /// Stores the conversation with exactly these messages and previous versions (by sequence
+    /// number, oldest first), replacing any conversation with the same id and all it holds, all
+    /// or nothing.
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws
 }
 
 /// A conversation's turn lock, held by whoever has this value until it is released.
@@ -229,6 +230,11 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    /// Stores the conversation with exactly these messages and no previous versions.
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        try importConversation(conversation, messages: messages, versions: [:])
+    }
+
     /// The newest `limit` messages before `sequence`, however many bytes they hold.
     public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
         try messages(conversationID: conversationID, newest: limit, before: sequence, maxBytes: .max)

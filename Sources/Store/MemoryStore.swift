@@ -324,11 +324,11 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
         state.withLock { state in
             state.conversations[conversation.id] = conversation
             state.messages[conversation.id] = messages.sorted { $0.sequence < $1.sequence }
-            state.versions[conversation.id] = nil
+            state.versions[conversation.id] = versions.isEmpty ? nil : versions
         }
     }
 }

@@ -149,7 +149,7 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("import_token") { try base.importToken(token) }
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
-        try metrics.timing("import_conversation") { try base.importConversation(conversation, messages: messages) }
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
+        try metrics.timing("import_conversation") { try base.importConversation(conversation, messages: messages, versions: versions) }
     }
 }

@@ -33,7 +33,7 @@ struct UnavailableStore: ConversationStore {
     func checkAvailable() throws { throw down }
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws { throw down }
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws { throw down }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { throw down }
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
@@ -129,8 +129,8 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { try inner.recordUsage(owner: owner, usage: usage, date: date) }
     func allConversations() throws -> [Conversation] { try inner.allConversations() }
     func importToken(_ token: TokenRecord) throws { try inner.importToken(token) }
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
-        try inner.importConversation(conversation, messages: messages)
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
+        try inner.importConversation(conversation, messages: messages, versions: versions)
     }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { try inner.updateToken(idOrName: idOrName, change: change) }
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { try inner.admit(tokenID: tokenID, limits: limits, at: date) }

@@ -37,6 +37,17 @@ struct StoreCopyTests {
         }
     }
 
+    @Test func theAnswersRegenerationsReplacedAreCopiedAndVerified() throws {
+        let source = try populated()
+        let conversation = try #require(try source.allConversations().first { $0.id == "c2" })
+        let versions = [6: [MessageVersion(content: "an earlier a2", model: "m", createdAt: at(3_100))], 4: [MessageVersion(content: "old a1", createdAt: at(3_050))]]
+        try source.importConversation(conversation, messages: try source.messages(conversationID: "c2"), versions: versions)
+        let target = MemoryStore()
+        _ = try StoreCopy.copy(from: source, to: target, force: false)
+        #expect(try target.previousVersions(conversationID: "c2", sequences: 1...6) == versions)
+        #expect(try target.previousVersions(conversationID: "c0", sequences: 1...2).isEmpty)
+    }
+
     @Test func aTargetWithDataIsRefusedUnlessForcedAndCopyingAgainChangesNothing() throws {
         let source = try populated()
         let target = MemoryStore()
