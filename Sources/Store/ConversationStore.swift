@@ -215,6 +215,16 @@ public protocol ConversationStore: Sendable {
     /// number, oldest first), replacing any conversation with the same id and all it holds, all
     /// or nothing.
     func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws
+
+    /// Every share of every owner, oldest first, expired or not.
+    func allShares() throws -> [Share]
+
+    /// The share's snapshot, whether it can be read now or not (expired, or its token revoked).
+    func shareSnapshot(id: String) throws -> SharedConversation?
+
+    /// Stores the share with exactly this snapshot, replacing the share with the same id; its
+    /// conversation must be there (imported first), or `StoreError.conversationNotFound`.
+    func importShare(_ share: Share, snapshot: SharedConversation) throws
 }
 
 /// A conversation's turn lock, held by whoever has this value until it is released.

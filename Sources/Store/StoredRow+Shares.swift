@@ -6,6 +6,16 @@ extension StoredColumns {
     /// A share's title and date with each of its messages (or one row of NULLs for none), if the
     /// share is readable at `date`: not expired, and its owner's token not revoked. `id` and
     /// `date` are the statement's placeholders.
+    /// A share's title and date with each of its messages, whether it can be read now or not.
+    package static func shareSnapshot(id: String) -> String {
+        """
+        SELECT s.title, s.created_at, m.seq, m.role, m.content, m.created_at
+        FROM shares s LEFT JOIN share_messages m ON m.share_id = s.id
+        WHERE s.id = \(id)
+        ORDER BY m.seq
+        """
+    }
+
     package static func sharedConversation(id: String, date: String) -> String {
         """
         SELECT s.title, s.created_at, m.seq, m.role, m.content, m.created_at

@@ -18,6 +18,18 @@ extension MeasuredStore {
         try metrics.timing("shared_conversation") { try base.sharedConversation(id: id, at: date) }
     }
 
+    public func allShares() throws -> [Share] {
+        try metrics.timing("all_shares") { try base.allShares() }
+    }
+
+    public func shareSnapshot(id: String) throws -> SharedConversation? {
+        try metrics.timing("share_snapshot") { try base.shareSnapshot(id: id) }
+    }
+
+    public func importShare(_ share: Share, snapshot: SharedConversation) throws {
+        try metrics.timing("import_share") { try base.importShare(share, snapshot: snapshot) }
+    }
+
     public func insertConversations(_ conversations: [ImportedConversation]) throws {
         try metrics.timing("insert_conversations") { try base.insertConversations(conversations) }
     }

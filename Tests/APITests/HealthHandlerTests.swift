@@ -45,6 +45,9 @@ struct UnavailableStore: ConversationStore {
     func shares(owner: String) throws -> [Share] { throw down }
     func deleteShare(id: String, owner: String) throws -> Bool { throw down }
     func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { throw down }
+    func allShares() throws -> [Share] { throw down }
+    func shareSnapshot(id: String) throws -> SharedConversation? { throw down }
+    func importShare(_ share: Share, snapshot: SharedConversation) throws { throw down }
     func insertConversations(_ conversations: [ImportedConversation]) throws { throw down }
 }
 
@@ -149,5 +152,8 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func shares(owner: String) throws -> [Share] { try inner.shares(owner: owner) }
     func deleteShare(id: String, owner: String) throws -> Bool { try inner.deleteShare(id: id, owner: owner) }
     func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { try inner.sharedConversation(id: id, at: date) }
+    func allShares() throws -> [Share] { try inner.allShares() }
+    func shareSnapshot(id: String) throws -> SharedConversation? { try inner.shareSnapshot(id: id) }
+    func importShare(_ share: Share, snapshot: SharedConversation) throws { try inner.importShare(share, snapshot: snapshot) }
     func insertConversations(_ conversations: [ImportedConversation]) throws { try inner.insertConversations(conversations) }
 }

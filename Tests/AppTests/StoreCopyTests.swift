@@ -48,6 +48,19 @@ struct StoreCopyTests {
         #expect(try target.previousVersions(conversationID: "c0", sequences: 1...2).isEmpty)
     }
 
+    @Test func shareLinksArriveWithTheirSnapshotsEvenExpired() throws {
+        let source = try populated()
+        #expect(try source.createShare(Share(id: "share-1", owner: "tok_a", conversationID: "c0", createdAt: at(4_000), expiresAt: nil)))
+        #expect(try source.createShare(Share(id: "share-2", owner: "tok_a", conversationID: "c2", createdAt: at(4_100), expiresAt: at(4_200))))
+        let target = MemoryStore()
+        let summary = try StoreCopy.copy(from: source, to: target, force: false)
+        #expect(summary.shares == 2)
+        #expect(summary.description.hasSuffix("and 2 shares"))
+        #expect(try target.allShares() == source.allShares())
+        for id in ["share-1", "share-2"] { #expect(try target.shareSnapshot(id: id) == source.shareSnapshot(id: id)) }
+        #expect(try target.sharedConversation(id: "share-1", at: at(5_000))?.messages.count == 2)
+    }
+
     @Test func aTargetWithDataIsRefusedUnlessForcedAndCopyingAgainChangesNothing() throws {
         let source = try populated()
         let target = MemoryStore()

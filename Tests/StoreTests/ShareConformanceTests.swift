@@ -64,6 +64,32 @@ import Testing
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func sharesAreReadWholeAndImportedAsTheyAreForACopy(backend: StoreBackend) throws {
+        let (store, alice, bob) = try populated(backend)
+        #expect(try store.createShare(share("s-late", of: "c1", owner: alice.id, at: 3_000, expires: 3_500)))
+        #expect(try store.createShare(share("s-early", of: "c2", owner: bob.id, at: 2_500)))
+        _ = try store.revokeToken(idOrName: "bob", at: .at(2_600))
+        #expect(try store.allShares().map(\.id) == ["s-early", "s-late"], "oldest first, every owner")
+        // Expired, or its token revoked: not readable, still copied.
+        #expect(try store.sharedConversation(id: "s-late", at: .at(4_000)) == nil)
+        let snapshot = try #require(try store.shareSnapshot(id: "s-late"))
+        #expect(snapshot.messages.map(\.content) == ["first", "echo: first", "second", "echo: second"])
+        #expect(try store.shareSnapshot(id: "s-early") != nil)
+        #expect(try store.shareSnapshot(id: "unknown") == nil)
+
+        let imported = Share(id: "s-late", owner: alice.id, conversationID: "c1", createdAt: .at(3_000), expiresAt: nil)
+        let replaced = SharedConversation(title: "Kept", sharedAt: .at(3_000), messages: Array(snapshot.messages.prefix(2)))
+        try store.importShare(imported, snapshot: replaced)
+        try store.importShare(imported, snapshot: replaced)
+        #expect(try store.allShares().filter { $0.id == "s-late" } == [imported], "replaced by id, once")
+        #expect(try store.shareSnapshot(id: "s-late") == replaced)
+        #expect(try store.sharedConversation(id: "s-late", at: .at(9_000)) == replaced, "no longer expires")
+        #expect(throws: StoreError.self) {
+            try store.importShare(Share(id: "s-x", owner: alice.id, conversationID: "c-missing", createdAt: .at(1), expiresAt: nil), snapshot: replaced)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func anExpiredShareIsGone(backend: StoreBackend) throws {
         let (store, alice, _) = try populated(backend)
         #expect(try store.createShare(share("s1", of: "c1", owner: alice.id, expires: 9_000)))
