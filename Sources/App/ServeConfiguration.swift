@@ -121,6 +121,7 @@ public struct ServeConfiguration: Sendable, Equatable {
             throw ConfigurationError("ASKD_MAX_IMPORT_BYTES must be between 1 and 1073741824, not \(maxImportBody)")
         }
         server.maxBodyBytesByPrefix = ["/v1/": maxV1Body, "/conversations/import": maxImportBody]
+        server.streamedBodyPrefixes = ["/conversations/import"]
 
         logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {
             Logger.Level(rawValue: $0.lowercased())

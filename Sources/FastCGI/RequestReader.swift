@@ -85,6 +85,14 @@ package enum RequestReader {
     }
 
     /// Reads up to `count` bytes; fewer only at the end of the stream.
+    static func read(_ count: Int, from stream: UnsafeMutablePointer<FCGX_Stream>) -> [UInt8] {
+        guard count > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = read(into: buffer.baseAddress!, count: count, from: stream)
+        }
+    }
+
+    /// Reads up to `count` bytes; fewer only at the end of the stream.
     private static func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int, from stream: UnsafeMutablePointer<FCGX_Stream>) -> Int {
         var total = 0
         while total < count {

@@ -128,13 +128,24 @@ final class Worker {
         let response: Response
         do {
             let length = try bodyLength.get()
-            incoming.body = try RequestReader.body(
-                from: request.pointee.in, length: length, limit: server.options.maxBodyBytes(forPath: incoming.path)
-            )
+            let limit = server.options.maxBodyBytes(forPath: incoming.path)
+            var streamed: StreamedBody?
+            if server.options.streamsBody(forPath: incoming.path), let input = request.pointee.in {
+                streamed = StreamedBody(stream: input, length: length, limit: limit)
+                incoming.bodySource = streamed
+            } else {
+                incoming.body = try RequestReader.body(from: request.pointee.in, length: length, limit: limit)
+            }
             slot.doneReading()
             // Beyond the bound, refused at once (its body read, so that the connection is kept).
             response = held > server.options.maxInFlight
                 ? application.respond(to: &incoming, failingWith: HTTPError.serverBusy) : application.respond(to: &incoming)
+            if let streamed {
+                // What the handler left unread (or could not read) is read off now, or the
+                // connection goes with this answer.
+                incoming.bodySource = nil
+                if !streamed.finish() { request.pointee.keepConnection = 0 }
+            }
         } catch {
             slot.doneReading()
             response = application.respond(to: &incoming, failingWith: error)
@@ -198,3 +209,4 @@ final class Worker {
         server.state.inFlight.subtract(1, ordering: .relaxed)
     }
 }
+

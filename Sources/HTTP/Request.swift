@@ -10,6 +10,9 @@ public struct Request: Sendable {
     /// The client's address as the web server saw it; empty when unknown.
     public var remoteAddress: String
     public var body: [UInt8]
+    /// For a path whose body is streamed (`ServerOptions.streamedBodyPrefixes`), the body as it
+    /// arrives; `body` is then empty. Read it on the handler's thread, before the handler returns.
+    public var bodySource: (any RequestBodySource)?
     /// The request id: the client's `X-Request-Id` when sane, otherwise a new one.
     public var id: String
     /// Values captured by the route's `{name}` segments, percent-decoded.

@@ -13,6 +13,9 @@ public struct ServerOptions: Sendable, Equatable {
     /// Other limits for the paths under a prefix, such as `/v1/`'s for images in content parts
     /// (`ASKD_MAX_V1_BODY_BYTES`).
     public var maxBodyBytesByPrefix: [String: Int] = [:]
+    /// The paths under these prefixes get their body as a `RequestBodySource`, read while the
+    /// handler runs, instead of whole beforehand.
+    public var streamedBodyPrefixes: [String] = []
     /// How long a worker beyond the first `initialThreads` waits for work before it ends.
     public var idleWorkerSeconds: Double
     /// The longest a read from the web server waits, once a request has begun to arrive
@@ -40,6 +43,11 @@ public struct ServerOptions: Sendable, Equatable {
         self.drainSeconds = drainSeconds
         self.maxBodyBytes = maxBodyBytes
         self.idleWorkerSeconds = idleWorkerSeconds
+    }
+
+    /// Whether a request to `path` gets its body as it arrives.
+    public func streamsBody(forPath path: String) -> Bool {
+        streamedBodyPrefixes.contains { path.hasPrefix($0) }
     }
 
     /// The largest body askd reads for a request to `path`.

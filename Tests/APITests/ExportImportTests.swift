@@ -149,6 +149,37 @@ private func lines(_ response: Response) -> [[String: Any]] {
         #expect(withoutIDs(second).count == 60)
     }
 
+    /// A body read as it arrives is parsed the same whatever its pieces: lines, CRLFs and
+    /// UTF-8 sequences split across reads, and a last line without its newline.
+    @Test func anImportReadInPiecesParsesAsTheWholeBody() throws {
+        final class Trickle: RequestBodySource, @unchecked Sendable {
+            var bytes: ArraySlice<UInt8>
+            var sizes: [Int]
+            init(_ text: String, sizes: [Int]) {
+                bytes = Array(text.utf8)[...]
+                self.sizes = sizes
+            }
+            func read(maxCount: Int) throws -> [UInt8] {
+                let size = min(maxCount, sizes.isEmpty ? 1 : sizes.removeFirst(), bytes.count)
+                defer { bytes = bytes.dropFirst(size) }
+                return Array(bytes.prefix(size))
+            }
+        }
+        let body = #"{"title":"één","messages":[{"role":"user","content":"héllo 👋"}]}"# + "\r\n\n"
+            + #"{"messages":[{"role":"user","content":"two"},{"role":"assistant","content":"2"}]}"#
+        let now = Date()
+        let whole = try ImportHandler.lines(from: BufferedBodySource(Array(body.utf8)), owner: "t", now: now)
+        for sizes in [[1], [3, 5, 7], [2, 60, 1, 1, 100], [1000]] {
+            let pieces = try ImportHandler.lines(from: Trickle(body, sizes: sizes), owner: "t", now: now)
+            #expect(pieces.map(\.conversation.settings.title) == whole.map(\.conversation.settings.title), "\(sizes)")
+            #expect(pieces.map { $0.messages.map(\.content) } == [["héllo 👋"], ["two", "2"]], "\(sizes)")
+        }
+        let bad = #expect(throws: HTTPError.self) {
+            try ImportHandler.lines(from: Trickle(body + "\n\nnot json", sizes: [4]), owner: "t", now: now)
+        }
+        #expect(bad?.message.hasPrefix("line 5:") == true, "\(bad?.message ?? "")")
+    }
+
     @Test func aBadLineIs400NamingItAndNothingIsStored() throws {
         let fixture = try ExportFixture()
         try fixture.addConversations(3)

@@ -123,6 +123,37 @@ extension IntegrationTests {
             #expect(lines(try stack.client.get("/conversations/export", headers: headers(token)).text).count == 4)
         }
 
+        /// A 16 MB import is parsed as it is read: askd never holds the body whole besides its
+        /// parse, so its resident memory grows by less than twice the body (a body read whole,
+        /// then parsed, took 2.2 times).
+        @Test func aLargeImportIsParsedAsItIsRead() throws {
+            let stack = try Stack()
+            let token = try stack.createToken(name: "importer")
+            let content = String(repeating: "word ", count: 800)
+            let line = #"{"created_at":"2026-01-02T03:04:05.678Z","messages":["#
+                + (0..<4).map { #"{"role":"\#($0 % 2 == 0 ? "user" : "assistant")","content":"\#($0) \#(content)"}"# }.joined(separator: ",") + "]}\n"
+            let body = Array(String(repeating: line, count: 1_000).utf8)
+            sleep(2)
+            let pid = stack.askd.pid
+            let before = try #require(residentKilobytes(pid))
+            let peak = Shared(before)
+            let done = Shared(false)
+            let sampler = Thread {
+                while !done.value {
+                    if let now = residentKilobytes(pid), now > peak.value { peak.value = now }
+                    usleep(2_000)
+                }
+            }
+            sampler.start()
+            let imported = try stack.client.request("POST", "/conversations/import", headers: headers(token), body: body)
+            done.value = true
+            #expect(imported.status == 201, "\(imported.text.prefix(300))")
+            #expect(try imported.json()["imported"] as? Int == 1_000)
+            let growth = peak.value - before
+            print("import of \(body.count) bytes: askd's resident memory \(before) kB before, peak \(peak.value) kB (+\(growth) kB)")
+            #expect(growth < body.count / 1024 * 2, "askd grew by \(growth) kB for a \(body.count / 1024) kB import")
+        }
+
         /// 2,000 conversations of 16 KB each (32 MB as JSON Lines) export while askd's resident
         /// memory grows by far less than the body: each line goes out as it is read.
         @Test func aLargeExportIsStreamedInBoundedMemory() throws {

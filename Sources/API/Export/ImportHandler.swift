@@ -24,7 +24,7 @@ public struct ImportHandler: Sendable {
         if let coding = request.headers["Content-Encoding"], MediaType.of(contentType: coding) != "identity" {
             throw HTTPError(.unsupportedMediaType, "unsupported Content-Encoding \(coding); send the body unencoded")
         }
-        let lines = try Self.lines(of: request.body, owner: token.id, now: Date())
+        let lines = try Self.lines(from: request.bodyReader, owner: token.id, now: Date())
         try store.insertConversations(lines.map { ImportedConversation(conversation: $0.conversation, messages: $0.messages, versions: $0.versions) })
         let created: [JSONValue] = lines.map { line in
             .object(["id": .string(line.conversation.id), "source_id": line.sourceID.map(JSONValue.string) ?? .null])
@@ -32,25 +32,42 @@ public struct ImportHandler: Sendable {
         return .json(.created, JSONValue.object(["imported": .integer(lines.count), "conversations": .array(created)]).serialized)
     }
 
-    /// The conversations of `body`, each under a new id.
-    /// - Throws: 400 naming the first line that cannot be imported, and why.
-    static func lines(of body: [UInt8], owner: String, now: Date) throws -> [ImportLine] {
+    /// The conversations of the body, each under a new id, parsed a line at a time as the body
+    /// is read: the body is never held whole besides what is parsed of it.
+    /// - Throws: 400 naming the first line that cannot be imported, and why; the source's 413
+    ///   or 400 when the body is too large or cut off.
+    static func lines(from source: any RequestBodySource, owner: String, now: Date) throws -> [ImportLine] {
         var lines: [ImportLine] = []
         var number = 0
-        var start = body.startIndex
-        while start < body.endIndex {
+        var pending: [UInt8] = []
+        func take(_ line: ArraySlice<UInt8>) throws {
             number += 1
-            let end = body[start...].firstIndex(of: UInt8(ascii: "\n")) ?? body.endIndex
-            var line = body[start..<end]
-            start = end < body.endIndex ? end + 1 : end
+            var line = line
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            guard line.contains(where: { ![0x20, 0x09].contains($0) }) else { continue }
+            guard line.contains(where: { ![0x20, 0x09].contains($0) }) else { return }
             do {
                 lines.append(try ImportLine(bytes: line, id: ConversationID.make(), owner: owner, now: now))
             } catch {
                 throw HTTPError.badRequest("line \(number): \(error.message)")
             }
         }
+        while true {
+            let chunk = try source.read(maxCount: 64 * 1024)
+            guard !chunk.isEmpty else { break }
+            var start = chunk.startIndex
+            while let end = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if pending.isEmpty {
+                    try take(chunk[start..<end])
+                } else {
+                    pending += chunk[start..<end]
+                    try take(pending[...])
+                    pending.removeAll(keepingCapacity: true)
+                }
+                start = end + 1
+            }
+            pending += chunk[start...]
+        }
+        if !pending.isEmpty { try take(pending[...]) }
         return lines
     }
 }
