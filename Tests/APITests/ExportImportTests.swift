@@ -2,6 +2,7 @@
 import Auth
 import Foundation
 import HTTP
+import Platform
 import Store
 import Testing
 
@@ -178,6 +179,46 @@ private func lines(_ response: Response) -> [[String: Any]] {
             try ImportHandler.lines(from: Trickle(body + "\n\nnot json", sizes: [4]), owner: "t", now: now)
         }
         #expect(bad?.message.hasPrefix("line 5:") == true, "\(bad?.message ?? "")")
+    }
+
+    /// Four imports read at once; a fifth is refused with a 503 at once, and one can start again
+    /// as soon as one ends.
+    @Test func importsReadAtOnceAreBounded() throws {
+        final class Held: RequestBodySource, @unchecked Sendable {
+            let gate = DispatchSemaphore(value: 0)
+            var sent = false
+            func read(maxCount: Int) throws -> [UInt8] {
+                gate.wait()
+                gate.signal()
+                defer { sent = true }
+                return sent ? [] : Array(#"{"messages":[{"role":"user","content":"held"}]}"#.utf8)
+            }
+        }
+        let fixture = try ExportFixture()
+        let handler = ImportHandler(store: fixture.store, verifier: StoreTokenVerifier(store: fixture.store))
+        @Sendable func request(_ source: any RequestBodySource) -> Request {
+            var request = Request(method: "POST", path: "/conversations/import", headers: ["Authorization": "Bearer \(fixture.alice)"])
+            request.bodySource = source
+            return request
+        }
+        let held = (0..<ImportHandler.maxRunning).map { _ in Held() }
+        let group = DispatchGroup()
+        let statuses = Locked<[Int]>([])
+        for source in held {
+            DispatchQueue.global().async(group: group) {
+                let status = (try? handler.handle(request(source)).status.code) ?? 0
+                statuses.withLock { $0.append(status) }
+            }
+        }
+        while handler.running.withLock({ $0 }) < ImportHandler.maxRunning { usleep(1_000) }
+        let refused = #expect(throws: HTTPError.self) { try handler.handle(request(BufferedBodySource([]))) }
+        #expect(refused?.status == .serviceUnavailable)
+        #expect(refused?.headers["Retry-After"] == "5")
+        for source in held { source.gate.signal() }
+        group.wait()
+        #expect(statuses.withLock { $0 } == Array(repeating: 201, count: ImportHandler.maxRunning))
+        #expect(try handler.handle(request(BufferedBodySource(Array(#"{"messages":[]}"#.utf8)))).status == .created)
+        #expect(handler.running.withLock { $0 } == 0)
     }
 
     @Test func aBadLineIs400NamingItAndNothingIsStored() throws {

@@ -2,6 +2,7 @@ import Auth
 import FoundationEssentials
 import HTTP
 import JSON
+import Platform
 import Store
 
 /// `POST /conversations/import`: JSON Lines as `GET /conversations/export` writes them, one
@@ -11,10 +12,18 @@ import Store
 public struct ImportHandler: Sendable {
     let store: any ConversationStore
     let verifier: any TokenVerifier
+    /// The imports this process is reading now.
+    let running: Locked<Int>
+
+    /// The most imports a process reads at once; one more is a 503. Each holds its parse,
+    /// about 1.4 times its body, until its transaction: four of `ASKD_MAX_IMPORT_BYTES`'s
+    /// default 64 MiB hold some 360 MB.
+    static let maxRunning = 4
 
     public init(store: any ConversationStore, verifier: any TokenVerifier) {
         self.store = store
         self.verifier = verifier
+        running = Locked(0)
     }
 
     /// `201 {"imported": N, "conversations": [{"id", "source_id"}]}`, in the order of the lines;
@@ -24,6 +33,13 @@ public struct ImportHandler: Sendable {
         if let coding = request.headers["Content-Encoding"], MediaType.of(contentType: coding) != "identity" {
             throw HTTPError(.unsupportedMediaType, "unsupported Content-Encoding \(coding); send the body unencoded")
         }
+        let admitted = running.withLock { count in
+            guard count < Self.maxRunning else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw HTTPError(.serviceUnavailable, "too many imports are running; try again shortly", headers: ["Retry-After": "5"]) }
+        defer { running.withLock { $0 -= 1 } }
         let lines = try Self.lines(from: request.bodyReader, owner: token.id, now: Date())
         try store.insertConversations(lines.map { ImportedConversation(conversation: $0.conversation, messages: $0.messages, versions: $0.versions) })
         let created: [JSONValue] = lines.map { line in
