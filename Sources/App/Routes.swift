@@ -34,6 +34,7 @@ public enum Routes {
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
+        router.get("/search", use: SearchHandler(store: store, verifier: verifier).handle)
         router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits).handle)
         // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
         let chat = ChatCompletionsHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)

@@ -109,6 +109,63 @@ enum PostgresMigrations {
             "CREATE INDEX parallel_slots_by_token ON parallel_slots (token_id, expires_at)",
             PostgresStore.admitFunction,
         ],
+        // 7: full-text search (`PostgresStore+Search`): a tsvector per message and per title,
+        // each with a GIN index, written by triggers in the transaction of every write to the
+        // text (an insert, an import, a title change, a message replaced in place), in the
+        // configuration that `askd_search_language` holds (`PostgresStore.applySearchLanguage`).
+        // The text searched is a message's first 250,000 characters, NULs as spaces: a
+        // tsvector holds at most 1 MiB of lexemes and TEXT no NUL.
+        [
+            """
+            CREATE TABLE askd_search_language (
+                single BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (single),
+                language REGCONFIG NOT NULL
+            )
+            """,
+            "INSERT INTO askd_search_language (language) VALUES ('simple')",
+            """
+            CREATE FUNCTION askd_search_text(content BYTEA) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+            DECLARE
+                cleaned BYTEA := content;
+                nul INTEGER := position('\\x00'::BYTEA IN content);
+            BEGIN
+                WHILE nul > 0 LOOP
+                    cleaned := overlay(cleaned PLACING '\\x20'::BYTEA FROM nul FOR 1);
+                    nul := position('\\x00'::BYTEA IN cleaned);
+                END LOOP;
+                RETURN left(convert_from(cleaned, 'UTF8'), 250000);
+            END
+            $$
+            """,
+            """
+            CREATE FUNCTION askd_messages_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.search := to_tsvector((SELECT language FROM askd_search_language), askd_search_text(NEW.content));
+                RETURN NEW;
+            END
+            $$
+            """,
+            """
+            CREATE FUNCTION askd_conversations_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.title_search := CASE WHEN NEW.title IS NULL THEN NULL
+                    ELSE to_tsvector((SELECT language FROM askd_search_language), left(NEW.title, 250000)) END;
+                RETURN NEW;
+            END
+            $$
+            """,
+            "ALTER TABLE messages ADD COLUMN search TSVECTOR",
+            "ALTER TABLE conversations ADD COLUMN title_search TSVECTOR",
+            "CREATE TRIGGER messages_search BEFORE INSERT OR UPDATE OF content ON messages FOR EACH ROW EXECUTE FUNCTION askd_messages_search()",
+            """
+            CREATE TRIGGER conversations_search BEFORE INSERT OR UPDATE OF title ON conversations
+            FOR EACH ROW EXECUTE FUNCTION askd_conversations_search()
+            """,
+            "UPDATE messages SET content = content",
+            "UPDATE conversations SET title = title WHERE title IS NOT NULL",
+            "CREATE INDEX messages_search ON messages USING gin (search)",
+            "CREATE INDEX conversations_title_search ON conversations USING gin (title_search)",
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

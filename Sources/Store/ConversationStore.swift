@@ -35,6 +35,11 @@ import Platform
 ///   that runs out when its process dies. `finishAdmission`, or committing a turn that carries
 ///   the ticket, frees the slot and counts the tokens, once.
 /// - **Deletes** remove the conversation and all its messages for good.
+/// - **Search** finds the owner's messages and conversation titles that hold every term of a
+///   `SearchQuery`, tokenized alike on every backend (letters, digits and marks; case folded),
+///   in `SearchCursor`'s order. Every write to messages or titles (turns, imports, deletes,
+///   title changes, a message replaced in place) changes what search finds in its own
+///   transaction, and a search reads only the owner's entries however many others hold.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
 ///   once the database is back; `checkAvailable` asks without doing anything else.
@@ -148,6 +153,10 @@ public protocol ConversationStore: Sendable {
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.
     func checkAvailable() throws
+
+    /// The owner's messages and titles that match `query`, in `SearchCursor`'s order, at most
+    /// `limit` of them, starting after `cursor`.
+    func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit]
 
     // MARK: Moving stores
 
