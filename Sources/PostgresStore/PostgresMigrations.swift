@@ -113,8 +113,8 @@ enum PostgresMigrations {
         // each with a GIN index, written by triggers in the transaction of every write to the
         // text (an insert, an import, a title change, a message replaced in place), in the
         // configuration that `askd_search_language` holds (`PostgresStore.applySearchLanguage`).
-        // The text searched is a message's first 250,000 characters, NULs as spaces: a
-        // tsvector holds at most 1 MiB of lexemes and TEXT no NUL.
+        // The text searched is a message's first 250,000 characters, NULs as spaces, in lower
+        // case: a tsvector holds at most 1 MiB of lexemes and TEXT no NUL.
         [
             """
             CREATE TABLE askd_search_language (
@@ -123,6 +123,19 @@ enum PostgresMigrations {
             )
             """,
             "INSERT INTO askd_search_language (language) VALUES ('simple')",
+            // Lower case for every script, as SQLite's tokenizer folds it, whatever the
+            // database's locale (in the C locale, `lower` folds ASCII only): through ICU's root
+            // locale when the server has ICU.
+            """
+            DO $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+                    CREATE FUNCTION askd_search_fold(value TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE STRICT
+                        RETURN lower(value COLLATE "und-x-icu");
+                ELSE
+                    CREATE FUNCTION askd_search_fold(value TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE STRICT RETURN lower(value);
+                END IF;
+            END $$
+            """,
             """
             CREATE FUNCTION askd_search_text(content BYTEA) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE STRICT AS $$
             DECLARE
@@ -133,7 +146,7 @@ enum PostgresMigrations {
                     cleaned := overlay(cleaned PLACING '\\x20'::BYTEA FROM nul FOR 1);
                     nul := position('\\x00'::BYTEA IN cleaned);
                 END LOOP;
-                RETURN left(convert_from(cleaned, 'UTF8'), 250000);
+                RETURN askd_search_fold(left(convert_from(cleaned, 'UTF8'), 250000));
             END
             $$
             """,
@@ -149,7 +162,7 @@ enum PostgresMigrations {
             CREATE FUNCTION askd_conversations_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
             BEGIN
                 NEW.title_search := CASE WHEN NEW.title IS NULL THEN NULL
-                    ELSE to_tsvector((SELECT language FROM askd_search_language), left(NEW.title, 250000)) END;
+                    ELSE to_tsvector((SELECT language FROM askd_search_language), askd_search_fold(left(NEW.title, 250000))) END;
                 RETURN NEW;
             END
             $$

@@ -23,11 +23,11 @@ extension PostgresStore {
     static let searchPage = "WITH q AS MATERIALIZED (SELECT language, to_tsquery(language, $2) AS query FROM askd_search_language) "
         + StoredColumns.searchHits(from: """
             SELECT h.conversation_id, h.seq, h.created_at, h.score FROM (
-                SELECT m.conversation_id, m.seq, m.created_at, (-ts_rank(m.search, q.query) * 1000000)::BIGINT AS score
+                SELECT m.conversation_id, m.seq, m.created_at, (-ts_rank(m.search, q.query, 1) * 1e12)::BIGINT AS score
                 FROM q, messages m JOIN conversations c ON c.id = m.conversation_id
                 WHERE c.token_id = $1 AND m.search @@ q.query
                 UNION ALL
-                SELECT c.id, 0, c.created_at, (-ts_rank(c.title_search, q.query) * 1000000)::BIGINT
+                SELECT c.id, 0, c.created_at, (-ts_rank(c.title_search, q.query, 1) * 1e12)::BIGINT
                 FROM q, conversations c
                 WHERE c.token_id = $1 AND c.title_search @@ q.query
             ) h

@@ -3,7 +3,7 @@ import Store
 extension SearchQuery {
     /// The query in `to_tsquery`'s syntax, passed to it as a parameter: every token a quoted
     /// lexeme (a quote or backslash in it escaped, though tokens hold only letters, digits and
-    /// marks), the tokens of a phrase joined by `<->`, a prefix marked `:*`, the terms by `&`.
+    /// marks) in lower case, as `askd_search_fold` makes the text, the tokens of a phrase joined by `<->`, a prefix marked `:*`, the terms by `&`.
     /// No text of the caller's is ever read as an operator.
     var tsquery: String {
         terms.map { term in
@@ -15,6 +15,6 @@ extension SearchQuery {
     }
 
     static func tsqueryLexeme(_ token: String) -> String {
-        "'" + token.replacing("\\", with: "\\\\").replacing("'", with: "''") + "'"
+        "'" + token.lowercased().replacing("\\", with: "\\\\").replacing("'", with: "''") + "'"
     }
 }

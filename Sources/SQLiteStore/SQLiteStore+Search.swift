@@ -27,7 +27,7 @@ extension SQLiteStore {
     /// so that a cursor compares exactly.
     static let searchPage = StoredColumns.searchHits(from: """
         SELECT d.conversation_id, d.seq, d.created_at, h.score, d.id
-        FROM (SELECT rowid AS id, CAST(bm25(search_index, 1.0, 0.0) * 1000000 AS INTEGER) AS score
+        FROM (SELECT rowid AS id, CAST(bm25(search_index, 1.0, 0.0) * 1e12 AS INTEGER) AS score
               FROM search_index WHERE search_index MATCH ?1) h
         JOIN search_docs d ON d.id = h.id
         WHERE h.score > ?2 OR (h.score = ?2 AND (d.created_at < ?3 OR (d.created_at = ?3

@@ -14,11 +14,11 @@ struct SQLiteStoreTests {
     @Test func aNewFileIsMigratedToTheLatestSchemaInWALMode() throws {
         let path = try temporaryPath()
         let store = try SQLiteStore(path: path)
-        #expect(try store.schemaVersion() == 5)
+        #expect(try store.schemaVersion() == SQLiteStore.latestSchemaVersion)
         // Opening again (another process starting) migrates nothing and keeps the data.
         try store.insertToken(makeToken("alice"))
         let again = try SQLiteStore(path: path)
-        #expect(try again.schemaVersion() == 5)
+        #expect(try again.schemaVersion() == SQLiteStore.latestSchemaVersion)
         #expect(try again.allTokens().count == 1)
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }
@@ -35,7 +35,7 @@ struct SQLiteStoreTests {
             }
         }
         #expect(errors.failures.isEmpty, "\(errors.failures)")
-        #expect(try SQLiteStore(path: path).schemaVersion() == 5)
+        #expect(try SQLiteStore(path: path).schemaVersion() == SQLiteStore.latestSchemaVersion)
     }
 
     @Test func theLogIsCopiedBackWhileTurnsKeepComing() throws {

@@ -1,0 +1,127 @@
+import Foundation
+import Platform
+@testable import PostgresStore
+@testable import SQLiteStore
+import Store
+import Testing
+
+/// What the SQL stores' search indexes promise beyond the conformance suite: an index exact
+/// after every kind of write (a message replaced in place included), filled for a database
+/// that existed before search, and PostgreSQL's configurable language.
+struct SearchIndexTests {
+    private func temporaryPath() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("askd-search-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("askd.sqlite").path
+    }
+
+    private func found(_ store: any ConversationStore, _ text: String, owner: String = "tok-alice") throws -> Set<String> {
+        Set(try store.search(owner: owner, query: SearchQuery(parsing: text), limit: 100, after: nil).map { "\($0.conversationID)#\($0.sequence ?? 0)" })
+    }
+
+    /// FTS5's own check of the index against the content it was made from.
+    private func checkIndex(_ store: SQLiteStore) throws {
+        try store.withConnection { try $0.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)") }
+    }
+
+    /// The index of the first migration step that creates search, on either store.
+    private static func searchStep(_ steps: [String]) -> Int {
+        steps.firstIndex { $0.contains("search") } ?? steps.count
+    }
+
+    @Test func sqliteIndexStaysExactThroughEveryWrite() throws {
+        let store = try SQLiteStore(path: try temporaryPath())
+        try store.insertToken(makeToken("alice"))
+        var start = turn("c1", owner: "tok-alice", starts: true, "first heron", at: 1_000)
+        start.settings.title = "heron watching"
+        try store.commitTurn(start)
+        try store.commitTurn(turn("c1", owner: "tok-alice", starts: false, "second heron", at: 2_000))
+        try store.commitTurn(turn("c2", owner: "tok-alice", starts: true, "other heron", at: 3_000))
+        try checkIndex(store)
+        // A message replaced in place, as regenerating an answer does.
+        try store.withConnection { db in
+            try db.writeTransaction {
+                try db.execute("UPDATE messages SET content = 'a kingfisher instead' WHERE conversation_id = 'c1' AND seq = 4")
+            }
+        }
+        #expect(try found(store, "kingfisher") == ["c1#4"])
+        #expect(try found(store, "heron") == ["c1#0", "c1#1", "c1#2", "c1#3", "c2#1", "c2#2"])
+        try checkIndex(store)
+        _ = try store.updateConversation(id: "c1", owner: "tok-alice", change: ConversationSettingsChange(title: "kingfisher"))
+        try store.importConversation(
+            Conversation(id: "c2", owner: "tok-alice", createdAt: .at(3_000), updatedAt: .at(3_000)),
+            messages: [StoredMessage(sequence: 1, role: .user, content: "imported heron", createdAt: .at(3_000))]
+        )
+        try checkIndex(store)
+        #expect(try store.deleteConversation(id: "c1", owner: "tok-alice"))
+        try checkIndex(store)
+        #expect(try store.deleteAllConversations(owner: "tok-alice") == 1)
+        try checkIndex(store)
+        #expect(try store.withConnection { try $0.query("SELECT COUNT(*) FROM search_docs", []) { $0.integer(0) } }.first == 0)
+    }
+
+    @Test func sqliteDatabaseFromBeforeSearchIsIndexedByTheMigration() throws {
+        let path = try temporaryPath()
+        let steps = SQLiteMigrations.steps
+        let before = Self.searchStep(steps)
+        let connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 5_000, writerLock: Lock())
+        for step in steps.prefix(before) { try connection.executeScript(step) }
+        try connection.executeScript("""
+            PRAGMA user_version = \(before);
+            INSERT INTO tokens (id, name, hash, created_at) VALUES ('tok-alice', 'alice', 'h', 0);
+            INSERT INTO conversations (id, token_id, created_at, updated_at, title) VALUES ('c1', 'tok-alice', 5, 5, 'old osprey');
+            INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 1, 'user', 'an osprey dives', 5);
+            INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ('c2', 'tok-alice', 6, 6);
+            INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c2', 1, 'user', 'osprey again', 6);
+            """)
+        let store = try SQLiteStore(path: path)
+        #expect(try store.schemaVersion() == SQLiteStore.latestSchemaVersion)
+        #expect(try found(store, "osprey") == ["c1#0", "c1#1", "c2#1"])
+        try checkIndex(store)
+    }
+
+    @Test func postgresIndexFollowsAMessageReplacedInPlace() throws {
+        let url = try PostgresTestCluster.shared.get().createDatabase()
+        let store = try PostgresStore(url: url)
+        try store.insertToken(makeToken("alice"))
+        try store.commitTurn(turn("c1", owner: "tok-alice", starts: true, "first heron", at: 1_000))
+        _ = try PostgresTestCluster.psql(url, "UPDATE messages SET content = convert_to('a kingfisher', 'UTF8') WHERE seq = 2")
+        #expect(try found(store, "kingfisher") == ["c1#2"])
+        #expect(try found(store, "heron") == ["c1#1"])
+    }
+
+    @Test func postgresDatabaseFromBeforeSearchIsIndexedByTheMigration() throws {
+        let url = try PostgresTestCluster.shared.get().createDatabase()
+        let steps = PostgresMigrations.steps
+        let before = steps.firstIndex { $0.joined().contains("search") } ?? steps.count
+        var script = "CREATE TABLE askd_schema (version INTEGER PRIMARY KEY);"
+        for (index, step) in steps.prefix(before).enumerated() {
+            script += step.map { $0 + ";" }.joined() + "INSERT INTO askd_schema VALUES (\(index + 1));"
+        }
+        script += """
+            INSERT INTO tokens (id, name, hash, created_at) VALUES ('tok-alice', 'alice', 'h', 0);
+            INSERT INTO conversations (id, token_id, created_at, updated_at, title) VALUES ('c1', 'tok-alice', 5, 5, 'old osprey');
+            INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 1, 'user', convert_to('an osprey dives', 'UTF8'), 5);
+            """
+        _ = try PostgresTestCluster.psql(url, script)
+        let store = try PostgresStore(url: url)
+        #expect(try found(store, "osprey") == ["c1#0", "c1#1"])
+    }
+
+    @Test func postgresSearchesInTheConfiguredLanguageAndRefusesAnUnknownOne() throws {
+        let url = try PostgresTestCluster.shared.get().createDatabase()
+        let english = try PostgresStore(url: url, searchLanguage: "english")
+        try english.insertToken(makeToken("alice"))
+        try english.commitTurn(turn("c1", owner: "tok-alice", starts: true, "she runs daily", at: 1_000))
+        #expect(try found(english, "running") == ["c1#1", "c1#2"], "english stems")
+        // Another configuration reindexes what is stored.
+        let simple = try PostgresStore(url: url, searchLanguage: "simple")
+        #expect(try found(simple, "running").isEmpty)
+        #expect(try found(simple, "runs") == ["c1#1", "c1#2"])
+        #expect {
+            _ = try PostgresStore(url: url, searchLanguage: "klingon")
+        } throws: { error in
+            "\(error)".contains("ASKD_SEARCH_LANGUAGE") && "\(error)".contains("klingon")
+        }
+    }
+}
