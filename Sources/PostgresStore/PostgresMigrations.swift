@@ -110,6 +110,7 @@ enum PostgresMigrations {
             PostgresStore.admitFunction,
         ],
         // 7: full-text search (`PostgresStore+Search`): a tsvector per message and per title,
+        // with its owner's lexeme,
         // each with a GIN index, written by triggers in the transaction of every write to the
         // text (an insert, an import, a title change, a message replaced in place), in the
         // configuration that `askd_search_language` holds (`PostgresStore.applySearchLanguage`).
@@ -150,10 +151,22 @@ enum PostgresMigrations {
             END
             $$
             """,
+            // The owner's lexeme, in every tsvector and in every query, so that the GIN index
+            // intersects the owner's entries with the query's. It holds a space, which no
+            // configuration's parser leaves in a lexeme: no text can forge it.
+            """
+            CREATE FUNCTION askd_search_owner(token_id TEXT) RETURNS TSQUERY LANGUAGE sql IMMUTABLE STRICT
+                RETURN format('%L', 'owner ' || md5(token_id))::TSQUERY
+            """,
+            """
+            CREATE FUNCTION askd_search_owner_vector(token_id TEXT) RETURNS TSVECTOR LANGUAGE sql IMMUTABLE STRICT
+                RETURN array_to_tsvector(ARRAY['owner ' || md5(token_id)])
+            """,
             """
             CREATE FUNCTION askd_messages_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
             BEGIN
-                NEW.search := to_tsvector((SELECT language FROM askd_search_language), askd_search_text(NEW.content));
+                NEW.search := to_tsvector((SELECT language FROM askd_search_language), askd_search_text(NEW.content))
+                    || askd_search_owner_vector((SELECT token_id FROM conversations WHERE id = NEW.conversation_id));
                 RETURN NEW;
             END
             $$
@@ -162,7 +175,8 @@ enum PostgresMigrations {
             CREATE FUNCTION askd_conversations_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
             BEGIN
                 NEW.title_search := CASE WHEN NEW.title IS NULL THEN NULL
-                    ELSE to_tsvector((SELECT language FROM askd_search_language), askd_search_fold(left(NEW.title, 250000))) END;
+                    ELSE to_tsvector((SELECT language FROM askd_search_language), askd_search_fold(left(NEW.title, 250000)))
+                        || askd_search_owner_vector(NEW.token_id) END;
                 RETURN NEW;
             END
             $$
@@ -171,7 +185,7 @@ enum PostgresMigrations {
             "ALTER TABLE conversations ADD COLUMN title_search TSVECTOR",
             "CREATE TRIGGER messages_search BEFORE INSERT OR UPDATE OF content ON messages FOR EACH ROW EXECUTE FUNCTION askd_messages_search()",
             """
-            CREATE TRIGGER conversations_search BEFORE INSERT OR UPDATE OF title ON conversations
+            CREATE TRIGGER conversations_search BEFORE INSERT OR UPDATE OF title, token_id ON conversations
             FOR EACH ROW EXECUTE FUNCTION askd_conversations_search()
             """,
             "UPDATE messages SET content = content",

@@ -18,18 +18,25 @@ extension PostgresStore {
     }
 
     /// `$1` the owner, `$2` the tsquery, `$3`...`$6` the cursor's score, date, conversation and
-    /// sequence, `$7` the limit. The query is made once (`q`, materialized); scores are
-    /// `ts_rank` scaled to integers, negated so that lower is more relevant.
-    static let searchPage = "WITH q AS MATERIALIZED (SELECT language, to_tsquery(language, $2) AS query FROM askd_search_language) "
-        + StoredColumns.searchHits(from: """
+    /// sequence, `$7` the limit. The query is made once, and read through scalar subqueries,
+    /// which the plan evaluates once and the GIN indexes take as their condition: the owner's
+    /// lexeme and the query's, intersected in the index. A query that the configuration
+    /// reduces to nothing (only stop words) matches nothing. Scores are `ts_rank` (normalised by
+    /// length) scaled to integers, negated so that lower is more relevant.
+    static let searchPage = """
+        WITH q AS MATERIALIZED (
+            SELECT language, query, CASE WHEN numnode(query) > 0 THEN query && askd_search_owner($1) END AS owned
+            FROM (SELECT language, to_tsquery(language, $2) AS query FROM askd_search_language) AS parsed
+        )
+        """ + StoredColumns.searchHits(from: """
             SELECT h.conversation_id, h.seq, h.created_at, h.score FROM (
-                SELECT m.conversation_id, m.seq, m.created_at, (-ts_rank(m.search, q.query, 1) * 1e12)::BIGINT AS score
-                FROM q, messages m JOIN conversations c ON c.id = m.conversation_id
-                WHERE c.token_id = $1 AND m.search @@ q.query
+                SELECT m.conversation_id, m.seq, m.created_at, (-ts_rank(m.search, (SELECT query FROM q), 1) * 1e12)::BIGINT AS score
+                FROM messages m
+                WHERE m.search @@ (SELECT owned FROM q)
                 UNION ALL
-                SELECT c.id, 0, c.created_at, (-ts_rank(c.title_search, q.query, 1) * 1e12)::BIGINT
-                FROM q, conversations c
-                WHERE c.token_id = $1 AND c.title_search @@ q.query
+                SELECT c.id, 0, c.created_at, (-ts_rank(c.title_search, (SELECT query FROM q), 1) * 1e12)::BIGINT
+                FROM conversations c
+                WHERE c.title_search @@ (SELECT owned FROM q) AND c.token_id = $1
             ) h
             WHERE h.score > $3 OR (h.score = $3 AND (h.created_at < $4 OR (h.created_at = $4
                 AND (h.conversation_id COLLATE "C" < $5 OR (h.conversation_id COLLATE "C" = $5 AND h.seq < $6)))))
@@ -42,7 +49,7 @@ extension PostgresStore {
                         ELSE (SELECT askd_search_text(m.content) FROM messages m WHERE m.conversation_id = p.conversation_id AND m.seq = p.seq) END,
                     q.query, 'StartSel=[, StopSel=], MaxWords=15, MinWords=5, MaxFragments=1, FragmentDelimiter=" … "')
                  FROM q)
-            """, collation: " COLLATE \"C\"")
+            """, ownerCheck: "c.token_id = $1", collation: " COLLATE \"C\"")
 
     /// Makes `language` the text search configuration of the index, validated first, and
     /// reindexes every message and title when it changes: in one transaction under the

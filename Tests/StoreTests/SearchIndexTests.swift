@@ -90,6 +90,19 @@ struct SearchIndexTests {
         #expect(try found(store, "heron") == ["c1#1"])
     }
 
+    /// The owner's lexeme holds a space: text that spells it out is two words, and finds nothing of another's.
+    @Test func postgresOwnerLexemeCannotBeForgedByText() throws {
+        let url = try PostgresTestCluster.shared.get().createDatabase()
+        let store = try PostgresStore(url: url)
+        try store.insertToken(makeToken("alice"))
+        try store.insertToken(makeToken("bob"))
+        let forged = try PostgresTestCluster.psql(url, "SELECT 'owner ' || md5('tok-alice')")
+        try store.commitTurn(turn("b1", owner: "tok-bob", starts: true, "\(forged) pelican", at: 1_000))
+        try store.commitTurn(turn("a1", owner: "tok-alice", starts: true, "a pelican", at: 2_000))
+        #expect(try found(store, "pelican") == ["a1#1", "a1#2"])
+        #expect(try found(store, "pelican", owner: "tok-bob") == ["b1#1", "b1#2"])
+    }
+
     @Test func postgresDatabaseFromBeforeSearchIsIndexedByTheMigration() throws {
         let url = try PostgresTestCluster.shared.get().createDatabase()
         let steps = PostgresMigrations.steps
@@ -114,6 +127,7 @@ struct SearchIndexTests {
         try english.insertToken(makeToken("alice"))
         try english.commitTurn(turn("c1", owner: "tok-alice", starts: true, "she runs daily", at: 1_000))
         #expect(try found(english, "running") == ["c1#1", "c1#2"], "english stems")
+        #expect(try found(english, "the").isEmpty, "a query of stop words only matches nothing, not everything")
         // Another configuration reindexes what is stored.
         let simple = try PostgresStore(url: url, searchLanguage: "simple")
         #expect(try found(simple, "running").isEmpty)

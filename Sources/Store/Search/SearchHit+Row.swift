@@ -4,12 +4,14 @@ extension StoredColumns {
     /// What a SQL backend's page of search hits selects, in `SearchHit.init(row:snippet:)`'s
     /// order (then `extra`), from `page` (conversation_id, seq, created_at, score, ...) and the
     /// stored rows, in `SearchCursor`'s order.
-    package static func searchHits(from page: String, extra: String = "", collation: String = "") -> String {
+    /// `ownerCheck`, a condition on the conversation `c`, checks the page's rows once more.
+    package static func searchHits(from page: String, extra: String = "", ownerCheck: String = "TRUE", collation: String = "") -> String {
         """
         SELECT p.conversation_id, p.seq, p.created_at, p.score, c.title,
             (SELECT m.content FROM messages m WHERE m.conversation_id = p.conversation_id AND m.seq = 1 AND m.role = 'user'),
             (SELECT m.role FROM messages m WHERE m.conversation_id = p.conversation_id AND m.seq = p.seq)\(extra)
         FROM (\(page)) p JOIN conversations c ON c.id = p.conversation_id
+        WHERE \(ownerCheck)
         ORDER BY p.score, p.created_at DESC, p.conversation_id\(collation) DESC, p.seq DESC
         """
     }
