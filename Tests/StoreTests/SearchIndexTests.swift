@@ -78,6 +78,13 @@ struct SearchIndexTests {
         #expect(try store.schemaVersion() == SQLiteStore.latestSchemaVersion)
         #expect(try found(store, "osprey") == ["c1#0", "c1#1", "c2#1"])
         try checkIndex(store)
+        // Entries written afterwards take the next rowids of their owner's range, or a new owner's.
+        try store.commitTurn(turn("c1", owner: "tok-alice", starts: false, "osprey once more", at: 7))
+        try store.insertToken(makeToken("bob"))
+        try store.commitTurn(turn("b1", owner: "tok-bob", starts: true, "bob's osprey", at: 8))
+        #expect(try found(store, "osprey") == ["c1#0", "c1#1", "c1#2", "c1#3", "c2#1"])
+        #expect(try found(store, "osprey", owner: "tok-bob") == ["b1#1", "b1#2"])
+        try checkIndex(store)
     }
 
     @Test func postgresIndexFollowsAMessageReplacedInPlace() throws {
