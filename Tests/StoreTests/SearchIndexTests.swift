@@ -2,7 +2,7 @@ import Foundation
 import Platform
 @testable import PostgresStore
 @testable import SQLiteStore
-import Store
+@testable import Store
 import Testing
 
 /// What the SQL stores' search indexes promise beyond the conformance suite: an index exact
@@ -144,5 +144,51 @@ struct SearchIndexTests {
         } throws: { error in
             "\(error)".contains("ASKD_SEARCH_LANGUAGE") && "\(error)".contains("klingon")
         }
+    }
+}
+
+/// Random queries over a hostile alphabet: whatever parses runs on every store without an
+/// error from the engine, and every token the engines see is letters, digits and marks.
+struct SearchQueryPropertyTests {
+    /// Quotes, operators of both engines, separators, NUL, marks, emoji and letters.
+    static let alphabet: [String] = [
+        "\"", "'", "\\", "*", "(", ")", ":", "-", "+", "^", "&", "|", "!", "<", ">", "~", "{", "}", ",", ".", "/", "\u{0}", "\t",
+        " ", " ", " ", "AND", "OR", "NOT", "NEAR", "a", "b", "é", "e\u{301}", "ß", "東", "🙂", "👩‍👩‍👧", "1", "x", "abc", "owner", "\u{301}", "\u{200B}", "\u{E000}", "\u{FFFD}",
+    ]
+
+    static func queries(count: Int, seed: UInt64) -> [String] {
+        var state = seed
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        return (0..<count).map { _ in (0..<(1 + next() % 12)).map { _ in alphabet[next() % alphabet.count] }.joined() }
+    }
+
+    @Test func parsedQueriesHoldOnlyTokenCharacters() {
+        for text in Self.queries(count: 20_000, seed: 1) {
+            guard let query = try? SearchQuery(parsing: text) else { continue }
+            #expect(!query.terms.isEmpty && query.terms.count <= SearchQuery.maximumTerms)
+            for term in query.terms {
+                #expect(!term.tokens.isEmpty && term.tokens.allSatisfy { !$0.isEmpty && $0.allSatisfy(SearchQuery.isTokenCharacter) }, "\(text)")
+                #expect(!term.prefix || term.tokens.last!.count >= SearchQuery.minimumPrefix, "\(text)")
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func everyParsedQueryRunsOnTheStore(backend: StoreBackend) throws {
+        let store = try backend.make().store
+        try store.insertToken(makeToken("alice"))
+        var start = turn("c1", owner: "tok-alice", starts: true, "a b abc é ß 東 1 x NEAR AND owner \"quoted\" (parens)", at: 1_000)
+        start.settings.title = "abc title"
+        try store.commitTurn(start)
+        var ran = 0
+        for text in Self.queries(count: 600, seed: 2) {
+            guard let query = try? SearchQuery(parsing: text) else { continue }
+            _ = try store.search(owner: "tok-alice", query: query, limit: 5, after: nil)
+            ran += 1
+        }
+        #expect(ran > 200)
     }
 }
