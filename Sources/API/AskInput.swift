@@ -17,6 +17,8 @@ struct AskInput: Equatable {
     var settings = ConversationSettings()
     var temperature: Double?
     var maxTokens: Int?
+    /// A new prompt, or the last one again (`RegenerateInput`).
+    var kind = TurnKind.ask
 
     /// Reads and validates the request.
     /// - Throws: `HTTPError` 400 naming the field, or 415 for a body type askd does not read.
@@ -85,7 +87,7 @@ struct AskInput: Equatable {
     }
 
     /// A number field within `range`.
-    private static func number(_ name: String, in fields: [String: JSONValue], within range: ClosedRange<Double>) throws -> Double? {
+    static func number(_ name: String, in fields: [String: JSONValue], within range: ClosedRange<Double>) throws -> Double? {
         let value: Double
         switch fields[name] {
         case nil, .null: return nil
@@ -105,7 +107,7 @@ struct AskInput: Equatable {
     /// A form's fields as JSON would carry them: a form sends everything as text, so `stream`
     /// is read as a boolean and `temperature` and `max_tokens` as numbers here (a JSON body
     /// must send those types itself).
-    private static func typed(form fields: [String: JSONValue]) throws -> [String: JSONValue] {
+    static func typed(form fields: [String: JSONValue]) throws -> [String: JSONValue] {
         var typed = fields
         if case .string(let text)? = fields["stream"] {
             switch text.lowercased() {

@@ -64,7 +64,8 @@ public struct ConversationsHandler: Sendable {
     }
 
     /// `PATCH /conversation/{id}`: `{"title"?, "system"?, "model"?}`, each a string or null
-    /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400.
+    /// (which clears it), as JSON or a form (as `/ask` reads them); any other field is a 400,
+    /// and a model outside the token's own list a 403.
     /// Answers with the conversation as `GET` does, with its first page of messages.
     public func update(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
@@ -77,6 +78,8 @@ public struct ConversationsHandler: Sendable {
             throw HTTPError.badRequest("unknown field \(unknown); a conversation has title, system and model")
         }
         let change = try ConversationFields.settings(from: fields, limits: limits)
+        // A model the token may not use is refused here, not at the conversation's next turn.
+        if case .some(.some(let model)) = change.model { try TokenAdmission.checkModel(model, limits: token.limits) }
         return try detail(id: id, owner: token.id, limit: Self.messagePageDefault, before: nil) {
             guard try store.updateConversation(id: id, owner: token.id, change: change) != nil else { return nil }
             return try store.conversationSummary(id: id, owner: token.id)
@@ -91,18 +94,21 @@ public struct ConversationsHandler: Sendable {
     /// the page's only one. JSON escapes at most 6 bytes for each of them.
     static let messagePageBytes = 4 << 20
 
-    /// The conversation `summary` reads (nil: 404) with a page of its messages.
-    private func detail(
+    /// The conversation `summary` reads (nil: 404) with a page of its messages and their previous versions.
+    func detail(
         id: String, owner: String, limit: Int, before: Int?, summary: () throws -> ConversationSummary?
     ) throws -> Response {
         guard let found = try summary() else { throw HTTPError.conversationNotFound }
         let page = try store.messages(conversationID: id, newest: limit, before: before, maxBytes: Self.messagePageBytes)
         // Messages are numbered from 1 without gaps: a page that does not start at 1 has older ones.
         let next: JSONValue = page.first.flatMap { $0.sequence > 1 ? .string(Self.messageToken(for: $0, conversationID: id)) : nil } ?? .null
-        return .json(.ok, Self.detail(found, messages: page[...], next: next).serialized)
+        let versions = try page.first.map { first in try store.previousVersions(conversationID: id, sequences: first.sequence...page.last!.sequence) } ?? [:]
+        return .json(.ok, Self.detail(found, messages: page[...], versions: versions, next: next).serialized)
     }
 
-    private static func detail(_ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, next: JSONValue) -> JSONValue {
+    private static func detail(
+        _ summary: ConversationSummary, messages: ArraySlice<StoredMessage>, versions: [Int: [MessageVersion]], next: JSONValue
+    ) -> JSONValue {
         let conversation = summary.conversation
         return .object([
             "id": .string(conversation.id),
@@ -112,7 +118,7 @@ public struct ConversationsHandler: Sendable {
             "created_at": .string(RFC3339.format(conversation.createdAt)),
             "updated_at": .string(RFC3339.format(conversation.updatedAt)),
             "message_count": .integer(summary.messageCount),
-            "messages": .array(messages.map(message)),
+            "messages": .array(messages.map { message($0, versions: versions[$0.sequence] ?? []) }),
             "next_cursor": next,
         ])
     }
@@ -136,20 +142,32 @@ public struct ConversationsHandler: Sendable {
         ])
     }
 
-    private static func message(_ message: StoredMessage) -> JSONValue {
+    /// A message; its `id` is its sequence number, which a regeneration keeps.
+    private static func message(_ message: StoredMessage, versions: [MessageVersion]) -> JSONValue {
         .object([
+            "id": .integer(message.sequence),
             "sequence": .integer(message.sequence),
             "role": .string(message.role.rawValue),
             "content": .string(message.content),
             "created_at": .string(RFC3339.format(message.createdAt)),
             "model": message.model.map(JSONValue.string) ?? .null,
-            "usage": message.usage.map { usage in
+            "usage": usage(message.usage),
+            "previous_versions": .array(versions.map { version in
                 .object([
-                    "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
-                    "total_tokens": .integer(usage.totalTokens),
+                    "content": .string(version.content), "model": version.model.map(JSONValue.string) ?? .null,
+                    "usage": usage(version.usage), "created_at": .string(RFC3339.format(version.createdAt)),
                 ])
-            } ?? .null,
+            }),
         ])
+    }
+
+    private static func usage(_ usage: TokenUsage?) -> JSONValue {
+        usage.map { usage in
+            .object([
+                "prompt_tokens": .integer(usage.promptTokens), "completion_tokens": .integer(usage.completionTokens),
+                "total_tokens": .integer(usage.totalTokens),
+            ])
+        } ?? .null
     }
 
     /// The first prompt's first line that is not blank, its whitespace collapsed, cut to

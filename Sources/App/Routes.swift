@@ -27,7 +27,9 @@ public enum Routes {
             metrics.setStoreCheck { health.storeIsUp() }
             router.get("/metrics", use: MetricsEndpoint(hub: metrics).handle)
         }
-        router.post("/ask", use: AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger).handle)
+        let ask = AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        router.post("/ask", use: ask.handle)
+        router.post("/conversation/{conversation_id}/regenerate", use: ask.regenerate)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
         let conversations = ConversationsHandler(store: store, verifier: verifier, limits: configuration.ask.resolvingModels(for: upstream))
         router.get("/conversations", use: conversations.list)
@@ -35,6 +37,16 @@ public enum Routes {
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
         router.get("/search", use: SearchHandler(store: store, verifier: verifier).handle)
+        router.post("/conversation/{conversation_id}/fork", use: conversations.fork)
+        let exports = ExportHandler(store: store, verifier: verifier)
+        router.get("/conversation/{conversation_id}/export", use: exports.one)
+        router.get("/conversations/export", use: exports.all)
+        router.post("/conversations/import", use: ImportHandler(store: store, verifier: verifier).handle)
+        let shares = ShareHandler(store: store, verifier: verifier, links: configuration.shareLinks)
+        router.post("/conversation/{conversation_id}/share", use: shares.create)
+        router.get("/shares", use: shares.list)
+        router.delete("/share/{share_id}", use: shares.delete)
+        router.get("/s/{share_id}", use: PublicShareHandler(store: store).handle)
         router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits).handle)
         // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
         let chat = ChatCompletionsHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)

@@ -33,6 +33,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// take longer.
     public var turnLeaseSeconds: Double
 
+    /// How share links are written: from `ASKD_PUBLIC_URL` (an absolute http or https URL) when
+    /// set, else from each request's scheme and host.
+    public var shareLinks: ShareLinks
+
     /// What the command line gave; `nil` where a flag was absent.
     public struct Flags: Sendable, Equatable {
         public var socket: String?
@@ -111,7 +115,12 @@ public struct ServeConfiguration: Sendable, Equatable {
             threads: threads, drainSeconds: drainSeconds, maxBodyBytes: maxBody, idleWorkerSeconds: idleThreadSeconds,
             requestReadTimeoutSeconds: readTimeout, sendTimeoutSeconds: sendTimeout, maxInFlight: maxInFlight
         )
-        server.maxBodyBytesByPrefix = ["/v1/": maxV1Body]
+        // Imports carry whole exports: /conversations/import has a limit of its own.
+        let maxImportBody = try env.value("ASKD_MAX_IMPORT_BYTES") { Int($0) } ?? 64 << 20
+        guard maxImportBody >= 1, maxImportBody <= 1 << 30 else {
+            throw ConfigurationError("ASKD_MAX_IMPORT_BYTES must be between 1 and 1073741824, not \(maxImportBody)")
+        }
+        server.maxBodyBytesByPrefix = ["/v1/": maxV1Body, "/conversations/import": maxImportBody]
 
         logLevel = try env.value("ASKD_LOG_LEVEL", expecting: "trace, debug, info, notice, warning, error or critical") {
             Logger.Level(rawValue: $0.lowercased())
@@ -154,6 +163,9 @@ public struct ServeConfiguration: Sendable, Equatable {
             metricsSocket = nil
         }
         logFormat = try env.value("ASKD_LOG_FORMAT", expecting: "line or json") { LogFormat(rawValue: $0.lowercased()) } ?? .line
+        shareLinks = ShareLinks(publicURL: try env.value("ASKD_PUBLIC_URL", expecting: "an absolute http or https URL, such as https://askd.example.com") {
+            Self.isPublicURL($0) ? $0 : nil
+        })
         turnLeaseSeconds = try env.value("ASKD_TURN_LEASE_SECONDS", expecting: "a number of seconds from 1 to 3600") {
             Double($0).flatMap { $0 >= 1 && $0 <= 3_600 ? $0 : nil }
         } ?? 30
@@ -193,6 +205,14 @@ public struct ServeConfiguration: Sendable, Equatable {
             throw ConfigurationError("--listen \(address): the port must be 1 to 65535")
         }
         return .tcp(host: host, port: port)
+    }
+
+    /// `http://` or `https://`, a host, and maybe a port and a path: no query, fragment or spaces.
+    static func isPublicURL(_ text: String) -> Bool {
+        guard let rest = ["https://", "http://"].first(where: text.hasPrefix).map({ text.dropFirst($0.count) }) else { return false }
+        let host = rest.prefix { $0 != "/" }
+        return !host.isEmpty && !text.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace || $0 == "\\" })
+            && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-:[]".contains($0)) }
     }
 
     static func boolean(_ text: String) -> Bool? {

@@ -77,6 +77,8 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
 
     var mustEndNow: Bool { server.state.drainRanOut.load(ordering: .acquiring) }
 
+    var pendingBytes: Int { state.withLock { $0.pending.count - $0.sentOffset } }
+
     var clientIsGone: Bool {
         if state.withLock({ $0.gone }) { return true }
         guard askd_peer_hung_up(descriptor) == 1 else { return false }
@@ -121,7 +123,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
             if !state.headSent {
                 state.headSent = true
                 let head = ResponseWriter.head(status: .ok, headers: ["X-Request-Id": requestID], contentLength: nil)
-                _ = send(head, in: &state, bounded: false)
+                _ = send(head, in: &state, bounded: false, flushing: false)
             }
             return sendEnd(in: &state)
         }
@@ -140,7 +142,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
             guard !state.headSent, !state.ended else { return .nothing }
             state.headSent = true
             state.status = stamped.status.code
-            _ = send(bytes, in: &state, bounded: false)
+            _ = send(bytes, in: &state, bounded: false, flushing: false)
             return sendEnd(in: &state)
         }
     }
@@ -183,8 +185,11 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
         }
     }
 
-    /// Frames `bytes` as stdout and sends what the socket takes now.
-    private func send(_ bytes: [UInt8], in state: inout State, bounded: Bool) -> Next {
+    /// Frames `bytes` as stdout and sends what the socket takes now, or, without `flushing`,
+    /// leaves them for the end record to go out with in the same send: nginx may close a
+    /// connection whose response it has whole (by its Content-Length) before the end record
+    /// arrives, and then opens a new one for its next request.
+    private func send(_ bytes: [UInt8], in state: inout State, bounded: Bool, flushing: Bool = true) -> Next {
         guard !state.gone else { return next(after: &state) }
         compact(&state)
         FastCGIRecords.appendStdout(bytes, id: recordID, to: &state.pending)
@@ -192,6 +197,7 @@ final class OutputChannel: ResponseChannel, @unchecked Sendable {
             markGone(&state)
             return next(after: &state)
         }
+        guard flushing else { return .nothing }
         if !state.watched { flush(&state) }
         return next(after: &state)
     }

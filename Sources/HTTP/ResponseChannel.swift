@@ -41,6 +41,15 @@ public protocol ResponseChannel: AnyObject, Sendable {
     /// Whether the server can wait no longer for this response: it is stopping and its drain
     /// time has run out. A handler still streaming ends the response now, saying why.
     var mustEndNow: Bool { get }
+
+    /// How many bytes written are still waiting for the client: a long body written piece by
+    /// piece waits while this is high, so that it never piles up past the channel's bound.
+    var pendingBytes: Int { get }
+}
+
+extension ResponseChannel {
+    /// A channel that keeps nothing back has nothing waiting.
+    public var pendingBytes: Int { 0 }
 }
 
 /// The client closed its connection before the response was complete.

@@ -109,7 +109,51 @@ enum PostgresMigrations {
             "CREATE INDEX parallel_slots_by_token ON parallel_slots (token_id, expires_at)",
             PostgresStore.admitFunction,
         ],
-        // 7: full-text search (`PostgresStore+Search`): a tsvector per message and per title,
+        // The answers that regenerations replaced, by message, oldest version first (content as
+        // BYTEA, like a message's); they go with their conversation.
+        [
+            """
+            CREATE TABLE message_versions (
+                conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                content BYTEA NOT NULL,
+                model TEXT,
+                prompt_tokens INTEGER,
+                completion_tokens INTEGER,
+                total_tokens INTEGER,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (conversation_id, seq, version)
+            )
+            """,
+        ],
+        // Share links: a snapshot of a conversation's title and messages, which go with the
+        // conversation when it is deleted.
+        [
+            """
+            CREATE TABLE shares (
+                id TEXT PRIMARY KEY,
+                token_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+                title TEXT,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT
+            )
+            """,
+            "CREATE INDEX shares_by_token ON shares (token_id, created_at DESC, id COLLATE \"C\" DESC)",
+            "CREATE INDEX shares_by_conversation ON shares (conversation_id)",
+            """
+            CREATE TABLE share_messages (
+                share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                content BYTEA NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (share_id, seq)
+            )
+            """,
+        ],
+        // Full-text search (`PostgresStore+Search`): a tsvector per message and per title,
         // with its owner's lexeme,
         // each with a GIN index, written by triggers in the transaction of every write to the
         // text (an insert, an import, a title change, a message replaced in place), in the

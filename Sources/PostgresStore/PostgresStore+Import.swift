@@ -36,7 +36,7 @@ extension PostgresStore {
         text.contains("\u{0}") ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
         try withConnection { db in
             try db.transaction {
                 try db.execute("DELETE FROM conversations WHERE id = $1", [.text(conversation.id)])
@@ -65,6 +65,23 @@ extension PostgresStore {
                         ]
                     )
                 }
+                try Self.insertVersions(versions, conversationID: conversation.id, on: db)
+            }
+        }
+    }
+
+    /// Stores previous versions, numbered from 1 for each message in the order given.
+    static func insertVersions(_ versions: [Int: [MessageVersion]], conversationID: String, on db: PostgresConnection) throws {
+        for (sequence, list) in versions {
+            for (index, version) in list.enumerated() {
+                _ = try db.execute(
+                    "INSERT INTO message_versions (conversation_id, version, \(StoredColumns.messageVersion)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    [
+                        .text(conversationID), .integer(index + 1), .integer(sequence), .bytes(version.content),
+                        .text(version.model.map(Self.storable)), .integer(version.usage?.promptTokens),
+                        .integer(version.usage?.completionTokens), .integer(version.usage?.totalTokens), .date(version.createdAt),
+                    ]
+                )
             }
         }
     }

@@ -22,9 +22,6 @@ extension PostgresStore {
         }
     }
 
-    /// The version a migrated database has.
-    public static var latestSchemaVersion: Int { PostgresMigrations.latestVersion }
-
     /// The schema version of the database: 0 before the first migration.
     public func schemaVersion() throws -> Int {
         try withConnection { try PostgresMigrations.currentVersion($0) }

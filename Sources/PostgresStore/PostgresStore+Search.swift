@@ -3,7 +3,7 @@ import Store
 
 extension PostgresStore {
     /// Ranks the owner's matching messages and titles by `ts_rank` through the GIN indexes of
-    /// migration 7, takes the page after `cursor`, and makes a headline for the page's hits
+    /// the search migration, takes the page after `cursor`, and makes a headline for the page's hits
     /// only, all in one statement.
     public func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] {
         guard limit > 0 else { return [] }

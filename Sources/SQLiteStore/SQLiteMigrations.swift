@@ -84,7 +84,45 @@ enum SQLiteMigrations {
         ) WITHOUT ROWID;
         CREATE INDEX parallel_slots_by_token ON parallel_slots(token_id, expires_at);
         """,
-        // 6: full-text search (`SQLiteSearchSchema`).
+        // The answers that regenerations replaced, by message, oldest version first; they go
+        // with their conversation.
+        """
+        CREATE TABLE message_versions (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            content TEXT NOT NULL,
+            model TEXT,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            total_tokens INTEGER,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, seq, version)
+        ) WITHOUT ROWID;
+        """,
+        // Share links: a snapshot of a conversation's title and messages, which go with the
+        // conversation when it is deleted.
+        """
+        CREATE TABLE shares (
+            id TEXT PRIMARY KEY,
+            token_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            title TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER
+        );
+        CREATE INDEX shares_by_token ON shares(token_id, created_at DESC, id DESC);
+        CREATE INDEX shares_by_conversation ON shares(conversation_id);
+        CREATE TABLE share_messages (
+            share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (share_id, seq)
+        ) WITHOUT ROWID;
+        """,
+        // Full-text search (`SQLiteSearchSchema`).
         SQLiteSearchSchema.migration,
     ]
 

@@ -30,7 +30,7 @@ extension SQLiteStore {
         }
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
         try withConnection { db in
             try db.writeTransaction {
                 try db.execute("DELETE FROM conversations WHERE id = ?", [.text(conversation.id)])
@@ -46,6 +46,23 @@ extension SQLiteStore {
                         .integer(message.usage?.completionTokens), .integer(message.usage?.totalTokens), .date(message.createdAt),
                     ])
                 }
+                try Self.insertVersions(versions, conversationID: conversation.id, on: db)
+            }
+        }
+    }
+
+    /// Stores previous versions, numbered from 1 for each message in the order given.
+    static func insertVersions(_ versions: [Int: [MessageVersion]], conversationID: String, on db: SQLiteConnection) throws {
+        for (sequence, list) in versions {
+            for (index, version) in list.enumerated() {
+                try db.execute(
+                    "INSERT INTO message_versions (conversation_id, version, \(StoredColumns.messageVersion)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        .text(conversationID), .integer(index + 1), .integer(sequence), .text(version.content),
+                        version.model.map { .text($0) } ?? .null, .integer(version.usage?.promptTokens),
+                        .integer(version.usage?.completionTokens), .integer(version.usage?.totalTokens), .date(version.createdAt),
+                    ]
+                )
             }
         }
     }

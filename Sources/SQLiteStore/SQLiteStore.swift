@@ -83,9 +83,6 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     }
 
     /// The schema version of the open database.
-    /// The version a migrated database has.
-    public static var latestSchemaVersion: Int { SQLiteMigrations.latestVersion }
-
     public func schemaVersion() throws -> Int {
         try withConnection { try $0.query("PRAGMA user_version", []) { Int($0.integer(0) ?? 0) }.first ?? 0 }
     }

@@ -34,12 +34,30 @@ import Platform
 ///   total. A ticket's parallel slot is a lease, renewed while its request runs (`SlotLeases`),
 ///   that runs out when its process dies. `finishAdmission`, or committing a turn that carries
 ///   the ticket, frees the slot and counts the tokens, once.
-/// - **Deletes** remove the conversation and all its messages for good.
+/// - **Deletes** remove the conversation and all its messages for good, previous versions
+///   included, and its shares with them, in the same transaction.
 /// - **Search** finds the owner's messages and conversation titles that hold every term of a
 ///   `SearchQuery`, tokenized alike on every backend (letters, digits and marks; case folded),
 ///   in `SearchCursor`'s order. Every write to messages or titles (turns, imports, deletes,
 ///   title changes, a message replaced in place) changes what search finds in its own
 ///   transaction, and a search reads only the owner's entries however many others hold.
+/// - **Shares** are snapshots: `createShare` copies the conversation's title and messages as
+///   they are, and later turns change nothing in them. `sharedConversation` answers nil for an
+///   unknown, revoked or expired share, and for a share whose owner's token is revoked.
+/// - **Batch imports** (`insertConversations`) store every conversation given or none, and
+///   count nothing in the owner's usage.
+/// - **Forks.** `forkConversation` creates a conversation of the same owner, with the original's
+///   settings (its title replaced when the fork names one), created and updated at the fork's
+///   date, holding copies of messages 1 through `through`: the same numbers, roles, contents,
+///   models, usage, dates and previous versions. All or nothing; the original is unchanged, and
+///   no usage is counted.
+/// - **Regenerations.** `replaceLastAnswer` replaces the conversation's last message, which must
+///   be the assistant's answer numbered `sequence`, with the new answer under the same number,
+///   and keeps the replaced one as that message's newest previous version; it updates the
+///   conversation, counts the usage and ends the ticket as `commitTurn` does, and checks the
+///   lock as `commitTurn` does (else `StoreError.turnLockLost`), all or nothing. A missing or
+///   foreign conversation, or one whose last message is not that answer, throws
+///   `StoreError.conversationNotFound` and stores nothing.
 /// - **Availability.** A failure of the database itself (unreachable, locked past the busy
 ///   timeout, out of space) throws `StoreError.unavailable`, and the store recovers by itself
 ///   once the database is back; `checkAvailable` asks without doing anything else.
@@ -96,6 +114,17 @@ public protocol ConversationStore: Sendable {
     /// commits there (maybe together with other turns); the default commits on the process's
     /// `WorkQueue`.
     func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+
+    /// Copies the start of a conversation into a new one; see the contract above.
+    /// - Throws: `StoreError.duplicate` when the new id is taken.
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome
+
+    /// Replaces a conversation's last answer with a new one, in one transaction; see the contract above.
+    func replaceLastAnswer(_ regeneration: Regeneration) throws
+
+    /// The previous versions of the conversation's messages numbered within `sequences`, oldest
+    /// first, by sequence number; a message never replaced has none (and no entry).
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]]
 
     /// Changes some of the settings of `owner`'s conversation; the conversation as it now is,
     /// or nil if there is none (or it is another owner's). `updatedAt` is left alone.
@@ -158,6 +187,30 @@ public protocol ConversationStore: Sendable {
     /// `limit` of them, starting after `cursor`.
     func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit]
 
+    // MARK: Shares
+
+    /// Snapshots `share.conversationID` (its title and messages, as they are now) under
+    /// `share.id`, if the conversation belongs to `share.owner`; whether it did.
+    /// - Throws: `StoreError.duplicate` when the share id is taken.
+    func createShare(_ share: Share) throws -> Bool
+
+    /// The owner's shares, newest first, expired ones included.
+    func shares(owner: String) throws -> [Share]
+
+    /// Revokes the share if it belongs to `owner`; whether it did. Readers miss it at once.
+    func deleteShare(id: String, owner: String) throws -> Bool
+
+    /// The snapshot a share shows at `date`; nil when the share is unknown, revoked or expired
+    /// at `date`, or its owner's token is revoked.
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation?
+
+    // MARK: Exports and imports
+
+    /// Stores every one of `conversations` with its messages, under the ids and owners they
+    /// carry, all or nothing; their usage is not counted.
+    /// - Throws: `StoreError.duplicate` when an id is taken (and nothing is stored).
+    func insertConversations(_ conversations: [ImportedConversation]) throws
+
     // MARK: Moving stores
 
     /// Every conversation of every owner, oldest first.
@@ -167,9 +220,20 @@ public protocol ConversationStore: Sendable {
     /// - Throws: `StoreError.duplicate` when another token has its name or hash.
     func importToken(_ token: TokenRecord) throws
 
-    /// Stores the conversation with exactly these messages, replacing any conversation with the
-    /// same id and its messages, all or nothing.
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws
+    /// Stores the conversation with exactly these messages and previous versions (by sequence
+    /// number, oldest first), replacing any conversation with the same id and all it holds, all
+    /// or nothing.
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws
+
+    /// Every share of every owner, oldest first, expired or not.
+    func allShares() throws -> [Share]
+
+    /// The share's snapshot, whether it can be read now or not (expired, or its token revoked).
+    func shareSnapshot(id: String) throws -> SharedConversation?
+
+    /// Stores the share with exactly this snapshot, replacing the share with the same id; its
+    /// conversation must be there (imported first), or `StoreError.conversationNotFound`.
+    func importShare(_ share: Share, snapshot: SharedConversation) throws
 }
 
 /// A conversation's turn lock, held by whoever has this value until it is released.
@@ -185,6 +249,11 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    /// Stores the conversation with exactly these messages and no previous versions.
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+        try importConversation(conversation, messages: messages, versions: [:])
+    }
+
     /// The newest `limit` messages before `sequence`, however many bytes they hold.
     public func messages(conversationID: String, newest limit: Int, before sequence: Int?) throws -> [StoredMessage] {
         try messages(conversationID: conversationID, newest: limit, before: sequence, maxBytes: .max)
@@ -192,6 +261,12 @@ extension ConversationStore {
 
     public func commitTurn(_ turn: Turn, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         WorkQueue.shared.post { completion(Result { try commitTurn(turn) }) }
+    }
+
+    /// Replaces the last answer as `replaceLastAnswer(_:)` does and passes the outcome to
+    /// `completion`, once, on the process's `WorkQueue`: never on the caller's thread.
+    public func replaceLastAnswer(_ regeneration: Regeneration, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        WorkQueue.shared.post { completion(Result { try replaceLastAnswer(regeneration) }) }
     }
 
     /// Takes the conversation's turn lock, waiting on the calling thread up to `timeout`

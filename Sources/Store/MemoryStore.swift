@@ -6,16 +6,28 @@ import Platform
 
 /// The reference `ConversationStore`: everything in memory, for tests and for trying askd out.
 public final class MemoryStore: ConversationStore {
-    private struct State {
+    struct State {
         var tokens: [TokenRecord] = []
         var conversations: [String: Conversation] = [:]
         var messages: [String: [StoredMessage]] = [:]
+        /// By conversation, then sequence number: the previous versions, oldest first.
+        var versions: [String: [Int: [MessageVersion]]] = [:]
         var lockedConversations: Set<String> = []
         /// By owner, then UTC day.
         var usage: [String: [String: UsageTotals]] = [:]
+        /// By share id, with the snapshot each shows.
+        var shares: [String: (share: Share, snapshot: SharedConversation)] = [:]
+
+        /// Forgets the conversation, its messages, their previous versions and its shares.
+        mutating func removeConversation(_ id: String) {
+            conversations[id] = nil
+            messages[id] = nil
+            versions[id] = nil
+            shares = shares.filter { $0.value.share.conversationID != id }
+        }
     }
 
-    private let state: Locked<State>
+    let state: Locked<State>
     /// The waiters for turn locks. A lock here never expires, so its renewals do nothing.
     private let leases: TurnLeases
     private let limits = MemoryLimits()
@@ -154,6 +166,58 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
+    public func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome {
+        try state.withLock { state in
+            guard var conversation = state.conversations[fork.conversationID], conversation.owner == fork.owner else {
+                return .conversationNotFound
+            }
+            let messages = state.messages[fork.conversationID] ?? []
+            guard messages.contains(where: { $0.sequence == fork.through }) else { return .messageNotFound }
+            guard state.conversations[fork.newID] == nil else { throw StoreError.duplicate("conversation \(fork.newID)") }
+            conversation.id = fork.newID
+            conversation.createdAt = fork.date
+            conversation.updatedAt = fork.date
+            if let title = fork.title { conversation.settings.title = title }
+            state.conversations[fork.newID] = conversation
+            state.messages[fork.newID] = messages.filter { $0.sequence <= fork.through }
+            state.versions[fork.newID] = state.versions[fork.conversationID]?.filter { $0.key <= fork.through }
+            return .forked(conversation)
+        }
+    }
+
+    public func replaceLastAnswer(_ regeneration: Regeneration) throws {
+        try state.withLock { state in
+            let id = regeneration.conversationID
+            guard state.conversations[id]?.owner == regeneration.owner, let last = state.messages[id]?.last,
+                last.sequence == regeneration.sequence, last.role == .assistant
+            else { throw StoreError.conversationNotFound(id) }
+            state.conversations[id]!.updatedAt = regeneration.date
+            state.versions[id, default: [:]][last.sequence, default: []].append(MessageVersion(of: last))
+            state.messages[id]![state.messages[id]!.count - 1] = StoredMessage(
+                sequence: last.sequence, role: .assistant, content: regeneration.answer, model: regeneration.model,
+                usage: regeneration.usage, createdAt: regeneration.date
+            )
+            Self.count(regeneration.usage, of: regeneration.owner, at: regeneration.date, in: &state)
+            if let ticket = regeneration.admission {
+                let usage = regeneration.usage
+                limits.finish(ticket, tokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0), counted: true, at: regeneration.date)
+            }
+        }
+    }
+
+    public func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] {
+        state.withLock { state in (state.versions[conversationID] ?? [:]).filter { sequences.contains($0.key) } }
+    }
+
+    /// Counts one request to the model in the owner's day.
+    private static func count(_ usage: TokenUsage?, of owner: String, at date: Date, in state: inout State) {
+        var day = state.usage[owner, default: [:]][date.usageDay, default: UsageTotals()]
+        day.requests += 1
+        day.promptTokens += usage?.promptTokens ?? 0
+        day.completionTokens += usage?.completionTokens ?? 0
+        state.usage[owner, default: [:]][date.usageDay] = day
+    }
+
     public func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
         state.withLock { state in
             guard var conversation = state.conversations[id], conversation.owner == owner else { return nil }
@@ -166,8 +230,7 @@ public final class MemoryStore: ConversationStore {
     public func deleteConversation(id: String, owner: String) throws -> Bool {
         state.withLock { state in
             guard state.conversations[id]?.owner == owner else { return false }
-            state.conversations[id] = nil
-            state.messages[id] = nil
+            state.removeConversation(id)
             return true
         }
     }
@@ -215,10 +278,7 @@ public final class MemoryStore: ConversationStore {
     public func deleteAllConversations(owner: String) throws -> Int {
         state.withLock { state in
             let owned = state.conversations.values.filter { $0.owner == owner }.map(\.id)
-            for id in owned {
-                state.conversations[id] = nil
-                state.messages[id] = nil
-            }
+            for id in owned { state.removeConversation(id) }
             return owned.count
         }
     }
@@ -269,10 +329,11 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
         state.withLock { state in
             state.conversations[conversation.id] = conversation
             state.messages[conversation.id] = messages.sorted { $0.sequence < $1.sequence }
+            state.versions[conversation.id] = versions.isEmpty ? nil : versions
         }
     }
 }

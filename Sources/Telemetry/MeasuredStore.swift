@@ -84,6 +84,18 @@ public struct MeasuredStore: ConversationStore {
         }
     }
 
+    public func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome {
+        try metrics.timing("fork_conversation") { try base.forkConversation(fork) }
+    }
+
+    public func replaceLastAnswer(_ regeneration: Regeneration) throws {
+        try metrics.timing("replace_last_answer") { try base.replaceLastAnswer(regeneration) }
+    }
+
+    public func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] {
+        try metrics.timing("previous_versions") { try base.previousVersions(conversationID: conversationID, sequences: sequences) }
+    }
+
     public func updateConversation(id: String, owner: String, change: ConversationSettingsChange) throws -> Conversation? {
         try metrics.timing("update_conversation") { try base.updateConversation(id: id, owner: owner, change: change) }
     }
@@ -141,7 +153,7 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("import_token") { try base.importToken(token) }
     }
 
-    public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
-        try metrics.timing("import_conversation") { try base.importConversation(conversation, messages: messages) }
+    public func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
+        try metrics.timing("import_conversation") { try base.importConversation(conversation, messages: messages, versions: versions) }
     }
 }

@@ -34,11 +34,22 @@ struct UnavailableStore: ConversationStore {
     func checkAvailable() throws { throw down }
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws { throw down }
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws { throw down }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { throw down }
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings { throw down }
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome { throw down }
+    func replaceLastAnswer(_ regeneration: Regeneration) throws { throw down }
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] { throw down }
+    func createShare(_ share: Share) throws -> Bool { throw down }
+    func shares(owner: String) throws -> [Share] { throw down }
+    func deleteShare(id: String, owner: String) throws -> Bool { throw down }
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { throw down }
+    func allShares() throws -> [Share] { throw down }
+    func shareSnapshot(id: String) throws -> SharedConversation? { throw down }
+    func importShare(_ share: Share, snapshot: SharedConversation) throws { throw down }
+    func insertConversations(_ conversations: [ImportedConversation]) throws { throw down }
 }
 
 @Suite struct HealthHandlerTests {
@@ -125,8 +136,8 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { try inner.recordUsage(owner: owner, usage: usage, date: date) }
     func allConversations() throws -> [Conversation] { try inner.allConversations() }
     func importToken(_ token: TokenRecord) throws { try inner.importToken(token) }
-    func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
-        try inner.importConversation(conversation, messages: messages)
+    func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {
+        try inner.importConversation(conversation, messages: messages, versions: versions)
     }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { try inner.updateToken(idOrName: idOrName, change: change) }
     func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { try inner.admit(tokenID: tokenID, limits: limits, at: date) }
@@ -136,4 +147,17 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
         try inner.limitReadings(tokenID: tokenID, limits: limits, at: date)
     }
+    func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome { try inner.forkConversation(fork) }
+    func replaceLastAnswer(_ regeneration: Regeneration) throws { try inner.replaceLastAnswer(regeneration) }
+    func previousVersions(conversationID: String, sequences: ClosedRange<Int>) throws -> [Int: [MessageVersion]] {
+        try inner.previousVersions(conversationID: conversationID, sequences: sequences)
+    }
+    func createShare(_ share: Share) throws -> Bool { try inner.createShare(share) }
+    func shares(owner: String) throws -> [Share] { try inner.shares(owner: owner) }
+    func deleteShare(id: String, owner: String) throws -> Bool { try inner.deleteShare(id: id, owner: owner) }
+    func sharedConversation(id: String, at date: Date) throws -> SharedConversation? { try inner.sharedConversation(id: id, at: date) }
+    func allShares() throws -> [Share] { try inner.allShares() }
+    func shareSnapshot(id: String) throws -> SharedConversation? { try inner.shareSnapshot(id: id) }
+    func importShare(_ share: Share, snapshot: SharedConversation) throws { try inner.importShare(share, snapshot: snapshot) }
+    func insertConversations(_ conversations: [ImportedConversation]) throws { try inner.insertConversations(conversations) }
 }

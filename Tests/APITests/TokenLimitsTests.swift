@@ -1,4 +1,5 @@
 @testable import API
+import Auth
 import Foundation
 import HTTP
 import Store
@@ -68,6 +69,28 @@ import Upstream
         #expect(continued.0 == 403, "the conversation keeps a model outside the list")
         #expect(continued.1["error"] as? String == "model not allowed for this token")
         #expect(fixture.ask(#"{"prompt":"again","conversation_id":"\#(id)","model":"other"}"#, token: fixture.alice).0 == 200)
+    }
+
+    @Test func aPatchToAModelOutsideTheTokensListIsForbiddenAndChangesNothing() throws {
+        var settings = AskSettings(maxPromptCharacters: 100)
+        settings.models = ["fake-model", "other", "third"]
+        let fixture = try AskFixture(settings: settings)
+        let first = fixture.ask(#"{"prompt":"hi","model":"other"}"#, token: fixture.alice)
+        let id = try #require((first.1["response"] as? [String: Any])?["conversation_id"] as? String)
+        try limit(fixture) { $0.models = .some(["other"]) }
+        let handler = ConversationsHandler(store: fixture.store, verifier: StoreTokenVerifier(store: fixture.store), limits: settings)
+        func patch(_ body: String) -> Int {
+            let request = Request(
+                method: "PATCH", path: "/conversation/\(id)",
+                headers: ["Authorization": "Bearer \(fixture.alice)", "Content-Type": "application/json"], body: Array(body.utf8),
+                parameters: ["conversation_id": id]
+            )
+            do { return try handler.update(request).status.code } catch { return (error as? HTTPError)?.status.code ?? 500 }
+        }
+        #expect(patch(#"{"model":"third"}"#) == 403, "allowed by askd, not by the token")
+        #expect(try fixture.store.conversation(id: id, owner: "t-alice")?.settings.model == "other")
+        #expect(patch(#"{"model":"other"}"#) == 200)
+        #expect(patch(#"{"model":null}"#) == 200, "clearing the model is always allowed")
     }
 
     @Test func theDaysTokensCapMaxTokensThenRunOutUntilMidnight() throws {

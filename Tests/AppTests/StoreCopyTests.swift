@@ -37,6 +37,30 @@ struct StoreCopyTests {
         }
     }
 
+    @Test func theAnswersRegenerationsReplacedAreCopiedAndVerified() throws {
+        let source = try populated()
+        let conversation = try #require(try source.allConversations().first { $0.id == "c2" })
+        let versions = [6: [MessageVersion(content: "an earlier a2", model: "m", createdAt: at(3_100))], 4: [MessageVersion(content: "old a1", createdAt: at(3_050))]]
+        try source.importConversation(conversation, messages: try source.messages(conversationID: "c2"), versions: versions)
+        let target = MemoryStore()
+        _ = try StoreCopy.copy(from: source, to: target, force: false)
+        #expect(try target.previousVersions(conversationID: "c2", sequences: 1...6) == versions)
+        #expect(try target.previousVersions(conversationID: "c0", sequences: 1...2).isEmpty)
+    }
+
+    @Test func shareLinksArriveWithTheirSnapshotsEvenExpired() throws {
+        let source = try populated()
+        #expect(try source.createShare(Share(id: "share-1", owner: "tok_a", conversationID: "c0", createdAt: at(4_000), expiresAt: nil)))
+        #expect(try source.createShare(Share(id: "share-2", owner: "tok_a", conversationID: "c2", createdAt: at(4_100), expiresAt: at(4_200))))
+        let target = MemoryStore()
+        let summary = try StoreCopy.copy(from: source, to: target, force: false)
+        #expect(summary.shares == 2)
+        #expect(summary.description.hasSuffix("and 2 shares"))
+        #expect(try target.allShares() == source.allShares())
+        for id in ["share-1", "share-2"] { #expect(try target.shareSnapshot(id: id) == source.shareSnapshot(id: id)) }
+        #expect(try target.sharedConversation(id: "share-1", at: at(5_000))?.messages.count == 2)
+    }
+
     @Test func aTargetWithDataIsRefusedUnlessForcedAndCopyingAgainChangesNothing() throws {
         let source = try populated()
         let target = MemoryStore()

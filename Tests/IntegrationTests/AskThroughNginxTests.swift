@@ -49,6 +49,26 @@ extension IntegrationTests {
             #expect(try ask(stack, token: token, #"{"prompt":"x","conversation_id":"\#(id)"}"#).status == 404)
         }
 
+        /// A plain answer's last stdout record and its end record leave in one send: nginx has the
+        /// whole body by its Content-Length and would otherwise close the connection before the
+        /// end record came, and askd would log a client that left.
+        @Test func plainAnswersEndCleanlyOnAKeptConnection() throws {
+            let upstream = try FakeOpenAI()
+            let stack = try Stack(environment: ["ASKD_PROVIDER": "openai", "OPENAI_BASE_URL": upstream.baseURL, "OPENAI_API_KEY": "sk-test"])
+            let token = try stack.createToken(name: "app")
+            // curl closes its connection as soon as it has the body, as many clients do: nginx then
+            // gives up a FastCGI request whose end record has not come yet.
+            for round in 0..<30 {
+                let result = try Stack.run("/usr/bin/curl", [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
+                    "-d", #"{"prompt":"round \#(round)"}"#, "http://127.0.0.1:\(stack.port)/ask",
+                ])
+                #expect(result.stdout == "200", "\(result.stdout) \(result.stderr)")
+            }
+            try waitUntil("askd logs the 30 answers", seconds: 5) { stack.askdLog.components(separatedBy: "path=/ask status=200").count - 1 == 30 }
+            #expect(!stack.askdLog.contains("client=gone"), "\(stack.askdLog.suffix(2000))")
+        }
+
         @Test func errorsThroughNginx() throws {
             let stack = try Stack()
             let token = try stack.createToken(name: "app")

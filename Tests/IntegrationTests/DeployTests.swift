@@ -239,6 +239,29 @@ extension IntegrationTests {
             #expect(!site.askdHasStarted, "static files never reach askd")
         }
 
+        /// Exports, imports and share links reach askd; the public share reads have a zone of
+        /// their own; /shared/{id} is the page that shows a share, whatever the id.
+        @Test func exportsImportsAndSharesAreRoutedAndTheSharePageIsServed() throws {
+            let site = try DeploySite()
+            for (method, path) in [
+                ("GET", "/conversations/export"), ("POST", "/conversations/import"), ("GET", "/shares"), ("DELETE", "/share/abc"),
+                ("GET", "/conversation/abc/export"), ("POST", "/conversation/abc/share"),
+            ] {
+                let response = try site.https(path, ["-X", method])
+                #expect(response.status == 401, "\(method) \(path): \(response)")
+                #expect(response.header("x-request-id") != nil, "answered by askd: \(method) \(path)")
+            }
+            let unknown = try site.https("/s/AAAAAAAAAAAAAAAAAAAAAA")
+            #expect(unknown.status == 404)
+            #expect(try unknown.json()["error"] as? String == "share not found")
+            #expect(site.siteText.contains("limit_req zone=askd_shares burst="), "/s/ has its own rate limit")
+            let page = try site.https("/shared/AAAAAAAAAAAAAAAAAAAAAA")
+            #expect(page.status == 200, "\(page)")
+            #expect(page.header("content-type")?.hasPrefix("text/html") == true)
+            #expect(page.text.contains("/shared.js?v="))
+            #expect(page.header("cache-control") == "no-cache")
+        }
+
         @Test func theWebChatPageFillsInWhatTheStaticRootDoesNotHold() throws {
             let site = try DeploySite()
             let versioned = try site.https("/app.js?v=0123456789")
@@ -421,10 +444,12 @@ extension IntegrationTests {
             #expect(site == (try params("dev/askd_fastcgi.conf")))
             #expect(Set(site.keys) == [
                 "REQUEST_METHOD", "REQUEST_URI", "DOCUMENT_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-                "REMOTE_ADDR", "HTTP_HOST", "HTTP_PROXY",
+                "REMOTE_ADDR", "HTTP_HOST", "HTTP_PROXY", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
             ])
             #expect(site["HTTP_PROXY"] == "\"\"")
             #expect(site["HTTP_HOST"] == "$host")
+            #expect(site["HTTP_X_FORWARDED_PROTO"] == "$scheme")
+            #expect(site["HTTP_X_FORWARDED_HOST"] == "$http_host")
         }
 
         /// The bench and the tests measure the dev stack; the site must keep as many idle

@@ -19,9 +19,10 @@ extension IntegrationTests {
                 "ASKD_MODEL": "test-model", "ASKD_MODELS": "test-model,other-model", "ASKD_UPSTREAM_TIMEOUT_SECONDS": "5",
             ])
             let token = try stack.createToken(name: "sdk")
+            let limited = try stack.createToken(name: "sdk-limited", ["--rpm", "2", "--models", "test-model"])
             let result = try Stack.run(
                 Self.script, ["upstream", "http://127.0.0.1:\(stack.port)", token, upstream.requestsPath],
-                timeout: 90
+                environment: ["ASKD_LIMITED_TOKEN": limited], timeout: 90
             )
             expectPassed(result, stack)
             // The upstream got askd's key, never the caller's token.
@@ -33,7 +34,11 @@ extension IntegrationTests {
         @Test func theOfficialSDKWorksAgainstTheEchoProvider() throws {
             let stack = try Stack()
             let token = try stack.createToken(name: "sdk")
-            expectPassed(try Stack.run(Self.script, ["echo", "http://127.0.0.1:\(stack.port)", token], timeout: 90), stack)
+            let limited = try stack.createToken(name: "sdk-limited", ["--rpm", "2"])
+            let result = try Stack.run(
+                Self.script, ["echo", "http://127.0.0.1:\(stack.port)", token], environment: ["ASKD_LIMITED_TOKEN": limited], timeout: 90
+            )
+            expectPassed(result, stack)
         }
 
         private func post(_ stack: Stack, _ token: String, bytes: Int) throws -> HTTPResponse {

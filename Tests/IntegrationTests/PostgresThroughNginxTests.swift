@@ -151,11 +151,17 @@ extension IntegrationTests {
                 _ = try sqlite.client.request("POST", "/ask", headers: headers(token), body: Array(#"{"prompt":"more","conversation_id":"\#(id)"}"#.utf8))
                 ids.append(id)
             }
+            // A regenerated answer and a share link go too.
+            let regenerated = try sqlite.client.request("POST", "/conversation/\(ids[0])/regenerate", headers: headers(alice), body: Array("{}".utf8))
+            #expect(regenerated.status == 200, "\(regenerated.text)")
+            let shared = try sqlite.client.request("POST", "/conversation/\(ids[1])/share", headers: headers(bob), body: Array("{}".utf8))
+            #expect(shared.status == 201, "\(shared.text)")
+            let shareID = try #require(try shared.json()["share_id"] as? String)
 
             let url = try PostgresCluster.shared.createDatabase()
             let copy = try Stack.run(Stack.askdBinary, ["store", "copy", "--from", sqlite.database, "--to", url], timeout: 30)
             #expect(copy.status == 0, "\(copy.stderr)")
-            #expect(copy.stdout.contains("2 tokens, 3 conversations and 12 messages"), "\(copy.stdout)")
+            #expect(copy.stdout.contains("2 tokens, 3 conversations, 12 messages and 1 share"), "\(copy.stdout)")
             #expect(!copy.stdout.contains("s3cret"))
             // Again: refused without --force, the same result with it.
             let again = try Stack.run(Stack.askdBinary, ["store", "copy", "--from", sqlite.database, "--to", url], timeout: 30)
@@ -166,6 +172,12 @@ extension IntegrationTests {
 
             // The same tokens continue the same conversations on PostgreSQL; another owner's stay hidden.
             let postgres = try Stack(environment: ["ASKD_DATABASE": url])
+            let read = try postgres.client.request("GET", "/conversation/\(ids[0])", headers: headers(alice))
+            let messages = try #require(try read.json()["messages"] as? [[String: Any]])
+            #expect((messages.last?["previous_versions"] as? [[String: Any]])?.count == 1, "\(read.text)")
+            let publicRead = try postgres.client.request("GET", "/s/\(shareID)")
+            #expect(publicRead.status == 200, "\(publicRead.text)")
+            #expect((try publicRead.json()["messages"] as? [[String: Any]])?.count == 4)
             for (index, token) in [alice, bob, alice].enumerated() {
                 let next = try postgres.client.request(
                     "POST", "/ask", headers: headers(token), body: Array(#"{"prompt":"moved","conversation_id":"\#(ids[index])"}"#.utf8)

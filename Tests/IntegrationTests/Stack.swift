@@ -148,8 +148,8 @@ final class Stack {
     }
 
     /// Creates an access token in the SQLite file at `database` and returns it.
-    func createToken(name: String) throws -> String {
-        let result = try Self.run(Self.askdBinary, ["token", "create", "--name", name], environment: ["ASKD_DATABASE": database])
+    func createToken(name: String, _ flags: [String] = []) throws -> String {
+        let result = try Self.run(Self.askdBinary, ["token", "create", "--name", name] + flags, environment: ["ASKD_DATABASE": database])
         try #require(result.status == 0, "token create failed: \(result.stderr)")
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -274,9 +274,9 @@ final class EventStreamClient {
     private var buffer: [UInt8] = []
     private var headText: String?
 
-    init(port: UInt16, token: String, body: String) throws {
+    init(port: UInt16, token: String, body: String, path: String = "/ask") throws {
         connection = try Connection(port: port)
-        let request = "POST /ask HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+        let request = "POST \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
             + "Accept: text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         try connection.send(Array(request.utf8))
     }

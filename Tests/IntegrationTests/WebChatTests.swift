@@ -5,7 +5,7 @@ extension IntegrationTests {
     /// The web chat page (web/) in a real browser: Tests/Support/web-chat walks it in Debian's
     /// Chromium through the dev stack's nginx, against the fake upstream, and checks what
     /// Tests/Support/web_chat_walk.py lists (streaming, Stop, rename and delete, paging, XSS,
-    /// 401, 429, 502, a network failure, CSP, time to messages, page weight).
+    /// 401, 429, 502, a network failure, CSP, time to messages, page weight, a shared conversation).
     @Suite struct WebChat {
         @Test func thePageWorksInChromium() throws {
             let upstream = try FakeOpenAI()

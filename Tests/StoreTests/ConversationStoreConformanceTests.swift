@@ -670,18 +670,24 @@ import Testing
                 usage: TokenUsage(promptTokens: 1, completionTokens: 2, totalTokens: 3), createdAt: .at(6_000)
             ),
         ]
+        let versions = [3: [
+            MessageVersion(content: "first", model: "m", usage: TokenUsage(promptTokens: 1, completionTokens: 1, totalTokens: 2), createdAt: .at(5_500)),
+            MessageVersion(content: "second", createdAt: .at(5_800)),
+        ]]
         // Copying twice gives the same result.
-        try store.importConversation(conversation, messages: messages)
-        try store.importConversation(conversation, messages: messages)
+        try store.importConversation(conversation, messages: messages, versions: versions)
+        try store.importConversation(conversation, messages: messages, versions: versions)
         #expect(try store.conversation(id: "c1", owner: alice.id) == conversation)
         #expect(try store.messages(conversationID: "c1") == messages)
         #expect(try store.allConversations() == [conversation])
+        #expect(try store.previousVersions(conversationID: "c1", sequences: 1...3) == versions)
 
         var replaced = conversation
         replaced.updatedAt = .at(7_000)
         try store.importConversation(replaced, messages: Array(messages.prefix(1)))
         #expect(try store.conversation(id: "c1", owner: alice.id) == replaced)
         #expect(try store.messages(conversationID: "c1") == Array(messages.prefix(1)))
+        #expect(try store.previousVersions(conversationID: "c1", sequences: 1...3).isEmpty, "the replaced conversation's versions went with it")
         // Turns go on after the imported messages.
         try store.commitTurn(turn("c1", owner: alice.id, starts: false, "more", at: 8_000))
         #expect(try store.messages(conversationID: "c1").map(\.sequence) == [1, 2, 3])

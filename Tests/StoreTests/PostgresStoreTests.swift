@@ -13,12 +13,12 @@ struct PostgresStoreTests {
     @Test func aNewDatabaseIsMigratedToTheLatestSchema() throws {
         let url = try newDatabase()
         let store = try PostgresStore(url: url)
-        #expect(try store.schemaVersion() == PostgresStore.latestSchemaVersion)
+        #expect(try store.schemaVersion() == PostgresMigrations.latestVersion)
         try store.insertToken(makeToken("alice"))
         // Another host starting migrates nothing and keeps the data.
         let again = try PostgresStore(url: url)
         try again.migrate()
-        #expect(try again.schemaVersion() == PostgresStore.latestSchemaVersion)
+        #expect(try again.schemaVersion() == PostgresMigrations.latestVersion)
         #expect(try again.allTokens().count == 1)
         // Without migrating, a store only connects when first used.
         #expect(try PostgresStore(url: try newDatabase(), migrate: false).schemaVersion() == 0)
@@ -56,7 +56,7 @@ struct PostgresStoreTests {
         _ = try PostgresTestCluster.psql(url, script)
 
         let store = try PostgresStore(url: url)
-        #expect(try store.schemaVersion() == PostgresStore.latestSchemaVersion)
+        #expect(try store.schemaVersion() == PostgresMigrations.latestVersion)
         try store.insertToken(alice)
         try store.commitTurn(turn("c1", owner: alice.id, starts: true, "hi"))
         #expect(try store.usage(owner: alice.id, day: day).day == UsageTotals(requests: 11, promptTokens: 33, completionTokens: 55))
@@ -74,7 +74,7 @@ struct PostgresStoreTests {
             }
         }
         #expect(errors.failures.isEmpty, "\(errors.failures)")
-        #expect(try PostgresStore(url: url).schemaVersion() == PostgresStore.latestSchemaVersion)
+        #expect(try PostgresStore(url: url).schemaVersion() == PostgresMigrations.latestVersion)
     }
 
     @Test(arguments: [
@@ -219,7 +219,7 @@ struct PostgresStoreTests {
         // Within a second of the last failed attempt, callers are told that failure again.
         try waitFor { (try? store.allTokens()) == [] }
         #expect(!store.migrationIsPending)
-        #expect(try store.schemaVersion() == PostgresStore.latestSchemaVersion)
+        #expect(try store.schemaVersion() == PostgresMigrations.latestVersion)
     }
 
     /// While the store waits to migrate, callers do not queue for the migration's connection

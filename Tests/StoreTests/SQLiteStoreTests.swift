@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteStore
+@testable import SQLiteStore
 import Store
 import Testing
 
@@ -14,11 +14,11 @@ struct SQLiteStoreTests {
     @Test func aNewFileIsMigratedToTheLatestSchemaInWALMode() throws {
         let path = try temporaryPath()
         let store = try SQLiteStore(path: path)
-        #expect(try store.schemaVersion() == SQLiteStore.latestSchemaVersion)
+        #expect(try store.schemaVersion() == SQLiteMigrations.latestVersion)
         // Opening again (another process starting) migrates nothing and keeps the data.
         try store.insertToken(makeToken("alice"))
         let again = try SQLiteStore(path: path)
-        #expect(try again.schemaVersion() == SQLiteStore.latestSchemaVersion)
+        #expect(try again.schemaVersion() == SQLiteMigrations.latestVersion)
         #expect(try again.allTokens().count == 1)
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }
@@ -35,7 +35,7 @@ struct SQLiteStoreTests {
             }
         }
         #expect(errors.failures.isEmpty, "\(errors.failures)")
-        #expect(try SQLiteStore(path: path).schemaVersion() == SQLiteStore.latestSchemaVersion)
+        #expect(try SQLiteStore(path: path).schemaVersion() == SQLiteMigrations.latestVersion)
     }
 
     @Test func theLogIsCopiedBackWhileTurnsKeepComing() throws {

@@ -75,7 +75,7 @@ struct SearchIndexTests {
             INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c2', 1, 'user', 'osprey again', 6);
             """)
         let store = try SQLiteStore(path: path)
-        #expect(try store.schemaVersion() == SQLiteStore.latestSchemaVersion)
+        #expect(try store.schemaVersion() == SQLiteMigrations.latestVersion)
         #expect(try found(store, "osprey") == ["c1#0", "c1#1", "c2#1"])
         try checkIndex(store)
         // Entries written afterwards take the next rowids of their owner's range, or a new owner's.

@@ -11,6 +11,9 @@ The last user message steers the answer:
   "#slow S"    waits S seconds, then answers normally
   "#garbage"   answers 200 with a body that is not JSON
   "#flaky"     answers 503 the first time this exact prompt is seen, then normally
+  "#once"      answers normally the first time this exact prompt is seen, then 500; streamed the
+               second time on, one content chunk "w0 " and then an error object (a regeneration
+               whose model fails)
   "#say TEXT"  answers TEXT itself (each two-character \\n in it a newline): Markdown or HTML for
                the web chat page's tests; streamed, it comes in 4 pieces 50 ms apart
   a prompt that is a key of the JSON object in RECORD_FILE + ".answers" (if that file exists):
@@ -47,6 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 record_path = sys.argv[1]
 lock = threading.Lock()
 seen_flaky = set()
+seen_once = set()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -104,6 +108,15 @@ class Handler(BaseHTTPRequestHandler):
             if first:
                 self.send_json(503, {"error": {"message": "try again"}})
                 return
+        if prompt.startswith("#once"):
+            with lock:
+                again = prompt in seen_once
+                seen_once.add(prompt)
+            if again and not request.get("stream"):
+                self.send_json(500, {"error": {"message": "upstream secret detail: once only"}})
+                return
+            if again:
+                prompt = "#dripfail 3 10 1"
         words = sum(len(text_of(m).split()) for m in request["messages"])
         if request.get("stream"):
             self.stream(request, prompt, words)

@@ -7,12 +7,16 @@ MODE "upstream": URL is a stack (nginx + askd) whose model is the fake upstream
 (Tests/Support/fake_openai.py), with ASKD_MODELS "test-model,other-model"; RECORD_FILE is where the
 fake records each request it got (and RECORD_FILE.events each stream askd closed).
 MODE "echo": the stack's model is askd's echo provider; only the shapes are checked.
+ASKD_LIMITED_TOKEN, when set, is a second token made with `--rpm 2` (and, in MODE "upstream",
+`--models test-model`): the SDK must see its limits as OpenAI's own (headers, RateLimitError,
+PermissionDeniedError).
 
 Every answer and every chunk is checked strictly, field by field, as the stricter clients
 (Kotlin's, Rust's, PHP's) read them, not only as the Python SDK's lenient models do. Prints one
 line per check; exits 1 on the first that fails, saying what failed.
 """
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -206,6 +210,9 @@ def main():
     expect_error(openai.NotFoundError, 404, "unknown_url", lambda: client.embeddings.create(model=model, input="x"))
     expect_error(openai.NotFoundError, 404, "unknown_url", lambda: client.responses.create(model=model, input="x"))
 
+    if os.environ.get("ASKD_LIMITED_TOKEN"):
+        limit_checks(OpenAI(base_url=base, api_key=os.environ["ASKD_LIMITED_TOKEN"], max_retries=0, timeout=20))
+
     if mode == "upstream":
         upstream_checks()
     else:
@@ -220,6 +227,32 @@ def main():
         time.sleep(0.05)
     check(usage_requests() - usage_before == billable, f"/usage counted {usage_requests() - usage_before} requests, expected {billable}")
     print(json.dumps({"checks": "passed", "billable": billable}), flush=True)
+
+
+def limit_checks(limited):
+    """A token with `--rpm 2`: OpenAI's x-ratelimit-* headers on a plain answer and on a stream's
+    200, then the SDK's RateLimitError; with `--models test-model`, PermissionDeniedError first,
+    which does not count."""
+    if mode == "upstream":
+        step("limits: a model outside the token's list")
+        expect_error(openai.PermissionDeniedError, 403, "permission_denied",
+                     lambda: limited.chat.completions.create(model="other-model", messages=messages("x")))
+    step("limits: headers on a plain answer")
+    raw = limited.chat.completions.with_raw_response.create(model=model, messages=messages("limited one"))
+    raw.parse()
+    check(raw.headers.get("x-ratelimit-limit-requests") == "2", f"plain: x-ratelimit-limit-requests {raw.headers.get('x-ratelimit-limit-requests')!r}")
+    check(raw.headers.get("x-ratelimit-remaining-requests") == "1", f"plain: remaining {raw.headers.get('x-ratelimit-remaining-requests')!r}")
+    check((raw.headers.get("x-ratelimit-reset-requests") or "").endswith("s"), f"plain: reset {raw.headers.get('x-ratelimit-reset-requests')!r}")
+    step("limits: headers on a stream's 200")
+    raw = limited.chat.completions.with_raw_response.create(model=model, messages=messages("limited two"), stream=True)
+    check(raw.headers.get("x-ratelimit-remaining-requests") == "0", f"stream: remaining {raw.headers.get('x-ratelimit-remaining-requests')!r}")
+    check("".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices), "stream: text")
+    step("limits: the third request in the minute")
+    error = expect_error(openai.RateLimitError, 429, "rate_limit_exceeded",
+                         lambda: limited.chat.completions.create(model=model, messages=messages("limited three")))
+    check(error.body["message"] == "rate limit reached: 2 requests per minute", f"429: message {error.body['message']!r}")
+    check(int(error.response.headers.get("retry-after", "0")) >= 1, f"429: retry-after {error.response.headers.get('retry-after')!r}")
+    check(error.response.headers.get("x-ratelimit-remaining-requests") == "0", "429: remaining")
 
 
 def upstream_checks():

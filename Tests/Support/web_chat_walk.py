@@ -98,7 +98,7 @@ console = []
 # a 502, a 429 and the network failure.
 expected_console = [("/conversations?limit=30 -", "status of 401"), ("/usage -", "status of 401"), ("/v1/models -", "status of 404"),
                     ("/conversation/", "status of 400"), ("/ask -", "status of 502"), ("/ask -", "status of 429"),
-                    ("/ask -", "net::ERR_INTERNET_DISCONNECTED")]
+                    ("/ask -", "net::ERR_INTERNET_DISCONNECTED"), ("/s/", "status of 404")]
 
 
 def page_checks():
@@ -443,6 +443,29 @@ try:
     el("#sign-out").click()
     wait(lambda: visible("#token"), "Sign out shows the token field")
     check(driver.execute_script("return localStorage.getItem('askd.token')") is None, "Sign out forgets the token")
+
+    # 8b. A shared conversation, signed out: the page at /shared/{id} renders it read-only and
+    # as safely as the chat page does.
+    step("8b. a shared conversation")
+    status, asked = api("POST", "/ask", {"prompt": "#say " + payloads})
+    check(status == 200, f"/ask for the share: {status} {asked}")
+    status, shared = api("POST", f"/conversation/{asked['response']['conversation_id']}/share", {"expires_in": "1h"})
+    check(status == 201 and shared["url"].endswith("/shared/" + shared["share_id"]), f"the share: {status} {shared}")
+    navigate(url.rstrip("/") + "/shared/" + shared["share_id"])
+    wait(lambda: els("#message-list li.assistant .body h1"), "the shared answer renders")
+    body = el("#message-list li.assistant .body")
+    for selector in ["script", "img", "iframe", "svg", "[onerror]", "[onload]", "[onmouseover]", "a[href^='javascript']", "[style]"]:
+        check(not els(selector, body), f"the shared answer holds no {selector}")
+    check(els("#message-list li.user .body")[0].text.startswith("#say # Payloads"), "the shared prompt is plain text")
+    check(not els("#composer") and not els("#prompt"), "read-only: nothing to send")
+    time.sleep(0.3)
+    page_checks()
+    figures["screenshots"].append(screenshot("web-chat-shared-1280x800", 1280, 800))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    navigate(url.rstrip("/") + "/shared/AAAAAAAAAAAAAAAAAAAAAA")
+    wait(lambda: "does not exist" in (text("#status") or ""), "an unknown share says so")
+    page_checks()
 
     # 9. No console errors but the ones the walk caused, and no CSP violations anywhere.
     step("9. console and CSP")

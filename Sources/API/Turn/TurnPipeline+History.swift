@@ -24,6 +24,7 @@ extension TurnPipeline {
                 // Changed since `admit` read it: the token's list applies to it as well.
                 try TokenAdmission.checkModel(kept, limits: turn.limits)
             }
+            if input.kind == .regenerate { return try regenerationTurn(turn, conversation, lock: lock) }
             // Only what the trim may keep: the newest messages, however long the conversation.
             let history = try store.messages(
                 conversationID: lock.conversationID, newest: settings.maxHistoryMessages, before: nil,
@@ -37,7 +38,7 @@ extension TurnPipeline {
         }
     }
 
-    private func chatRequest(_ input: AskInput, after history: [StoredMessage], kept: ConversationSettings) -> ChatRequest {
+    func chatRequest(_ input: AskInput, after history: [StoredMessage], kept: ConversationSettings) -> ChatRequest {
         let system = input.settings.system ?? kept.system ?? settings.systemPrompt
         let messages = ChatHistory.messages(system: system, history: history, prompt: input.prompt, settings: settings)
         let model = input.settings.model ?? kept.model ?? upstream.defaultModel

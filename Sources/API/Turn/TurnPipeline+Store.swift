@@ -13,7 +13,7 @@ extension TurnPipeline {
             prompt: turn.input.prompt, answer: answer.text, model: answer.model, usage: answer.usage, date: Date(),
             settings: turn.input.settings, lock: prepared.lock, admission: turn.admitted.ticket
         )
-        store.commitTurn(stored) { committed in
+        commit(stored, replacing: prepared.replacing) { committed in
             let finish: @Sendable () -> Void = {
                 release(prepared)
                 switch committed {

@@ -79,4 +79,6 @@ struct PreparedTurn: Sendable {
     let startsConversation: Bool
     let request: ChatRequest
     let lock: TurnLock?
+    /// The sequence number of the answer a regeneration replaces; nil for a turn that adds two messages.
+    var replacing: Int? = nil
 }
