@@ -102,6 +102,7 @@ bench: bench-deps build
 	./bench/run
 	./bench/metrics-cost
 	./bench/metrics-instructions
+	./bench/search
 
 # libFuzzer with AddressSanitizer (both ship with the Swift toolchain), one binary per target in
 # FUZZ_TARGETS, each run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (see fuzz/run).

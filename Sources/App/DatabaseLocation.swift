@@ -19,7 +19,11 @@ public enum DatabaseLocation: Sendable, Equatable {
         /// The longest a statement may run (`ASKD_PG_STATEMENT_TIMEOUT_MS`).
         public var statementTimeoutMilliseconds: Int
 
-        public init(url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000) {
+        /// The text search configuration of the search index (`ASKD_SEARCH_LANGUAGE`).
+        public var searchLanguage: String
+
+        public init(url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000, searchLanguage: String = "simple") {
+            self.searchLanguage = searchLanguage
             self.url = url
             self.maxConnections = maxConnections
             self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
@@ -54,7 +58,13 @@ public enum DatabaseLocation: Sendable, Equatable {
             let timeout = try env.value("ASKD_PG_STATEMENT_TIMEOUT_MS", expecting: "milliseconds from 100 to 600000") {
                 Int($0).flatMap { (100...600_000).contains($0) ? $0 : nil }
             } ?? 10_000
-            self = .postgres(PostgresSettings(url: value, maxConnections: maxConnections, statementTimeoutMilliseconds: timeout))
+            // Whether the database has it is checked when the store opens.
+            let language = try env.value("ASKD_SEARCH_LANGUAGE", expecting: "a text search configuration's name, such as simple or english") {
+                Self.isConfigurationName($0) ? $0 : nil
+            } ?? "simple"
+            self = .postgres(PostgresSettings(
+                url: value, maxConnections: maxConnections, statementTimeoutMilliseconds: timeout, searchLanguage: language
+            ))
             return
         }
         let busyTimeout = try env.value("ASKD_SQLITE_BUSY_TIMEOUT_MS", expecting: "milliseconds from 0 to 600000") {
@@ -77,6 +87,16 @@ public enum DatabaseLocation: Sendable, Equatable {
         switch self {
         case .sqlite(let path, _): path
         case .postgres(let settings): PostgresStore.redacted(settings.url)
+        }
+    }
+
+    /// A PostgreSQL name, optionally schema-qualified: letters, digits and underscores, not
+    /// starting with a digit, at most 63 bytes each.
+    static func isConfigurationName(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { part in
+            (1...63).contains(part.utf8.count) && part.utf8.first.map { !(48...57).contains($0) } == true
+                && part.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 95 }
         }
     }
 }

@@ -36,6 +36,7 @@ public enum Routes {
         router.delete("/conversations", use: conversations.deleteAll)
         router.get("/conversation/{conversation_id}", use: conversations.read)
         router.patch("/conversation/{conversation_id}", use: conversations.update)
+        router.get("/search", use: SearchHandler(store: store, verifier: verifier).handle)
         router.post("/conversation/{conversation_id}/fork", use: conversations.fork)
         let exports = ExportHandler(store: store, verifier: verifier)
         router.get("/conversation/{conversation_id}/export", use: exports.one)

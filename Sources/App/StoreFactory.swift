@@ -23,7 +23,7 @@ public enum StoreFactory {
                 return try PostgresStore(
                     url: settings.url, maxConnections: settings.maxConnections,
                     statementTimeoutMilliseconds: settings.statementTimeoutMilliseconds, migrate: migrate, leaseSeconds: turnLeaseSeconds,
-                    migrateOnceReachable: waitForDatabase
+                    migrateOnceReachable: waitForDatabase, searchLanguage: settings.searchLanguage
                 )
             }
         } catch {

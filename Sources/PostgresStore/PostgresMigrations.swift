@@ -153,6 +153,90 @@ enum PostgresMigrations {
             )
             """,
         ],
+        // Full-text search (`PostgresStore+Search`): a tsvector per message and per title,
+        // with its owner's lexeme,
+        // each with a GIN index, written by triggers in the transaction of every write to the
+        // text (an insert, an import, a title change, a message replaced in place), in the
+        // configuration that `askd_search_language` holds (`PostgresStore.applySearchLanguage`).
+        // The text searched is a message's first 250,000 characters, NULs as spaces, in lower
+        // case: a tsvector holds at most 1 MiB of lexemes and TEXT no NUL.
+        [
+            """
+            CREATE TABLE askd_search_language (
+                single BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (single),
+                language REGCONFIG NOT NULL
+            )
+            """,
+            "INSERT INTO askd_search_language (language) VALUES ('simple')",
+            // Lower case for every script, as SQLite's tokenizer folds it, whatever the
+            // database's locale (in the C locale, `lower` folds ASCII only): through ICU's root
+            // locale when the server has ICU.
+            """
+            DO $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+                    CREATE FUNCTION askd_search_fold(value TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE STRICT
+                        RETURN lower(value COLLATE "und-x-icu");
+                ELSE
+                    CREATE FUNCTION askd_search_fold(value TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE STRICT RETURN lower(value);
+                END IF;
+            END $$
+            """,
+            """
+            CREATE FUNCTION askd_search_text(content BYTEA) RETURNS TEXT LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+            DECLARE
+                cleaned BYTEA := content;
+                nul INTEGER := position('\\x00'::BYTEA IN content);
+            BEGIN
+                WHILE nul > 0 LOOP
+                    cleaned := overlay(cleaned PLACING '\\x20'::BYTEA FROM nul FOR 1);
+                    nul := position('\\x00'::BYTEA IN cleaned);
+                END LOOP;
+                RETURN askd_search_fold(left(convert_from(cleaned, 'UTF8'), 250000));
+            END
+            $$
+            """,
+            // The owner's lexeme, in every tsvector and in every query, so that the GIN index
+            // intersects the owner's entries with the query's. It holds a space, which no
+            // configuration's parser leaves in a lexeme: no text can forge it.
+            """
+            CREATE FUNCTION askd_search_owner(token_id TEXT) RETURNS TSQUERY LANGUAGE sql IMMUTABLE STRICT
+                RETURN format('%L', 'owner ' || md5(token_id))::TSQUERY
+            """,
+            """
+            CREATE FUNCTION askd_search_owner_vector(token_id TEXT) RETURNS TSVECTOR LANGUAGE sql IMMUTABLE STRICT
+                RETURN array_to_tsvector(ARRAY['owner ' || md5(token_id)])
+            """,
+            """
+            CREATE FUNCTION askd_messages_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.search := to_tsvector((SELECT language FROM askd_search_language), askd_search_text(NEW.content))
+                    || askd_search_owner_vector((SELECT token_id FROM conversations WHERE id = NEW.conversation_id));
+                RETURN NEW;
+            END
+            $$
+            """,
+            """
+            CREATE FUNCTION askd_conversations_search() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.title_search := CASE WHEN NEW.title IS NULL THEN NULL
+                    ELSE to_tsvector((SELECT language FROM askd_search_language), askd_search_fold(left(NEW.title, 250000)))
+                        || askd_search_owner_vector(NEW.token_id) END;
+                RETURN NEW;
+            END
+            $$
+            """,
+            "ALTER TABLE messages ADD COLUMN search TSVECTOR",
+            "ALTER TABLE conversations ADD COLUMN title_search TSVECTOR",
+            "CREATE TRIGGER messages_search BEFORE INSERT OR UPDATE OF content ON messages FOR EACH ROW EXECUTE FUNCTION askd_messages_search()",
+            """
+            CREATE TRIGGER conversations_search BEFORE INSERT OR UPDATE OF title, token_id ON conversations
+            FOR EACH ROW EXECUTE FUNCTION askd_conversations_search()
+            """,
+            "UPDATE messages SET content = content",
+            "UPDATE conversations SET title = title WHERE title IS NOT NULL",
+            "CREATE INDEX messages_search ON messages USING gin (search)",
+            "CREATE INDEX conversations_title_search ON conversations USING gin (title_search)",
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

@@ -16,7 +16,10 @@ extension PostgresStore {
     /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
     ///   when a migration fails.
     public func migrate() throws {
-        try withConnection { try PostgresMigrations.migrate($0) }
+        try withConnection { db in
+            try PostgresMigrations.migrate(db)
+            try Self.applySearchLanguage(searchLanguage, on: db)
+        }
     }
 
     /// The schema version of the database: 0 before the first migration.
@@ -39,7 +42,10 @@ extension PostgresStore {
         }
         guard mine else { return }
         do {
-            try pool.withConnection { try PostgresMigrations.migrate($0) }
+            try pool.withConnection { db in
+                try PostgresMigrations.migrate(db)
+                try Self.applySearchLanguage(searchLanguage, on: db)
+            }
             migrationPending.store(false, ordering: .releasing)
             migration.withLock { $0 = MigrationAttempts() }
         } catch {

@@ -28,6 +28,8 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     /// operation that reaches it migrates first.
     let migrationPending = Atomic<Bool>(false)
     let migration = Locked(MigrationAttempts())
+    /// The text search configuration that migrating makes the index's (`applySearchLanguage`).
+    let searchLanguage: String
 
 
     /// Opens a store on the database at `url`, and migrates it unless `migrate` is false.
@@ -43,12 +45,16 @@ public final class PostgresStore: ConversationStore, @unchecked Sendable {
     ///     anyway and migrate before the first operation that reaches it; until then every
     ///     operation is `StoreError.unavailable`. A server starts so while its database is down
     ///     (at boot, in a failover) and answers 503 instead of failing to start.
+    ///   - searchLanguage: the text search configuration searches use (`ASKD_SEARCH_LANGUAGE`),
+    ///     set when the store migrates; the database must have it.
     /// - Throws: `StoreError.unavailable` when the database cannot be reached, `PostgresError`
-    ///   when `url` is not a PostgreSQL URL or the migration fails.
+    ///   when `url` is not a PostgreSQL URL or the migration fails, `SearchLanguageError` when
+    ///   the database has no configuration named `searchLanguage`.
     public init(
         url: String, maxConnections: Int = 16, statementTimeoutMilliseconds: Int = 10_000, migrate: Bool = true,
-        leaseSeconds: Double = 30, migrateOnceReachable: Bool = false
+        leaseSeconds: Double = 30, migrateOnceReachable: Bool = false, searchLanguage: String = "simple"
     ) throws {
+        self.searchLanguage = searchLanguage
         let settings = try ConnectionSettings(url: url, statementTimeoutMilliseconds: statementTimeoutMilliseconds)
         // A caller waits for a connection at most about as long as a statement may run.
         let maxWait = max(1, statementTimeoutMilliseconds / 1000 + 5)

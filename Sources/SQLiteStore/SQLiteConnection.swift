@@ -80,6 +80,17 @@ final class SQLiteConnection {
         guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql) }
     }
 
+    /// Runs every statement of `sql` in turn (a trigger's body, semicolons and all, is one),
+    /// without parameters or cached statements: for the schema.
+    func executeScript(_ sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &message)
+        defer { sqlite3_free(message) }
+        guard rc == SQLITE_OK else {
+            throw SQLiteError(code: rc, message: message.map { String(cString: $0) } ?? "", context: String(sql.prefix(60)))
+        }
+    }
+
     /// Runs a query and maps each row.
     func query<T>(_ sql: String, _ values: [Value] = [], _ row: (Row) throws -> T) throws -> [T] {
         let statement = try prepared(sql, values)

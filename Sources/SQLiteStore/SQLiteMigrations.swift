@@ -122,6 +122,8 @@ enum SQLiteMigrations {
             PRIMARY KEY (share_id, seq)
         ) WITHOUT ROWID;
         """,
+        // Full-text search (`SQLiteSearchSchema`).
+        SQLiteSearchSchema.migration,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several
@@ -132,9 +134,7 @@ enum SQLiteMigrations {
             try connection.writeTransaction {
                 let current = try connection.query("PRAGMA user_version", []) { $0.integer(0) ?? 0 }.first ?? 0
                 guard current < version else { return }
-                for statement in step.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
-                    try connection.execute(String(statement))
-                }
+                try connection.executeScript(step)
                 try connection.execute("PRAGMA user_version = \(version)")
             }
         }

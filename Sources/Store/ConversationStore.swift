@@ -36,6 +36,11 @@ import Platform
 ///   the ticket, frees the slot and counts the tokens, once.
 /// - **Deletes** remove the conversation and all its messages for good, previous versions
 ///   included, and its shares with them, in the same transaction.
+/// - **Search** finds the owner's messages and conversation titles that hold every term of a
+///   `SearchQuery`, tokenized alike on every backend (letters, digits and marks; case folded),
+///   in `SearchCursor`'s order. Every write to messages or titles (turns, imports, deletes,
+///   title changes, a message replaced in place) changes what search finds in its own
+///   transaction, and a search reads only the owner's entries however many others hold.
 /// - **Shares** are snapshots: `createShare` copies the conversation's title and messages as
 ///   they are, and later turns change nothing in them. `sharedConversation` answers nil for an
 ///   unknown, revoked or expired share, and for a share whose owner's token is revoked.
@@ -177,6 +182,10 @@ public protocol ConversationStore: Sendable {
     /// Whether the store can serve now: the readiness check.
     /// - Throws: `StoreError.unavailable` when it cannot.
     func checkAvailable() throws
+
+    /// The owner's messages and titles that match `query`, in `SearchCursor`'s order, at most
+    /// `limit` of them, starting after `cursor`.
+    func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit]
 
     // MARK: Shares
 

@@ -283,6 +283,11 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
+    public func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] {
+        let hits = state.withLock { MemorySearch.hits(query, owner: owner, conversations: $0.conversations.values, messages: $0.messages) }
+        return MemorySearch.page(hits, limit: limit, after: cursor)
+    }
+
     public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
         state.withLock { state in
             var day = state.usage[owner, default: [:]][date.usageDay, default: UsageTotals()]

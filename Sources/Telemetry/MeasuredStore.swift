@@ -125,6 +125,10 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("conversations") { try base.conversations(owner: owner, limit: limit, after: cursor) }
     }
 
+    public func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] {
+        try metrics.timing("search") { try base.search(owner: owner, query: query, limit: limit, after: cursor) }
+    }
+
     public func deleteAllConversations(owner: String) throws -> Int {
         try metrics.timing("delete_all_conversations") { try base.deleteAllConversations(owner: owner) }
     }

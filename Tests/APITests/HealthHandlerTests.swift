@@ -28,6 +28,7 @@ struct UnavailableStore: ConversationStore {
     func releaseTurnLock(_ lock: TurnLock) {}
     func conversations(owner: String, limit: Int, after cursor: ConversationCursor?) throws -> [ConversationSummary] { throw down }
     func deleteAllConversations(owner: String) throws -> Int { throw down }
+    func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] { throw down }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { throw down }
     func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { throw down }
     func checkAvailable() throws { throw down }
@@ -128,6 +129,9 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
         try inner.conversations(owner: owner, limit: limit, after: cursor)
     }
     func deleteAllConversations(owner: String) throws -> Int { try inner.deleteAllConversations(owner: owner) }
+    func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] {
+        try inner.search(owner: owner, query: query, limit: limit, after: cursor)
+    }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { try inner.usage(owner: owner, day: day) }
     func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { try inner.recordUsage(owner: owner, usage: usage, date: date) }
     func allConversations() throws -> [Conversation] { try inner.allConversations() }

@@ -33,6 +33,20 @@ struct DatabaseLocationTests {
         #expect(error?.description.contains(":p@") == false, "never echo a password")
     }
 
+    @Test func searchLanguage() throws {
+        let database = ["ASKD_DATABASE": "postgresql://h/db"]
+        #expect(try DatabaseLocation(environment: database) == .postgres(.init(url: "postgresql://h/db", searchLanguage: "simple")))
+        for name in ["english", "pg_catalog.german", "my_config2"] {
+            let environment = database.merging(["ASKD_SEARCH_LANGUAGE": name]) { $1 }
+            #expect(try DatabaseLocation(environment: environment) == .postgres(.init(url: "postgresql://h/db", searchLanguage: name)))
+        }
+        for name in ["bad;name", "2x", "a.b.c", "'english'", String(repeating: "x", count: 64), "."] {
+            let environment = database.merging(["ASKD_SEARCH_LANGUAGE": name]) { $1 }
+            let error = #expect(throws: ConfigurationError.self) { try DatabaseLocation(environment: environment) }
+            #expect(error?.description.contains("ASKD_SEARCH_LANGUAGE") == true, "\(name)")
+        }
+    }
+
     @Test func busyTimeout() throws {
         let database = ["ASKD_DATABASE": "a.db"]
         #expect(try DatabaseLocation(environment: database) == .sqlite(path: "a.db", busyTimeoutMilliseconds: 10_000))

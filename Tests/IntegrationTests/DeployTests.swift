@@ -121,7 +121,7 @@ extension IntegrationTests {
                 "the API locations use limit_req zone=askd_req burst=N"
             )
             // Every API location shares the allowance of a client address.
-            let paths = ["/conversations", "/ask", "/conversation/x", "/usage"]
+            let paths = ["/conversations", "/ask", "/conversation/x", "/usage", "/search"]
             let count = burst + 40
             let results = try site.httpsBatch(paths, count: count)
             #expect(results.count == count)
