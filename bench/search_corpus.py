@@ -8,7 +8,7 @@ The caller's conversations hold MESSAGES_PER_SIDE (100,000) messages, and the ot
 together as many again: 20 messages (10 turns) a conversation, a third of them with a title.
 Texts are words drawn from a vocabulary of 30,000 made-up words (syllables, so that prefixes
 are shared) with Zipf's distribution (s = 1), 8 to 60 words a message. They go in with plain
-INSERTs in one transaction: the triggers of the search migration index every row as askd's own
+INSERTs in one transaction: the triggers of the search migration queue every row, and the script hands the queue to FTS5 before its commit, as askd's own
 writes do. Queries, drawn after the fact from what was written (seeded, so runs compare):
   rare     words in 0.1 %..1 % of the caller's messages
   phrase   two adjacent words of a caller's message, at least one outside the 200 most common
@@ -71,6 +71,12 @@ with db:
             db.executemany(
                 "INSERT INTO messages (conversation_id, seq, role, content, model, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows
             )
+    # What askd's write transactions do before their commit (SQLiteSearchSchema.flush).
+    db.execute(
+        "INSERT INTO search_index (search_index, rowid, body) "
+        "SELECT CASE removal WHEN 1 THEN 'delete' END, doc, body FROM search_pending ORDER BY id"
+    )
+    db.execute("DELETE FROM search_pending")
 db.close()
 
 common_set = set(vocabulary[:200])

@@ -17,6 +17,9 @@ final class SQLiteConnection {
     private var statements: [String: OpaquePointer] = [:]
     private let writerLock: Lock
     private let checkpointer: Unmanaged<Checkpointer>?
+    /// Whether the schema has the search index's queue (`SQLiteSearchSchema`); looked up until
+    /// it has, which the migrations at the store's opening make so.
+    private var searchQueued = false
 
     /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
     /// checkpointing inside them.
@@ -120,12 +123,23 @@ final class SQLiteConnection {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
+            try flushSearchIndex()
             try execute("COMMIT")
             return result
         } catch {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// Hands what the transaction queued for the search index to FTS5, before its commit.
+    private func flushSearchIndex() throws {
+        if !searchQueued {
+            searchQueued = try !query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_pending'", [], { _ in true }).isEmpty
+            guard searchQueued else { return }
+        }
+        guard try !query(SQLiteSearchSchema.hasPending, [], { _ in true }).isEmpty else { return }
+        for statement in SQLiteSearchSchema.flush { try execute(statement) }
     }
 
     /// Runs `body` inside a savepoint of the open transaction: if it throws, what it wrote is
