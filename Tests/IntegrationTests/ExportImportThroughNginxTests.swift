@@ -134,23 +134,13 @@ extension IntegrationTests {
                 + (0..<4).map { #"{"role":"\#($0 % 2 == 0 ? "user" : "assistant")","content":"\#($0) \#(content)"}"# }.joined(separator: ",") + "]}\n"
             let body = Array(String(repeating: line, count: 1_000).utf8)
             sleep(2)
-            let pid = stack.askd.pid
-            let before = try #require(residentKilobytes(pid))
-            let peak = Shared(before)
-            let done = Shared(false)
-            let sampler = Thread {
-                while !done.value {
-                    if let now = residentKilobytes(pid), now > peak.value { peak.value = now }
-                    usleep(2_000)
-                }
+            let (before, peak, imported) = try peakResident(of: stack.askd.pid) {
+                try stack.client.request("POST", "/conversations/import", headers: headers(token), body: body)
             }
-            sampler.start()
-            let imported = try stack.client.request("POST", "/conversations/import", headers: headers(token), body: body)
-            done.value = true
             #expect(imported.status == 201, "\(imported.text.prefix(300))")
             #expect(try imported.json()["imported"] as? Int == 1_000)
-            let growth = peak.value - before
-            print("import of \(body.count) bytes: askd's resident memory \(before) kB before, peak \(peak.value) kB (+\(growth) kB)")
+            let growth = peak - before
+            print("import of \(body.count) bytes: askd's resident memory \(before) kB before, peak \(peak) kB (+\(growth) kB)")
             #expect(growth < body.count / 1024 * 2, "askd grew by \(growth) kB for a \(body.count / 1024) kB import")
         }
 
@@ -169,27 +159,34 @@ extension IntegrationTests {
             }
             // Let askd give back what the imports freed (it trims after a second without requests).
             sleep(2)
-            let pid = stack.askd.pid
-            let before = try #require(residentKilobytes(pid))
-            let peak = Shared(before)
-            let done = Shared(false)
-            let sampler = Thread {
-                while !done.value {
-                    if let now = residentKilobytes(pid), now > peak.value { peak.value = now }
-                    usleep(5_000)
-                }
+            let (before, peak, exported) = try peakResident(of: stack.askd.pid) {
+                try stack.client.get("/conversations/export", headers: headers(token))
             }
-            sampler.start()
-            let exported = try stack.client.get("/conversations/export", headers: headers(token))
-            done.value = true
             #expect(exported.status == 200)
             let count = exported.body.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
             #expect(count == 2_000)
-            let growth = peak.value - before
-            print("export of \(exported.body.count) bytes: askd's resident memory \(before) kB before, peak \(peak.value) kB (+\(growth) kB)")
+            let growth = peak - before
+            print("export of \(exported.body.count) bytes: askd's resident memory \(before) kB before, peak \(peak) kB (+\(growth) kB)")
             #expect(growth < exported.body.count / 1024 / 4, "askd grew by \(growth) kB for a \(exported.body.count / 1024) kB export")
         }
     }
+}
+
+/// `pid`'s VmRSS before `body` and its peak while `body` runs (sampled every 2 ms), in kB.
+func peakResident<T>(of pid: pid_t, during body: () throws -> T) throws -> (before: Int, peak: Int, result: T) {
+    let before = try #require(residentKilobytes(pid))
+    let peak = Shared(before)
+    let done = Shared(false)
+    let sampler = Thread {
+        while !done.value {
+            if let now = residentKilobytes(pid), now > peak.value { peak.value = now }
+            usleep(2_000)
+        }
+    }
+    sampler.start()
+    defer { done.value = true }
+    let result = try body()
+    return (before, peak.value, result)
 }
 
 /// VmRSS of `pid`, in kB.
