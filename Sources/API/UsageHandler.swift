@@ -14,12 +14,15 @@ public struct UsageHandler: Sendable {
     let verifier: any TokenVerifier
     let admission: TokenAdmission
     let clock: @Sendable () -> Date
+    /// Usage counted but not yet written, flushed before every read.
+    let ledger: UsageLedger?
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, defaultLimits: TokenLimits = TokenLimits(),
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() }, ledger: UsageLedger? = nil
     ) {
         self.store = store
+        self.ledger = ledger
         self.verifier = verifier
         self.clock = clock
         admission = TokenAdmission(store: store, defaults: defaultLimits, maxTokens: .max, clock: clock)
@@ -28,6 +31,7 @@ public struct UsageHandler: Sendable {
     public func handle(_ request: Request) throws -> Response {
         let token = try verifier.caller(of: request)
         let today = clock().usageDay
+        ledger?.flush()
         let usage = try store.usage(owner: token.id, day: today)
         let state = try admission.state(of: token)
         var day = Self.totals(usage.day)

@@ -13,6 +13,15 @@ public enum Routes {
         configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd"),
         metrics: MetricsHub? = nil
     ) -> Router {
+        assemble(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics).router
+    }
+
+    /// The routes, and the ledger whose usage is written in batches: whoever serves them
+    /// flushes it when the server has stopped.
+    public static func assemble(
+        configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd"),
+        metrics: MetricsHub? = nil
+    ) -> (router: Router, usage: UsageLedger) {
         var store = store
         var upstream = upstream
         if let metrics {
@@ -20,6 +29,7 @@ public enum Routes {
             upstream = MeasuredChatCompletions(upstream, metrics: metrics.model)
         }
         let verifier = StoreTokenVerifier(store: store)
+        let ledger = UsageLedger(store: store, logger: logger)
         var router = Router()
         let health = HealthHandler(store: store)
         router.get("/healthz", use: health.handle)
@@ -47,9 +57,11 @@ public enum Routes {
         router.get("/shares", use: shares.list)
         router.delete("/share/{share_id}", use: shares.delete)
         router.get("/s/{share_id}", use: PublicShareHandler(store: store).handle)
-        router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits).handle)
+        router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits, ledger: ledger).handle)
         // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
-        let chat = ChatCompletionsHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        let chat = ChatCompletionsHandler(
+            store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger, ledger: ledger
+        )
         let models = ModelsHandler(verifier: verifier, chat: chat)
         router.post("/v1/chat/completions", use: chat.handle)
         router.get("/v1/models", use: models.list)
@@ -59,7 +71,7 @@ public enum Routes {
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif
-        return router
+        return (router, ledger)
     }
 }
 

@@ -15,12 +15,14 @@ extension PostgresStore {
                 Conversation.init(row:)
             )
             if let conversation = forked.first { return .forked(conversation) }
-            guard try db.query(
+            let conversationExists = try db.query(
                 "SELECT 1 FROM conversations WHERE id = $1 AND token_id = $2", [.text(fork.conversationID), .text(fork.owner)]
-            ) { _ in true }.first != nil else { return .conversationNotFound }
-            guard try db.query(
+            ) { _ in true }.first != nil
+            guard conversationExists else { return .conversationNotFound }
+            let messageExists = try db.query(
                 "SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $2", [.text(fork.conversationID), .integer(fork.through)]
-            ) { _ in true }.first != nil else { return .messageNotFound }
+            ) { _ in true }.first != nil
+            guard messageExists else { return .messageNotFound }
             throw StoreError.duplicate("conversation \(fork.newID)")
         }
     }

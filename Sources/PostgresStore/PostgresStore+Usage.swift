@@ -2,17 +2,17 @@ import FoundationEssentials
 import Store
 
 extension PostgresStore {
-    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+    public func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws {
         _ = try withConnection { db in
             try db.execute(
                 """
-                INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, 1, $4, $5)
-                ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + 1,
+                INSERT INTO usage_daily (token_id, day, shard, requests, prompt_tokens, completion_tokens) VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (token_id, day, shard) DO UPDATE SET requests = usage_daily.requests + excluded.requests,
                     prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
                     completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens
                 """,
-                [.text(owner), .text(date.usageDay), .integer(Self.usageShard(for: owner)), .integer(usage.promptTokens),
-                 .integer(usage.completionTokens)]
+                [.text(owner), .text(day), .integer(Self.usageShard(for: owner)), .integer(totals.requests),
+                 .integer(totals.promptTokens), .integer(totals.completionTokens)]
             )
         }
     }

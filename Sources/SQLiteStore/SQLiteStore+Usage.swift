@@ -2,16 +2,16 @@ import FoundationEssentials
 import Store
 
 extension SQLiteStore {
-    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+    public func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws {
         try withConnection { db in
             try db.writeTransaction {
                 try db.execute(
                     """
-                    INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens) VALUES (?, ?, 1, ?, ?)
-                    ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + 1,
+                    INSERT INTO usage_daily (token_id, day, requests, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + excluded.requests,
                         prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens
                     """,
-                    [.text(owner), .text(date.usageDay), .integer(usage.promptTokens), .integer(usage.completionTokens)]
+                    [.text(owner), .text(day), .integer(totals.requests), .integer(totals.promptTokens), .integer(totals.completionTokens)]
                 )
             }
         }

@@ -158,10 +158,11 @@ public protocol ConversationStore: Sendable {
     /// conversations does not take it back.
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals)
 
-    /// Counts one request to the model with `usage` on the owner's UTC day of `date`, for an
-    /// answer that was not stored as a turn (its client left, or its conversation went away):
-    /// the model was paid for all the same.
-    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws
+    /// Adds `totals` (requests to the model and the tokens they used) to the owner's usage on
+    /// `day` (`YYYY-MM-DD`, UTC), for answers that were not stored as turns (a stateless chat
+    /// completion, a client that left, a conversation that went away): the model was paid for
+    /// all the same. One call may carry many requests (`UsageLedger` gathers them).
+    func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws
 
     /// Admits one request of `tokenID` under `limits` at `date`, or refuses it, by
     /// `RateWindow.refusal` on the token's counters: when admitted, the request is counted in
@@ -249,6 +250,14 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    /// Counts one request to the model with `usage` on the owner's UTC day of `date`.
+    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+        try recordUsage(
+            owner: owner, day: date.usageDay,
+            adding: UsageTotals(requests: 1, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+        )
+    }
+
     /// Stores the conversation with exactly these messages and no previous versions.
     public func importConversation(_ conversation: Conversation, messages: [StoredMessage]) throws {
         try importConversation(conversation, messages: messages, versions: [:])

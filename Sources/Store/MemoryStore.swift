@@ -288,13 +288,13 @@ public final class MemoryStore: ConversationStore {
         return MemorySearch.page(hits, limit: limit, after: cursor)
     }
 
-    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
+    public func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws {
         state.withLock { state in
-            var day = state.usage[owner, default: [:]][date.usageDay, default: UsageTotals()]
-            day.requests += 1
-            day.promptTokens += usage.promptTokens
-            day.completionTokens += usage.completionTokens
-            state.usage[owner, default: [:]][date.usageDay] = day
+            var counted = state.usage[owner, default: [:]][day, default: UsageTotals()]
+            counted.requests += totals.requests
+            counted.promptTokens += totals.promptTokens
+            counted.completionTokens += totals.completionTokens
+            state.usage[owner, default: [:]][day] = counted
         }
     }
 

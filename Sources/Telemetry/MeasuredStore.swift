@@ -137,8 +137,8 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("usage") { try base.usage(owner: owner, day: day) }
     }
 
-    public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
-        try metrics.timing("record_usage") { try base.recordUsage(owner: owner, usage: usage, date: date) }
+    public func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws {
+        try metrics.timing("record_usage") { try base.recordUsage(owner: owner, day: day, adding: totals) }
     }
 
     public func checkAvailable() throws {

@@ -79,7 +79,7 @@ struct Serve: ParsableCommand {
         }
         logger.info("descriptors available", metadata: ["open_files": "\(openFiles)"])
         let metrics = configuration.metrics ? MetricsHub(provider: configuration.provider.metricsName) : nil
-        let router = Routes.make(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics)
+        let (router, usage) = Routes.assemble(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics)
         let structured = configuration.logFormat == .json
         let application = Application(router: router, logger: logger, recorder: metrics?.requests, structuredAccessLog: structured)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
@@ -94,6 +94,8 @@ struct Serve: ParsableCommand {
                 }
             }
         }
-        throw ExitStatus(code: server.run())
+        let status = server.run()
+        usage.flush()
+        throw ExitStatus(code: status)
     }
 }

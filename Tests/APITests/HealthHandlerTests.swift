@@ -30,7 +30,7 @@ struct UnavailableStore: ConversationStore {
     func deleteAllConversations(owner: String) throws -> Int { throw down }
     func search(owner: String, query: SearchQuery, limit: Int, after cursor: SearchCursor?) throws -> [SearchHit] { throw down }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { throw down }
-    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { throw down }
+    func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws { throw down }
     func checkAvailable() throws { throw down }
     func allConversations() throws -> [Conversation] { throw down }
     func importToken(_ token: TokenRecord) throws { throw down }
@@ -97,11 +97,13 @@ struct UnavailableStore: ConversationStore {
     }
 }
 
-/// A memory store whose availability check runs `check` first.
+/// A memory store whose availability check runs `check` first, and whose usage writes fail
+/// while `refusesUsage` is set.
 final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     private let inner = MemoryStore()
     private let check: @Sendable () -> Void
-    init(check: @escaping @Sendable () -> Void) { self.check = check }
+    let refusesUsage = Locked(false)
+    init(check: @escaping @Sendable () -> Void = {}) { self.check = check }
     func checkAvailable() throws { check(); try inner.checkAvailable() }
     func insertToken(_ token: TokenRecord) throws { try inner.insertToken(token) }
     func token(hash: String) throws -> TokenRecord? { try inner.token(hash: hash) }
@@ -133,7 +135,10 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
         try inner.search(owner: owner, query: query, limit: limit, after: cursor)
     }
     func usage(owner: String, day: String) throws -> (day: UsageTotals, total: UsageTotals) { try inner.usage(owner: owner, day: day) }
-    func recordUsage(owner: String, usage: TokenUsage, date: Date) throws { try inner.recordUsage(owner: owner, usage: usage, date: date) }
+    func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws {
+        if refusesUsage.withLock({ $0 }) { throw StoreError.unavailable("usage refused") }
+        try inner.recordUsage(owner: owner, day: day, adding: totals)
+    }
     func allConversations() throws -> [Conversation] { try inner.allConversations() }
     func importToken(_ token: TokenRecord) throws { try inner.importToken(token) }
     func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws {

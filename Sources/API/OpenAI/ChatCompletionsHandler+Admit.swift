@@ -41,14 +41,21 @@ extension ChatCompletionsHandler {
     /// Settle, before the answer goes out: the call is over, answered, failed or left by its
     /// client. Its usage (nil when the model produced nothing billable) counts in `/usage`, as a
     /// turn's does, and in the token's limits, and its parallel slot is freed. The store's part
-    /// runs on the `WorkQueue`, since this is called from the upstream's thread.
+    /// runs on the `WorkQueue`, since this is called from the upstream's thread; the usage of a
+    /// token without counted limits goes to the ledger, which writes it in batches.
     func settle(_ call: ChatCall, usage: TokenUsage?) {
-        if let usage { call.admission.admitted.used(tokens: usage.totalTokens) }
         let admitted = call.admission.admitted
-        work.post { admitted.finish() }
+        if admitted.ticket != nil {
+            if let usage { admitted.used(tokens: usage.totalTokens) }
+            work.post { admitted.finish() }
+        }
         guard let usage else { return }
-        let store = store
         let date = Date()
+        if admitted.ticket == nil, let ledger {
+            ledger.add(owner: call.owner, usage: usage, date: date)
+            return
+        }
+        let store = store
         work.post {
             do {
                 try store.recordUsage(owner: call.owner, usage: usage, date: date)

@@ -23,10 +23,12 @@ public struct ChatCompletionsHandler: Sendable {
     let logger: Logger
     let work: WorkQueue
     let admission: TokenAdmission
+    /// Where the usage of a token without counted limits goes; nil writes each call's at once.
+    let ledger: UsageLedger?
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
-        logger: Logger, work: WorkQueue = .shared
+        logger: Logger, work: WorkQueue = .shared, ledger: UsageLedger? = nil
     ) {
         self.store = store
         self.verifier = verifier
@@ -35,6 +37,7 @@ public struct ChatCompletionsHandler: Sendable {
         self.settings = settings
         self.logger = logger
         self.work = work
+        self.ledger = ledger
         admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens)
     }
 
