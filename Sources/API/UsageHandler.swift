@@ -19,13 +19,13 @@ public struct UsageHandler: Sendable {
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, defaultLimits: TokenLimits = TokenLimits(),
-        clock: @escaping @Sendable () -> Date = { Date() }, ledger: UsageLedger? = nil
+        clock: @escaping @Sendable () -> Date = { Date() }, ledger: UsageLedger? = nil, allowances: AllowanceBroker? = nil
     ) {
         self.store = store
         self.ledger = ledger
         self.verifier = verifier
         self.clock = clock
-        admission = TokenAdmission(store: store, defaults: defaultLimits, maxTokens: .max, clock: clock)
+        admission = TokenAdmission(store: store, defaults: defaultLimits, maxTokens: .max, clock: clock, broker: allowances)
     }
 
     public func handle(_ request: Request) throws -> Response {

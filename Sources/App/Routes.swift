@@ -16,12 +16,12 @@ public enum Routes {
         assemble(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics).router
     }
 
-    /// The routes, and the ledger whose usage is written in batches: whoever serves them
-    /// flushes it when the server has stopped.
+    /// The routes, the ledger whose usage is written in batches, and the broker of the tokens'
+    /// reservations: whoever serves the routes flushes and settles both when the server has stopped.
     public static func assemble(
         configuration: ServeConfiguration, store: any ConversationStore, upstream: any ChatCompletions, logger: Logger = Logger(label: "askd"),
         metrics: MetricsHub? = nil
-    ) -> (router: Router, usage: UsageLedger) {
+    ) -> (router: Router, usage: UsageLedger, allowances: AllowanceBroker) {
         var store = store
         var upstream = upstream
         if let metrics {
@@ -30,6 +30,7 @@ public enum Routes {
         }
         let verifier = StoreTokenVerifier(store: store)
         let ledger = UsageLedger(store: store, logger: logger)
+        let allowances = AllowanceBroker(store: store, logger: logger)
         var router = Router()
         let health = HealthHandler(store: store)
         router.get("/healthz", use: health.handle)
@@ -37,7 +38,7 @@ public enum Routes {
             metrics.setStoreCheck { health.storeIsUp() }
             router.get("/metrics", use: MetricsEndpoint(hub: metrics).handle)
         }
-        let ask = AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger)
+        let ask = AskHandler(store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger, allowances: allowances)
         router.post("/ask", use: ask.handle)
         router.post("/conversation/{conversation_id}/regenerate", use: ask.regenerate)
         router.delete("/conversation/{conversation_id}", use: DeleteConversationHandler(store: store, verifier: verifier).handle)
@@ -57,10 +58,11 @@ public enum Routes {
         router.get("/shares", use: shares.list)
         router.delete("/share/{share_id}", use: shares.delete)
         router.get("/s/{share_id}", use: PublicShareHandler(store: store).handle)
-        router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits, ledger: ledger).handle)
+        router.get("/usage", use: UsageHandler(store: store, verifier: verifier, defaultLimits: configuration.ask.defaultLimits, ledger: ledger, allowances: allowances).handle)
         // OpenAI's dialect under /v1/: its endpoints, and its error shape for every path there.
         let chat = ChatCompletionsHandler(
-            store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger, ledger: ledger
+            store: store, verifier: verifier, upstream: upstream, settings: configuration.ask, logger: logger, ledger: ledger,
+            allowances: allowances
         )
         let models = ModelsHandler(verifier: verifier, chat: chat)
         router.post("/v1/chat/completions", use: chat.handle)
@@ -71,7 +73,7 @@ public enum Routes {
         #if DEBUG
         if configuration.testRoutes { TestRoutes.register(on: &router) }
         #endif
-        return (router, ledger)
+        return (router, ledger, allowances)
     }
 }
 

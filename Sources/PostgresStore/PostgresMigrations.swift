@@ -237,6 +237,13 @@ enum PostgresMigrations {
             "CREATE INDEX messages_search ON messages USING gin (search)",
             "CREATE INDEX conversations_title_search ON conversations USING gin (title_search)",
         ],
+        // A parallel-slot lease may hold several slots, and `askd_admit` may admit several
+        // requests at once (`AllowanceBroker`'s reservations).
+        [
+            "ALTER TABLE parallel_slots ADD COLUMN slots BIGINT NOT NULL DEFAULT 1",
+            PostgresStore.admitFunction,
+            PostgresStore.earlierAdmitFunction,
+        ],
     ]
 
     /// The key of the transaction-level advisory lock that migrations hold: "askd" in ASCII.

@@ -124,6 +124,8 @@ enum SQLiteMigrations {
         """,
         // Full-text search (`SQLiteSearchSchema`).
         SQLiteSearchSchema.migration,
+        // A parallel-slot lease may hold several slots (`AllowanceBroker`'s reservations).
+        "ALTER TABLE parallel_slots ADD COLUMN slots INTEGER NOT NULL DEFAULT 1;",
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

@@ -6,8 +6,10 @@ extension SQLiteStore {
     /// lock, so no two admissions of any token interleave. Admissions asked for at the same
     /// moment by different threads share one transaction (`GroupCommit`), each seeing the ones
     /// before it, so that under load an admission costs a share of a commit, not one of its own.
-    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
-        let pending = PendingAdmission(tokenID: tokenID, limits: limits, date: date, holder: limits.maxParallel == nil ? nil : UUID().uuidString)
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission {
+        let pending = PendingAdmission(
+            tokenID: tokenID, limits: limits, date: date, holder: limits.maxParallel == nil ? nil : UUID().uuidString, wanted: wanted
+        )
         pending.leaseSeconds = leaseSeconds
         try Self.mappingErrors {
             try admissions.submit(pending) { batch in
@@ -29,17 +31,18 @@ extension SQLiteStore {
     private static func admit(_ item: PendingAdmission, on db: SQLiteConnection) throws -> Admission {
         let (tokenID, limits, date) = (item.tokenID, item.limits, item.date)
         let readings = try readings(tokenID: tokenID, limits: limits, at: date, on: db)
-        guard RateWindow.refusal(limits, readings) == nil else { return Admission(readings: readings, ticket: nil) }
+        let count = RateWindow.grant(limits, readings, wanted: item.wanted)
+        guard count > 0 else { return Admission(readings: readings, ticket: nil) }
         var second: Int64?
         if limits.isWindowed {
             let now = RateWindow.second(of: date)
             second = now
             try db.execute(
                 """
-                INSERT INTO rate_buckets (token_id, second, requests, tokens) VALUES (?, ?, 1, 0)
-                ON CONFLICT (token_id, second) DO UPDATE SET requests = requests + 1
+                INSERT INTO rate_buckets (token_id, second, requests, tokens) VALUES (?, ?, ?, 0)
+                ON CONFLICT (token_id, second) DO UPDATE SET requests = requests + excluded.requests
                 """,
-                [.text(tokenID), .integer(now)]
+                [.text(tokenID), .integer(now), .integer(Int64(count))]
             )
             // Once a second, with the second's first request: the buckets that no longer count.
             if readings.buckets.last?.second != now {
@@ -51,11 +54,11 @@ extension SQLiteStore {
         if let holder = item.holder {
             try db.execute("DELETE FROM parallel_slots WHERE token_id = ? AND expires_at < ?", [.text(tokenID), .date(date)])
             try db.execute(
-                "INSERT INTO parallel_slots (holder, token_id, expires_at) VALUES (?, ?, ?)",
-                [.text(holder), .text(tokenID), .date(date.addingTimeInterval(item.leaseSeconds))]
+                "INSERT INTO parallel_slots (holder, token_id, expires_at, slots) VALUES (?, ?, ?, ?)",
+                [.text(holder), .text(tokenID), .date(date.addingTimeInterval(item.leaseSeconds)), .integer(Int64(count))]
             )
         }
-        return Admission(readings: readings, ticket: AdmissionTicket(tokenID: tokenID, slot: item.holder, second: second))
+        return Admission(readings: readings, ticket: AdmissionTicket(tokenID: tokenID, slot: item.holder, second: second, count: count))
     }
 
     public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
@@ -68,6 +71,29 @@ extension SQLiteStore {
         }
     }
 
+    public func settle(_ settlements: [Settlement], at date: Date) throws {
+        try Self.mappingErrors {
+            try withConnection { db in
+                try db.writeTransaction {
+                    for settlement in settlements {
+                        let ticket = settlement.ticket
+                        if let slot = ticket.slot {
+                            if settlement.slotsKept > 0 {
+                                try db.execute("UPDATE parallel_slots SET slots = ? WHERE holder = ?", [.integer(Int64(settlement.slotsKept)), .text(slot)])
+                            } else {
+                                try db.execute("DELETE FROM parallel_slots WHERE holder = ?", [.text(slot)])
+                            }
+                        }
+                        try Self.count(ticket, returning: settlement.returning, tokens: settlement.tokens, at: date, on: db)
+                    }
+                }
+            }
+        }
+        for settlement in settlements where settlement.slotsKept == 0 {
+            if let slot = settlement.ticket.slot { slotLeases.forget(slot) }
+        }
+    }
+
     public func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings {
         try withConnection { db in try Self.readings(tokenID: tokenID, limits: limits, at: date, on: db) }
     }
@@ -77,11 +103,16 @@ extension SQLiteStore {
         if let slot = ticket.slot {
             try db.execute("DELETE FROM parallel_slots WHERE holder = ?", [.text(slot)])
         }
+        try count(ticket, returning: counted ? 0 : 1, tokens: counted ? tokens : 0, at: date, on: db)
+    }
+
+    /// Takes `returning` of the ticket's requests back out of its bucket, and counts `tokens` in the bucket of `date`.
+    private static func count(_ ticket: AdmissionTicket, returning: Int, tokens: Int, at date: Date, on db: SQLiteConnection) throws {
         guard let second = ticket.second else { return }
-        if !counted {
+        if returning > 0 {
             try db.execute(
-                "UPDATE rate_buckets SET requests = requests - 1 WHERE token_id = ? AND second = ? AND requests > 0",
-                [.text(ticket.tokenID), .integer(second)]
+                "UPDATE rate_buckets SET requests = max(0, requests - ?) WHERE token_id = ? AND second = ?",
+                [.integer(Int64(returning)), .text(ticket.tokenID), .integer(second)]
             )
         }
         if tokens > 0 {
@@ -90,7 +121,7 @@ extension SQLiteStore {
                 INSERT INTO rate_buckets (token_id, second, requests, tokens) VALUES (?, ?, 0, ?)
                 ON CONFLICT (token_id, second) DO UPDATE SET tokens = tokens + excluded.tokens
                 """,
-                [.text(ticket.tokenID), .integer(RateWindow.second(of: date)), .integer(tokens)]
+                [.text(ticket.tokenID), .integer(RateWindow.second(of: date)), .integer(Int64(tokens))]
             )
         }
     }
@@ -106,7 +137,7 @@ extension SQLiteStore {
         }
         if limits.maxParallel != nil {
             readings.slotsInUse = try db.query(
-                "SELECT COUNT(*) FROM parallel_slots WHERE token_id = ? AND expires_at >= ?", [.text(tokenID), .date(date)]
+                "SELECT COALESCE(SUM(slots), 0) FROM parallel_slots WHERE token_id = ? AND expires_at >= ?", [.text(tokenID), .date(date)]
             ) { Int($0.integer(0) ?? 0) }.first ?? 0
         }
         if limits.tokensPerDay != nil {
@@ -139,13 +170,15 @@ final class PendingAdmission: @unchecked Sendable {
     let limits: TokenLimits
     let date: Date
     let holder: String?
+    let wanted: Int
     var leaseSeconds = 30.0
     var admission: Admission?
 
-    init(tokenID: String, limits: TokenLimits, date: Date, holder: String?) {
+    init(tokenID: String, limits: TokenLimits, date: Date, holder: String?, wanted: Int) {
         self.tokenID = tokenID
         self.limits = limits
         self.date = date
         self.holder = holder
+        self.wanted = wanted
     }
 }

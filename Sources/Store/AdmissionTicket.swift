@@ -11,11 +11,33 @@ public struct AdmissionTicket: Sendable, Hashable {
     /// The second (since 1970) in whose window bucket the request is counted, when the token has
     /// a per-minute limit.
     public let second: Int64?
+    /// How many requests the ticket admitted: counted in `second`'s bucket and holding as many
+    /// slots under `slot`'s lease. More than one only when asked for (`AllowanceBroker`).
+    public let count: Int
 
-    public init(tokenID: String, slot: String?, second: Int64?) {
+    public init(tokenID: String, slot: String?, second: Int64?, count: Int = 1) {
         self.tokenID = tokenID
         self.slot = slot
         self.second = second
+        self.count = count
+    }
+}
+
+/// What a ticket of several requests gives back (`ConversationStore.settle`).
+public struct Settlement: Sendable, Equatable {
+    public let ticket: AdmissionTicket
+    /// Requests that leave the window: never handed out, or never reached the model.
+    public let returning: Int
+    /// The slots its lease keeps; 0 ends the lease.
+    public let slotsKept: Int
+    /// Model tokens to count in the window.
+    public let tokens: Int
+
+    public init(_ ticket: AdmissionTicket, returning: Int, slotsKept: Int, tokens: Int) {
+        self.ticket = ticket
+        self.returning = returning
+        self.slotsKept = slotsKept
+        self.tokens = tokens
     }
 }
 

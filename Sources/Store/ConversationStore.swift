@@ -164,12 +164,19 @@ public protocol ConversationStore: Sendable {
     /// all the same. One call may carry many requests (`UsageLedger` gathers them).
     func recordUsage(owner: String, day: String, adding totals: UsageTotals) throws
 
-    /// Admits one request of `tokenID` under `limits` at `date`, or refuses it, by
-    /// `RateWindow.refusal` on the token's counters: when admitted, the request is counted in
-    /// the window (when a per-minute limit is set) and holds a parallel slot (when `maxParallel`
-    /// is), and the ticket says where; when refused, nothing is counted. A backend whose hosts
-    /// share it may read `date` from its own clock instead; the readings say which (`at`).
-    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission
+    /// Admits requests of `tokenID` under `limits` at `date`, or refuses them, by
+    /// `RateWindow.grant` on the token's counters: up to `wanted` requests (at least one, fewer
+    /// when the limits are near), counted in the window (when a per-minute limit is set) and
+    /// holding as many parallel slots under one lease (when `maxParallel` is); the ticket says
+    /// how many and where. When refused, nothing is counted. A backend whose hosts share it may
+    /// read `date` from its own clock instead; the readings say which (`at`).
+    func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission
+
+    /// Gives back parts of tickets of several requests (`AllowanceBroker`), all in one
+    /// transaction: each `Settlement`'s requests leave the window, its lease keeps its slots
+    /// (none: the lease ends), and its tokens are counted in the window at `date`.
+    /// - Throws: when the store cannot be written; nothing was changed then.
+    func settle(_ settlements: [Settlement], at date: Date) throws
 
     /// Ends an admitted request: frees its slot, counts `tokens` (what the model used) in the
     /// window at `date`, and takes the request back out of the window when `counted` is false
@@ -250,6 +257,11 @@ public struct TurnLock: Sendable, Hashable {
 }
 
 extension ConversationStore {
+    /// Admits one request, or refuses it (`admit(tokenID:limits:at:wanted:)`).
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
+        try admit(tokenID: tokenID, limits: limits, at: date, wanted: 1)
+    }
+
     /// Counts one request to the model with `usage` on the owner's UTC day of `date`.
     public func recordUsage(owner: String, usage: TokenUsage, date: Date) throws {
         try recordUsage(

@@ -85,8 +85,14 @@ public final class MemoryStore: ConversationStore {
         }
     }
 
-    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
-        self.limits.admit(tokenID: tokenID, limits: limits, tokensToday: tokensOn(date, of: tokenID), at: date)
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission {
+        self.limits.admit(tokenID: tokenID, limits: limits, tokensToday: tokensOn(date, of: tokenID), at: date, wanted: wanted)
+    }
+
+    public func settle(_ settlements: [Settlement], at date: Date) throws {
+        for settlement in settlements {
+            limits.settle(settlement.ticket, returning: settlement.returning, slotsKept: settlement.slotsKept, tokens: settlement.tokens, at: date)
+        }
     }
 
     public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {

@@ -36,6 +36,28 @@ public enum RateWindow {
         return nil
     }
 
+    /// A store grants a process several requests at once (`AllowanceBroker`) only when each set
+    /// limit has this many times as much room left, so that what one process holds unused is at
+    /// most this fraction of the room there was; near a limit every request is counted alone.
+    public static let reservationShare = 16
+    /// The model tokens a request is assumed to use when the room of a token limit is turned
+    /// into requests for a reservation.
+    public static let tokensPerRequestEstimate = 4096
+
+    /// How many of `wanted` requests to admit at once, given the counters before them: 0 when a
+    /// limit refuses, else between 1 and `wanted`, no more than a `reservationShare`-th of the
+    /// room each limit has left.
+    public static func grant(_ limits: TokenLimits, _ readings: LimitReadings, wanted: Int) -> Int {
+        guard refusal(limits, readings) == nil else { return 0 }
+        var size = max(1, wanted)
+        func cap(_ room: Int) { size = min(size, max(1, room / reservationShare)) }
+        if let rpm = limits.requestsPerMinute { cap(rpm - readings.requestsInWindow) }
+        if let parallel = limits.maxParallel { cap(parallel - readings.slotsInUse) }
+        if let tpm = limits.tokensPerMinute { cap((tpm - readings.tokensInWindow) / tokensPerRequestEstimate) }
+        if let perDay = limits.tokensPerDay { cap((perDay - readings.tokensToday) / tokensPerRequestEstimate) }
+        return size
+    }
+
     /// The counters as a client sees them at `date`, with this request counted when `admitted`.
     public static func state(_ limits: TokenLimits, _ readings: LimitReadings, admitted: Bool, at date: Date) -> LimitState {
         var buckets = readings.buckets

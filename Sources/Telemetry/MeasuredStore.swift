@@ -36,8 +36,12 @@ public struct MeasuredStore: ConversationStore {
         try metrics.timing("update_token") { try base.updateToken(idOrName: idOrName, change: change) }
     }
 
-    public func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission {
-        try metrics.timing("admit") { try base.admit(tokenID: tokenID, limits: limits, at: date) }
+    public func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission {
+        try metrics.timing("admit") { try base.admit(tokenID: tokenID, limits: limits, at: date, wanted: wanted) }
+    }
+
+    public func settle(_ settlements: [Settlement], at date: Date) throws {
+        try metrics.timing("settle_reservations") { try base.settle(settlements, at: date) }
     }
 
     public func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {

@@ -79,7 +79,7 @@ struct Serve: ParsableCommand {
         }
         logger.info("descriptors available", metadata: ["open_files": "\(openFiles)"])
         let metrics = configuration.metrics ? MetricsHub(provider: configuration.provider.metricsName) : nil
-        let (router, usage) = Routes.assemble(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics)
+        let (router, usage, allowances) = Routes.assemble(configuration: configuration, store: store, upstream: upstream, logger: logger, metrics: metrics)
         let structured = configuration.logFormat == .json
         let application = Application(router: router, logger: logger, recorder: metrics?.requests, structuredAccessLog: structured)
         let server = try FastCGIServer(socket: listeningSocket, application: application, options: configuration.server, logger: logger)
@@ -95,6 +95,7 @@ struct Serve: ParsableCommand {
             }
         }
         let status = server.run()
+        allowances.settleAll()
         usage.flush()
         throw ExitStatus(code: status)
     }

@@ -36,7 +36,8 @@ struct UnavailableStore: ConversationStore {
     func importToken(_ token: TokenRecord) throws { throw down }
     func importConversation(_ conversation: Conversation, messages: [StoredMessage], versions: [Int: [MessageVersion]]) throws { throw down }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { throw down }
-    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { throw down }
+    func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission { throw down }
+    func settle(_ settlements: [Settlement], at date: Date) throws { throw down }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {}
     func limitReadings(tokenID: String, limits: TokenLimits, at date: Date) throws -> LimitReadings { throw down }
     func forkConversation(_ fork: ConversationFork) throws -> ForkOutcome { throw down }
@@ -103,6 +104,8 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
     private let inner = MemoryStore()
     private let check: @Sendable () -> Void
     let refusesUsage = Locked(false)
+    /// The `wanted` of every `admit` asked of it, in order.
+    let admissionsAsked = Locked<[Int]>([])
     init(check: @escaping @Sendable () -> Void = {}) { self.check = check }
     func checkAvailable() throws { check(); try inner.checkAvailable() }
     func insertToken(_ token: TokenRecord) throws { try inner.insertToken(token) }
@@ -145,7 +148,11 @@ final class CheckCountingStore: ConversationStore, @unchecked Sendable {
         try inner.importConversation(conversation, messages: messages, versions: versions)
     }
     func updateToken(idOrName: String, change: TokenChange) throws -> TokenRecord? { try inner.updateToken(idOrName: idOrName, change: change) }
-    func admit(tokenID: String, limits: TokenLimits, at date: Date) throws -> Admission { try inner.admit(tokenID: tokenID, limits: limits, at: date) }
+    func admit(tokenID: String, limits: TokenLimits, at date: Date, wanted: Int) throws -> Admission {
+        admissionsAsked.withLock { $0.append(wanted) }
+        return try inner.admit(tokenID: tokenID, limits: limits, at: date, wanted: wanted)
+    }
+    func settle(_ settlements: [Settlement], at date: Date) throws { try inner.settle(settlements, at: date) }
     func finishAdmission(_ ticket: AdmissionTicket, tokens: Int, counted: Bool, at date: Date) {
         inner.finishAdmission(ticket, tokens: tokens, counted: counted, at: date)
     }

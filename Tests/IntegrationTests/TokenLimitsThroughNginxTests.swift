@@ -111,6 +111,28 @@ extension IntegrationTests {
             #expect(Int(spent.header("Retry-After") ?? "").map { $0 >= 1 && $0 <= 86_400 } == true)
         }
 
+        /// A busy token is admitted from reservations of several requests (`AllowanceBroker`):
+        /// never past the limit, each process holding at most a 16th of the room unused, and
+        /// once a second is over, what was not used is back in the store.
+        @Test(arguments: Backend.allCases)
+        func aBusyTokensReservationsNeverAdmitPastTheLimitAndComeBack(backend: Backend) throws {
+            let stack = try Stack(environment: try backend.environment(), hosts: 2)
+            let busy = try token(stack, "busy", ["--rpm", "200", "--max-parallel", "5000"])
+            let answers = try Connection.allAtOnce(port: stack.port, (0..<320).map { askBytes(busy, #"{"prompt":"busy \#($0)"}"#) }, timeoutSeconds: 30)
+            let admitted = answers.filter { $0.status == 200 }.count
+            #expect(answers.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(Set(answers.map(\.status)))")
+            #expect(admitted <= 200, "never past the limit: \(admitted)")
+            #expect(admitted >= 200 - 2 * (200 / 16), "at most a 16th of the room held unused by each process: \(admitted)")
+            usleep(1_500_000)
+            for socket in stack.hostSockets {
+                let usage = try ask(host: socket, token: busy, "", path: "/usage", method: "GET")
+                let remaining = usage.json["remaining"] as? [String: Any]
+                #expect(remaining?["requests"] as? Int == 200 - admitted, "every process counts exactly the answers given: \(usage.json)")
+                #expect(remaining?["parallel"] as? Int == 5000, "every slot came back")
+                #expect((usage.json["today"] as? [String: Any])?["requests"] as? Int == admitted)
+            }
+        }
+
         @Test(arguments: Backend.allCases)
         func parallelSlotsComeBackAfterACancelledStreamAnUpstreamErrorAndAKill(backend: Backend) throws {
             let upstream = try FakeOpenAI()

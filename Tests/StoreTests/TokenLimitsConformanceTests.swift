@@ -119,6 +119,33 @@ import Testing
         #expect(try other.limitReadings(tokenID: token.id, limits: token.limits, at: Date()).slotsInUse == 0)
     }
 
+    @Test(arguments: StoreBackend.allCases)
+    func aReservationCountsSeveralRequestsAndGivesBackWhatWasNotUsed(backend: StoreBackend) throws {
+        let (store, reopen) = try backend.make()
+        let roomy = limited("alice", TokenLimits(requestsPerMinute: 10_000, maxParallel: 10_000))
+        let tight = limited("bob", TokenLimits(requestsPerMinute: 40, maxParallel: 40))
+        try store.insertToken(roomy)
+        try store.insertToken(tight)
+        let other = try reopen()
+        let reserved = try #require(try store.admit(tokenID: roomy.id, limits: roomy.limits, at: Date(), wanted: 64).ticket)
+        #expect(reserved.count == 64)
+        var readings = try other.limitReadings(tokenID: roomy.id, limits: roomy.limits, at: Date())
+        #expect(readings.requestsInWindow == 64 && readings.slotsInUse == 64, "every process sees the whole reservation counted")
+        // 20 never reached the model or were not handed out; 30 slots are still in use; 500 tokens were used.
+        try store.settle([Settlement(reserved, returning: 20, slotsKept: 30, tokens: 500)], at: Date())
+        readings = try other.limitReadings(tokenID: roomy.id, limits: roomy.limits, at: Date())
+        #expect(readings.requestsInWindow == 44 && readings.slotsInUse == 30 && readings.tokensInWindow == 500)
+        try store.settle([Settlement(reserved, returning: 0, slotsKept: 0, tokens: 0)], at: Date())
+        #expect(try other.limitReadings(tokenID: roomy.id, limits: roomy.limits, at: Date()).slotsInUse == 0)
+
+        // Near its limits a token is granted a 16th of the room left, and at least one request.
+        let near = try #require(try store.admit(tokenID: tight.id, limits: tight.limits, at: Date(), wanted: 64).ticket)
+        #expect(near.count == 2)
+        var admitted = 2
+        while let ticket = try other.admit(tokenID: tight.id, limits: tight.limits, at: Date(), wanted: 64).ticket { admitted += ticket.count }
+        #expect(admitted == 40, "reservations never admit past the limit")
+    }
+
     @Test(arguments: [StoreBackend.sqlite, .postgres])
     func theSlotsOfAHandleThatStopsRenewingRunOutWithinTheLease(backend: StoreBackend) throws {
         let (store, reopen) = try backend.make(leaseSeconds: 1)

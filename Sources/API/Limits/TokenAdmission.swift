@@ -17,12 +17,19 @@ public struct TokenAdmission: Sendable {
     /// The largest `max_tokens` askd sends when a request names none (`ASKD_MAX_TOKENS`).
     let maxTokens: Int
     let clock: @Sendable () -> Date
+    /// Hands out a busy token's requests from reservations; without one, each request is
+    /// admitted by the store alone.
+    let broker: AllowanceBroker?
 
-    public init(store: any ConversationStore, defaults: TokenLimits, maxTokens: Int, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: any ConversationStore, defaults: TokenLimits, maxTokens: Int, clock: @escaping @Sendable () -> Date = { Date() },
+        broker: AllowanceBroker? = nil
+    ) {
         self.store = store
         self.defaults = defaults
         self.maxTokens = maxTokens
         self.clock = clock
+        self.broker = broker
     }
 
     /// The limits that apply to `token`.
@@ -43,18 +50,25 @@ public struct TokenAdmission: Sendable {
     public func admit(token: TokenRecord, model: String, maxTokens: Int?) throws -> AdmittedRequest {
         let limits = limits(of: token)
         try Self.checkModel(model, limits: limits)
-        guard limits.isCounted else { return AdmittedRequest(store: store, ticket: nil, headers: [:], maxTokens: maxTokens) }
+        guard limits.isCounted else { return AdmittedRequest(store: store, maxTokens: maxTokens) }
         let now = clock()
-        let admission = try store.admit(tokenID: token.id, limits: limits, at: now)
-        let admitted = admission.ticket != nil
-        let state = RateWindow.state(limits, admission.readings, admitted: admitted, at: admission.readings.at)
+        let grant: AllowanceBroker.Grant
+        if let broker {
+            grant = try broker.admit(tokenID: token.id, limits: limits, at: now)
+        } else {
+            let admission = try store.admit(tokenID: token.id, limits: limits, at: now)
+            grant = AllowanceBroker.Grant(readings: admission.readings, ticket: admission.ticket, reservation: nil)
+        }
+        let admitted = grant.ticket != nil || grant.reservation != nil
+        let state = RateWindow.state(limits, grant.readings, admitted: admitted, at: grant.readings.at)
         let headers = RateLimitHeaders.headers(for: state)
-        guard let ticket = admission.ticket else { throw RateLimitHeaders.refusal(state, headers: headers) }
+        guard admitted else { throw RateLimitHeaders.refusal(state, headers: headers) }
         var capped = maxTokens
         if let left = state.remainingTokensToday, left < (maxTokens ?? self.maxTokens) {
             capped = max(1, left)
         }
-        return AdmittedRequest(store: store, ticket: ticket, headers: headers, maxTokens: capped)
+        let reservation = grant.reservation.flatMap { reservation in broker.map { (broker: $0, reservation: reservation) } }
+        return AdmittedRequest(store: store, ticket: grant.ticket, reservation: reservation, headers: headers, maxTokens: capped)
     }
 
     /// `error`, thrown by the checks an endpoint makes before `admit`, with the token's
@@ -74,7 +88,8 @@ public struct TokenAdmission: Sendable {
     public func state(of token: TokenRecord) throws -> LimitState {
         let limits = limits(of: token)
         guard limits.isCounted else { return LimitState(limits: limits) }
-        let readings = try store.limitReadings(tokenID: token.id, limits: limits, at: clock())
+        var readings = try store.limitReadings(tokenID: token.id, limits: limits, at: clock())
+        if let broker { readings = broker.adjusted(readings, tokenID: token.id) }
         return RateWindow.state(limits, readings, admitted: false, at: readings.at)
     }
 

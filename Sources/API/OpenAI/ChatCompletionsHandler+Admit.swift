@@ -45,13 +45,14 @@ extension ChatCompletionsHandler {
     /// token without counted limits goes to the ledger, which writes it in batches.
     func settle(_ call: ChatCall, usage: TokenUsage?) {
         let admitted = call.admission.admitted
-        if admitted.ticket != nil {
+        if admitted.isCounted {
             if let usage { admitted.used(tokens: usage.totalTokens) }
-            work.post { admitted.finish() }
+            // A request from a reservation ends in memory; a ticket of its own, in the store.
+            if admitted.ticket == nil { admitted.finish() } else { work.post { admitted.finish() } }
         }
         guard let usage else { return }
         let date = Date()
-        if admitted.ticket == nil, let ledger {
+        if !admitted.isCounted, let ledger {
             ledger.add(owner: call.owner, usage: usage, date: date)
             return
         }

@@ -28,7 +28,7 @@ public struct ChatCompletionsHandler: Sendable {
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
-        logger: Logger, work: WorkQueue = .shared, ledger: UsageLedger? = nil
+        logger: Logger, work: WorkQueue = .shared, ledger: UsageLedger? = nil, allowances: AllowanceBroker? = nil
     ) {
         self.store = store
         self.verifier = verifier
@@ -38,7 +38,7 @@ public struct ChatCompletionsHandler: Sendable {
         self.logger = logger
         self.work = work
         self.ledger = ledger
-        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens)
+        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens, broker: allowances)
     }
 
     public func handle(_ request: Request) throws -> Response {

@@ -17,10 +17,10 @@ public struct AskHandler: Sendable {
 
     public init(
         store: any ConversationStore, verifier: any TokenVerifier, upstream: any ChatCompletions, settings: AskSettings,
-        logger: Logger
+        logger: Logger, allowances: AllowanceBroker? = nil
     ) {
         self.verifier = verifier
-        pipeline = TurnPipeline(store: store, upstream: upstream, settings: settings, logger: logger)
+        pipeline = TurnPipeline(store: store, upstream: upstream, settings: settings, logger: logger, allowances: allowances)
     }
 
     public func handle(_ request: Request) throws -> Response {

@@ -18,7 +18,7 @@ extension TurnPipeline {
                 release(prepared)
                 switch committed {
                 case .success:
-                    turn.admitted.committed()
+                    turn.admitted.committed(tokens: answer.usage.map { $0.promptTokens + $0.completionTokens } ?? 0)
                     turn.delivery.answer(conversationID: prepared.conversationID, answer)
                 case .failure(let error):
                     if let error = error as? StoreError { countUnstored(answer, after: error, prepared, turn) }

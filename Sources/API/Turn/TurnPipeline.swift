@@ -29,14 +29,17 @@ struct TurnPipeline: Sendable {
     /// The token limits every request is admitted under.
     let admission: TokenAdmission
 
-    init(store: any ConversationStore, upstream: any ChatCompletions, settings: AskSettings, logger: Logger, work: WorkQueue = .shared) {
+    init(
+        store: any ConversationStore, upstream: any ChatCompletions, settings: AskSettings, logger: Logger, work: WorkQueue = .shared,
+        allowances: AllowanceBroker? = nil
+    ) {
         self.store = store
         self.upstream = upstream
         let settings = settings.resolvingModels(for: upstream)
         self.settings = settings
         self.logger = logger
         self.work = work
-        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens)
+        admission = TokenAdmission(store: store, defaults: settings.defaultLimits, maxTokens: settings.maxTokens, broker: allowances)
         waiters = TurnWaiters(limit: settings.maxTurnWaiters)
     }
 
