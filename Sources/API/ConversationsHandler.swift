@@ -219,7 +219,7 @@ public struct ConversationsHandler: Sendable {
         // A sequence number fits in 31 bits in every store, and a next cursor is never 1: a
         // page before it would be empty.
         guard token.utf8.count <= 200, let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self),
-            let dot = text.firstIndex(of: "."), text[..<dot].utf8.allSatisfy { (48...57).contains($0) }, let sequence = Int(text[..<dot]),
+            let dot = text.firstIndex(of: "."), text[..<dot].utf8.allSatisfy({ (48...57).contains($0) }), let sequence = Int(text[..<dot]),
             (2...Int(Int32.max)).contains(sequence), text[text.index(after: dot)...] == conversationID
         else { throw malformed }
         return sequence

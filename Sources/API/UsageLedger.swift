@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import Logging
 import Platform
@@ -80,26 +77,15 @@ public final class UsageLedger: @unchecked Sendable {
 
     private func startFlusherThread() {
         do {
-            try DetachedThread.start(name: "askd-usage") { [self] in
-                while true {
-                    lock.withLock {
-                        while pending.isEmpty { added.wait(lock) }
-                    }
-                    Self.sleep(seconds: interval)
-                    // A store that is down is tried again a second later, not every interval.
-                    if !flush() { Self.sleep(seconds: max(interval, 1)) }
-                }
-            }
+            try DetachedThread.startRounds(
+                name: "askd-usage", interval: interval,
+                waitForWork: { [self] in lock.withLock { while pending.isEmpty { added.wait(lock) } } },
+                round: { [self] in flush() }
+            )
         } catch {
             // Without the thread, entries wait for the next `/usage` or the shutdown's flush.
             logger.error("the usage thread cannot start; usage is written on /usage and at shutdown", metadata: ["error": "\(error)"])
         }
-    }
-
-    private static func sleep(seconds: Double) {
-        var time = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
-        var left = timespec()
-        while nanosleep(&time, &left) != 0 { time = left }
     }
 }
 

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import Logging
 import Platform
@@ -306,24 +303,13 @@ public final class AllowanceBroker: @unchecked Sendable {
 
     private func startSettlerThread() {
         do {
-            try DetachedThread.start(name: "askd-allowance") { [self] in
-                while true {
-                    lock.withLock {
-                        while unsettled.isEmpty { changed.wait(lock) }
-                    }
-                    Self.sleep(seconds: interval)
-                    // A store that is down is tried again a second later, not every interval.
-                    if !settleRound() { Self.sleep(seconds: max(interval, 1)) }
-                }
-            }
+            try DetachedThread.startRounds(
+                name: "askd-allowance", interval: interval,
+                waitForWork: { [self] in lock.withLock { while unsettled.isEmpty { changed.wait(lock) } } },
+                round: { [self] in settleRound() }
+            )
         } catch {
             logger.error("the allowance thread cannot start; reservations are settled at shutdown", metadata: ["error": "\(error)"])
         }
-    }
-
-    private static func sleep(seconds: Double) {
-        var time = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
-        var left = timespec()
-        while nanosleep(&time, &left) != 0 { time = left }
     }
 }
