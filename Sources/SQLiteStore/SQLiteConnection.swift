@@ -20,11 +20,21 @@ final class SQLiteConnection {
     /// Whether the schema has the search index's queue (`SQLiteSearchSchema`); looked up until
     /// it has, which the migrations at the store's opening make so.
     private var searchQueued = false
+    /// Told when a commit leaves changes queued for the search index.
+    private let searchIndexer: SearchIndexer?
+    /// Whether the schema has `search_queue` (`SQLiteSearchSchema.deferredIndexing`); looked up
+    /// until it has.
+    private var searchDeferred = false
 
     /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
-    /// checkpointing inside them.
-    init(path: String, busyTimeoutMilliseconds: Int32, writerLock: Lock, checkpointer: Checkpointer? = nil) throws {
+    /// checkpointing inside them; with a `searchIndexer`, the commits that queue changes for the
+    /// search index.
+    init(
+        path: String, busyTimeoutMilliseconds: Int32, writerLock: Lock, checkpointer: Checkpointer? = nil,
+        searchIndexer: SearchIndexer? = nil
+    ) throws {
         self.writerLock = writerLock
+        self.searchIndexer = searchIndexer
         self.checkpointer = checkpointer.map { Unmanaged.passRetained($0) }
         var handle: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -116,20 +126,38 @@ final class SQLiteConnection {
     /// The writers of one process queue on `writerLock` first, and take it as soon as it is
     /// free: SQLite's busy handler sleeps in steps of up to 100 ms however soon the lock frees.
     /// Other processes still meet at SQLite's lock.
-    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+    ///
+    /// A commit that leaves changes queued for the search index tells the indexer, unless
+    /// `reportingQueue` is false (the indexer's own).
+    func writeTransaction<T>(reportingQueue: Bool = true, _ body: () throws -> T) throws -> T {
         checkpointer?.takeUnretainedValue().holdBackWriterIfFarBehind()
+        let result: T
+        var queued = false
         writerLock.lock()
-        defer { writerLock.unlock() }
-        try execute("BEGIN IMMEDIATE")
         do {
-            let result = try body()
-            try flushSearchIndex()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
+            defer { writerLock.unlock() }
+            try execute("BEGIN IMMEDIATE")
+            do {
+                result = try body()
+                try flushSearchIndex()
+                if reportingQueue, searchIndexer != nil { queued = try searchChangesQueued() }
+                try execute("COMMIT")
+            } catch {
+                try? execute("ROLLBACK")
+                throw error
+            }
         }
+        if queued { searchIndexer?.changesQueued() }
+        return result
+    }
+
+    /// Whether changes wait in `search_queue` for the indexer.
+    private func searchChangesQueued() throws -> Bool {
+        if !searchDeferred {
+            searchDeferred = try !query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_queue'", [], { _ in true }).isEmpty
+            guard searchDeferred else { return false }
+        }
+        return try !query(SQLiteSearchSchema.hasQueued, [], { _ in true }).isEmpty
     }
 
     /// Hands what the transaction queued for the search index to FTS5, before its commit.

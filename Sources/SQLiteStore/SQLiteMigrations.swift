@@ -126,6 +126,8 @@ enum SQLiteMigrations {
         SQLiteSearchSchema.migration,
         // A parallel-slot lease may hold several slots (`AllowanceBroker`'s reservations).
         "ALTER TABLE parallel_slots ADD COLUMN slots INTEGER NOT NULL DEFAULT 1;",
+        // A turn queues its text for search; a batch indexes it later (`SQLiteSearchSchema`).
+        SQLiteSearchSchema.deferredIndexing,
     ]
 
     /// Applies the steps the database lacks, each in its own transaction. Safe when several

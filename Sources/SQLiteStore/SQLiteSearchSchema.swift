@@ -1,4 +1,4 @@
-/// The schema of full-text search on SQLite, as one migration step (`SQLiteMigrations`); its
+/// The schema of full-text search on SQLite, as two migration steps (`SQLiteMigrations`); their
 /// text must never change once shipped.
 ///
 /// `messages` has no rowid, so each message, and each conversation's title (as sequence 0),
@@ -7,14 +7,14 @@
 /// the owner's number in `search_owners` times 2^36 plus the owner's count of entries so far:
 /// each owner's entries form one range of rowids, which FTS5 seeks to and stays within, so a
 /// search reads only its owner's part of the index and bm25 weighs only the query's phrases.
-/// Triggers keep the index exact in the transaction of every write to a message or a title,
-/// whichever statement makes it: a turn, an import, a title change, a message replaced in
-/// place, a delete (a cascade from a deleted conversation included). They number the entry
-/// in `search_docs` and queue its text in `search_pending`; `flush`, which every write
-/// transaction runs before its commit (`SQLiteConnection.writeTransaction`), hands the queue to
-/// FTS5 in one statement. Written from the triggers, FTS5 wrote a segment of its index at every
-/// statement of the transaction (each opens a savepoint, and FTS5 flushes at each), which
-/// halved a stored `/ask`'s throughput; once a transaction, it writes one.
+/// Triggers queue every write to a message or a title in `search_queue`, whichever statement
+/// makes it: a turn, an import, a title change, a message replaced in place, a delete (a cascade
+/// from a deleted conversation included). `SearchIndexer` indexes the queue in batches, each in
+/// a transaction of its own, through the view `search_entries`: its triggers number each entry
+/// in `search_docs` and queue its text in `search_pending`, and `flush`, which every write
+/// transaction runs before its commit (`SQLiteConnection.writeTransaction`), hands that to FTS5
+/// in one statement (FTS5 writes a segment of its index at every statement otherwise). A search
+/// first indexes what is queued, so it finds every change committed before it.
 enum SQLiteSearchSchema {
     /// The bits of a rowid below the owner's number.
     static let ownerShift = 36
@@ -83,6 +83,92 @@ enum SQLiteSearchSchema {
         );
         INSERT INTO search_index (search_index) VALUES ('rebuild');
         """
+
+    /// Takes the index's writes off the transactions that change messages and titles: their
+    /// triggers only queue each change in `search_queue` (one row, text included), and a batch
+    /// of queued changes is indexed later in a transaction of its own (`SearchIndexer`), through
+    /// the view `search_entries`, whose triggers are the ones the first step put on the tables.
+    /// A stored turn then writes one queue row per message instead of five tables and an FTS5
+    /// segment (BENCHMARKS.md says what that saves). Queued changes are indexed in
+    /// the order they were made, each with the text it had, so the index ends as exact as before;
+    /// a search indexes what is queued before it reads.
+    static let deferredIndexing = """
+        CREATE TABLE search_queue (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            created_at INTEGER,
+            body TEXT,
+            removal INTEGER NOT NULL
+        );
+        CREATE VIEW search_entries AS SELECT conversation_id, seq, created_at, body, removal FROM search_queue;
+        CREATE TRIGGER search_entries_add INSTEAD OF INSERT ON search_entries WHEN new.removal = 0 BEGIN
+            \(add(conversation: "new.conversation_id", seq: "new.seq", createdAt: "new.created_at", text: "new.body"))
+        END;
+        CREATE TRIGGER search_entries_remove INSTEAD OF INSERT ON search_entries WHEN new.removal = 1 BEGIN
+            \(remove(conversation: "new.conversation_id", seq: "new.seq", text: "new.body"))
+        END;
+        DROP TRIGGER messages_search_insert;
+        DROP TRIGGER messages_search_delete;
+        DROP TRIGGER messages_search_update;
+        DROP TRIGGER conversations_search_insert;
+        DROP TRIGGER conversations_search_delete;
+        DROP TRIGGER conversations_search_update;
+        CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+            \(queue(conversation: "new.conversation_id", seq: "new.seq", createdAt: "new.created_at", text: "new.content"))
+        END;
+        CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+            \(queueRemoval(conversation: "old.conversation_id", seq: "old.seq", text: "old.content"))
+        END;
+        CREATE TRIGGER messages_search_update AFTER UPDATE OF conversation_id, seq, content, created_at ON messages BEGIN
+            \(queueRemoval(conversation: "old.conversation_id", seq: "old.seq", text: "old.content"))
+            \(queue(conversation: "new.conversation_id", seq: "new.seq", createdAt: "new.created_at", text: "new.content"))
+        END;
+        CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations WHEN new.title IS NOT NULL BEGIN
+            \(queue(conversation: "new.id", seq: "0", createdAt: "new.created_at", text: "new.title"))
+        END;
+        CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations WHEN old.title IS NOT NULL BEGIN
+            \(queueRemoval(conversation: "old.id", seq: "0", text: "old.title"))
+        END;
+        CREATE TRIGGER conversations_search_update AFTER UPDATE OF id, token_id, title, created_at ON conversations
+        WHEN old.title IS NOT new.title OR old.id IS NOT new.id OR old.token_id IS NOT new.token_id OR old.created_at IS NOT new.created_at
+        BEGIN
+            \(queueRemoval(conversation: "old.id", seq: "0", text: "old.title"))
+            \(queue(conversation: "new.id", seq: "0", createdAt: "new.created_at", text: "new.title", when: "new.title IS NOT NULL"))
+        END;
+        """
+
+    /// A trigger's statement that queues `text` to be indexed as entry `seq` of `conversation`.
+    private static func queue(conversation: String, seq: String, createdAt: String, text: String, when: String = "TRUE") -> String {
+        """
+        INSERT INTO search_queue (conversation_id, seq, created_at, body, removal)
+                SELECT \(conversation), \(seq), \(createdAt), \(text), 0 WHERE \(when);
+        """
+    }
+
+    /// A trigger's statement that queues the removal of entry `seq` of `conversation`, which
+    /// holds `text`.
+    private static func queueRemoval(conversation: String, seq: String, text: String) -> String {
+        """
+        INSERT INTO search_queue (conversation_id, seq, created_at, body, removal)
+                VALUES (\(conversation), \(seq), NULL, \(text), 1);
+        """
+    }
+
+    /// Whether changes wait in the queue.
+    static let hasQueued = "SELECT 1 FROM search_queue LIMIT 1"
+    /// The last of the first `?1` queued changes.
+    static let batchEnd = "SELECT MAX(id) FROM (SELECT id FROM search_queue ORDER BY id LIMIT ?1)"
+    /// Indexes the queued changes up to `?1`, in order (`search_entries`' triggers number each
+    /// entry and put it in `search_pending`, which the transaction hands to FTS5), and takes
+    /// them off the queue.
+    static let indexBatch = [
+        """
+        INSERT INTO search_entries (conversation_id, seq, created_at, body, removal)
+            SELECT conversation_id, seq, created_at, body, removal FROM search_queue WHERE id <= ?1 ORDER BY id
+        """,
+        "DELETE FROM search_queue WHERE id <= ?1",
+    ]
 
     /// A trigger's statements that index `text` as entry `seq` of `conversation`, under the
     /// owner's next rowid (numbering an owner seen for the first time).

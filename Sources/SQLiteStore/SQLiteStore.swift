@@ -19,6 +19,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
     let leaseSeconds: Double
     private let pool: ConnectionPool<SQLiteConnection>
     private let checkpointer: Checkpointer
+    private let searchIndexer: SearchIndexer
     /// The connection of group commits; only the leader of a commit uses it.
     let turnWriter: SQLiteConnection
     let turnCommits = GroupCommit<Turn>()
@@ -41,16 +42,21 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         self.leaseSeconds = leaseSeconds
         let writerLock = Lock()
         let checkpointer = Checkpointer(path: path, writerLock: writerLock)
+        let searchIndexer = SearchIndexer {
+            try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer)
+        }
         let open = {
             do {
                 return try SQLiteConnection(
-                    path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer
+                    path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds, writerLock: writerLock, checkpointer: checkpointer,
+                    searchIndexer: searchIndexer
                 )
             } catch {
                 throw StoreError.unavailable("\(error)")
             }
         }
         self.checkpointer = checkpointer
+        self.searchIndexer = searchIndexer
         // A connection that comes back inside a transaction (a failed ROLLBACK) must not be lent again.
         let pool = ConnectionPool(capacity: max(1, maxConnections), isReusable: { !$0.inTransaction }, open: open)
         self.pool = pool
@@ -79,6 +85,7 @@ public final class SQLiteStore: ConversationStore, @unchecked Sendable {
         leases.stop()
         slotLeases.stop()
         backgroundCommits.stop()
+        searchIndexer.stop()
         checkpointer.stop()
     }
 

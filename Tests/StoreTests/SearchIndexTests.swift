@@ -19,9 +19,54 @@ struct SearchIndexTests {
         Set(try store.search(owner: owner, query: SearchQuery(parsing: text), limit: 100, after: nil).map { "\($0.conversationID)#\($0.sequence ?? 0)" })
     }
 
-    /// FTS5's own check of the index against the content it was made from.
+    /// FTS5's own check of the index against the content it was made from, once what is queued
+    /// is indexed.
     private func checkIndex(_ store: SQLiteStore) throws {
-        try store.withConnection { try $0.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)") }
+        try store.withConnection { db in
+            try SearchIndexer.indexQueue(on: db)
+            try db.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)")
+        }
+    }
+
+    private func count(_ table: String, in store: SQLiteStore) throws -> Int64 {
+        try store.withConnection { try $0.query("SELECT COUNT(*) FROM \(table)", []) { $0.integer(0) ?? 0 } }.first ?? 0
+    }
+
+    /// A write only queues its text: nothing of the index is written in its transaction. A
+    /// search indexes the queue before it reads, so it finds the write at once.
+    @Test func sqliteWriteQueuesItsTextAndASearchIndexesTheQueueFirst() throws {
+        let path = try temporaryPath()
+        let store = try SQLiteStore(path: path)
+        try store.insertToken(makeToken("alice"))
+        try store.commitTurn(turn("c1", owner: "tok-alice", starts: true, "first heron", at: 1_000))
+        try checkIndex(store)
+        // Another process's write: its connection tells no indexer of this process.
+        let other = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 5_000, writerLock: Lock())
+        try other.writeTransaction {
+            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 3, 'user', 'a grey heron', 3000)")
+            try other.execute("UPDATE messages SET content = 'a bittern' WHERE conversation_id = 'c1' AND seq = 1")
+            try other.execute("UPDATE messages SET content = 'a bittern again' WHERE conversation_id = 'c1' AND seq = 1")
+        }
+        #expect(try count("search_queue", in: store) == 5)
+        #expect(try count("search_docs", in: store) == 2)
+        #expect(try found(store, "heron") == ["c1#2", "c1#3"])
+        #expect(try found(store, "bittern") == ["c1#1"])
+        #expect(try count("search_queue", in: store) == 0)
+        try checkIndex(store)
+    }
+
+    /// With no search to prompt it, the store's indexer empties the queue soon after the commit.
+    @Test func sqliteIndexerIndexesQueuedTurnsOnItsOwn() throws {
+        let store = try SQLiteStore(path: try temporaryPath())
+        try store.insertToken(makeToken("alice"))
+        for number in 1...300 {
+            try store.commitTurn(turn("c\(number)", owner: "tok-alice", starts: true, "heron \(number)", at: Int64(number)))
+        }
+        let deadline = MonotonicClock.now() + 10
+        while try count("search_queue", in: store) > 0 && MonotonicClock.now() < deadline { usleep(20_000) }
+        #expect(try count("search_queue", in: store) == 0)
+        #expect(try count("search_docs", in: store) == 600)
+        try checkIndex(store)
     }
 
     /// The index of the first migration step that creates search, on either store.
