@@ -21,22 +21,26 @@ final class SearchIndexer: @unchecked Sendable {
     private var started = false
     private var requested = false
     private var stopping = false
+    /// The thread waits for `wake` rather than for its next round.
+    private var waiting = false
 
     init(gathering: Double = 0.1, open: @escaping () throws -> SQLiteConnection) {
         self.gathering = gathering
         self.open = open
     }
 
-    /// Called after a commit that left changes in the queue.
+    /// Called after a commit that left changes in the queue. While changes keep coming the
+    /// thread looks every `gathering` seconds on its own: a commit wakes it only after a quiet
+    /// second, so that a turn's answer does not wait for a wake-up.
     func changesQueued() {
         mutex.lock()
         defer { mutex.unlock() }
         guard !stopping else { return }
         requested = true
-        if started {
-            wake.signal()
-        } else {
+        if !started {
             started = (try? DetachedThread.start(name: "askd-search-index") { self.run() }) != nil
+        } else if waiting {
+            wake.signal()
         }
     }
 
@@ -49,16 +53,32 @@ final class SearchIndexer: @unchecked Sendable {
         mutex.unlock()
     }
 
+    /// Rounds without changes after which the thread waits to be woken.
+    private static let quietRounds = 10
+
     private func run() {
         var connection: SQLiteConnection?
+        var quiet = 0
         while true {
             mutex.lock()
-            while !requested && !stopping { wake.wait(mutex) }
+            if !requested && quiet >= Self.quietRounds {
+                waiting = true
+                while !requested && !stopping { wake.wait(mutex) }
+                waiting = false
+                quiet = 0
+            }
             let stop = stopping
-            requested = false
             mutex.unlock()
             if stop { return }
             DetachedThread.sleep(seconds: gathering)
+            mutex.lock()
+            let work = requested
+            requested = false
+            mutex.unlock()
+            guard work else {
+                quiet += 1
+                continue
+            }
             do {
                 let db = try connection ?? open()
                 connection = db
