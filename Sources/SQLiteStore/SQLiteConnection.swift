@@ -140,7 +140,8 @@ final class SQLiteConnection {
             do {
                 result = try body()
                 try flushSearchIndex()
-                if reportingQueue, searchIndexer != nil { queued = try searchChangesQueued() }
+                // Asking is bookkeeping: when it fails, the indexer looks anyway.
+                if reportingQueue, searchIndexer != nil { queued = (try? searchChangesQueued()) ?? true }
                 try execute("COMMIT")
             } catch {
                 try? execute("ROLLBACK")

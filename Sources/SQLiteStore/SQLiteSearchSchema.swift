@@ -157,8 +157,10 @@ enum SQLiteSearchSchema {
 
     /// Whether changes wait in the queue.
     static let hasQueued = "SELECT 1 FROM search_queue LIMIT 1"
-    /// The last of the first `?1` queued changes.
-    static let batchEnd = "SELECT MAX(id) FROM (SELECT id FROM search_queue ORDER BY id LIMIT ?1)"
+    /// The last queued change.
+    static let lastQueued = "SELECT MAX(id) FROM search_queue"
+    /// The last of the first `?1` queued changes up to `?2`.
+    static let batchEnd = "SELECT MAX(id) FROM (SELECT id FROM search_queue WHERE id <= ?2 ORDER BY id LIMIT ?1)"
     /// Indexes the queued changes up to `?1`, in order (`search_entries`' triggers number each
     /// entry and put it in `search_pending`, which the transaction hands to FTS5), and takes
     /// them off the queue.

@@ -11,8 +11,10 @@ extension SQLiteStore {
         // Before every hit when there is no cursor: no score is that low.
         let after = cursor ?? SearchCursor(score: .min, createdAt: .latestStored, conversationID: "", sequence: 0)
         return try withConnection { db in
-            // Every change committed before the search is found by it.
-            try SearchIndexer.indexQueue(on: db)
+            // Every change committed before the search is found by it. A database that cannot
+            // take the write now (another process holds it past the busy timeout) is searched
+            // as it is indexed; the indexer catches up later.
+            try? SearchIndexer.indexQueue(on: db)
             let numbers = try db.query("SELECT number FROM search_owners WHERE token_id = ?", [.text(owner)]) { $0.integer(0) }
             guard let number = numbers.first ?? nil else { return [] }
             let first = number << SQLiteSearchSchema.ownerShift

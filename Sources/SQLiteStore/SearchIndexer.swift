@@ -53,6 +53,12 @@ final class SearchIndexer: @unchecked Sendable {
         mutex.unlock()
     }
 
+    private var isStopping: Bool {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return stopping
+    }
+
     /// Rounds without changes after which the thread waits to be woken.
     private static let quietRounds = 10
 
@@ -84,7 +90,7 @@ final class SearchIndexer: @unchecked Sendable {
                 connection = db
                 // Between batches, as long a pause as the batch took: a writer that waits for
                 // the lock meanwhile gets it, rather than this thread taking it again at once.
-                while true {
+                while !isStopping {
                     let started = MonotonicClock.now()
                     let more = try Self.indexBatch(on: db)
                     let took = MonotonicClock.now() - started
@@ -102,19 +108,22 @@ final class SearchIndexer: @unchecked Sendable {
         }
     }
 
-    /// Indexes every queued change, a batch a transaction, on `db`.
+    /// Indexes every change queued so far, a batch a transaction, on `db`; with nothing queued,
+    /// it only reads. Changes queued meanwhile are left to the indexer.
     static func indexQueue(on db: SQLiteConnection) throws {
-        while try indexBatch(on: db) {}
+        guard let last = try db.query(SQLiteSearchSchema.lastQueued, []) { $0.integer(0) }.first ?? nil else { return }
+        while try indexBatch(on: db, through: last) {}
     }
 
-    /// Indexes up to `batchLimit` queued changes, the oldest first, in one transaction.
+    /// Indexes up to `batchLimit` queued changes, the oldest first and none after `last`, in one
+    /// transaction.
     /// - Returns: whether more may be queued.
-    static func indexBatch(on db: SQLiteConnection) throws -> Bool {
+    static func indexBatch(on db: SQLiteConnection, through last: Int64 = .max) throws -> Bool {
         try db.writeTransaction(reportingQueue: false) {
-            let end = try db.query(SQLiteSearchSchema.batchEnd, [.integer(Int64(batchLimit))]) { $0.integer(0) }.first ?? nil
+            let end = try db.query(SQLiteSearchSchema.batchEnd, [.integer(Int64(batchLimit)), .integer(last)]) { $0.integer(0) }.first ?? nil
             guard let end else { return false }
             for statement in SQLiteSearchSchema.indexBatch { try db.execute(statement, [.integer(end)]) }
-            return db.changes >= batchLimit
+            return db.changes >= batchLimit && end < last
         }
     }
 }

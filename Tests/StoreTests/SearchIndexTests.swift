@@ -38,10 +38,19 @@ struct SearchIndexTests {
         let path = try temporaryPath()
         let store = try SQLiteStore(path: path)
         try store.insertToken(makeToken("alice"))
-        try store.commitTurn(turn("c1", owner: "tok-alice", starts: true, "first heron", at: 1_000))
-        try checkIndex(store)
-        // Another process's write: its connection tells no indexer of this process.
+        // Another process's writes: its connection tells no indexer of this process, and this
+        // store's own indexer never starts (nothing it commits leaves changes queued).
         let other = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 5_000, writerLock: Lock())
+        try other.writeTransaction {
+            try other.execute("INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ('c1', 'tok-alice', 1000, 1000)")
+            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 1, 'user', 'first heron', 1000)")
+            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 2, 'assistant', 'a heron answer', 1000)")
+        }
+        #expect(try count("search_queue", in: store) == 2)
+        #expect(try count("search_docs", in: store) == 0)
+        #expect(try found(store, "heron") == ["c1#1", "c1#2"])
+        #expect(try count("search_queue", in: store) == 0)
+        // Several changes to one entry before the next index: each is indexed with its own text.
         try other.writeTransaction {
             try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 3, 'user', 'a grey heron', 3000)")
             try other.execute("UPDATE messages SET content = 'a bittern' WHERE conversation_id = 'c1' AND seq = 1")
