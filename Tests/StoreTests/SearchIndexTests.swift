@@ -41,26 +41,31 @@ struct SearchIndexTests {
         // Another process's writes: its connection tells no indexer of this process, and this
         // store's own indexer never starts (nothing it commits leaves changes queued).
         let other = try SQLiteConnection(path: path, busyTimeoutMilliseconds: 5_000, writerLock: Lock())
-        try other.writeTransaction {
-            try other.execute("INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ('c1', 'tok-alice', 1000, 1000)")
-            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 1, 'user', 'first heron', 1000)")
-            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 2, 'assistant', 'a heron answer', 1000)")
+        func write(_ statements: String...) throws {
+            try other.writeTransaction { for statement in statements { try other.execute(statement) } }
         }
-        #expect(try count("search_queue", in: store) == 2)
-        #expect(try count("search_docs", in: store) == 0)
+        func expectCounts(queued: Int64, indexed: Int64) throws {
+            #expect(try count("search_queue", in: store) == queued)
+            #expect(try count("search_docs", in: store) == indexed)
+        }
+        let message = "INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES"
+        try write(
+            "INSERT INTO conversations (id, token_id, created_at, updated_at) VALUES ('c1', 'tok-alice', 1000, 1000)",
+            "\(message) ('c1', 1, 'user', 'first heron', 1000)", "\(message) ('c1', 2, 'assistant', 'a heron answer', 1000)"
+        )
+        try expectCounts(queued: 2, indexed: 0)
         #expect(try found(store, "heron") == ["c1#1", "c1#2"])
-        #expect(try count("search_queue", in: store) == 0)
+        try expectCounts(queued: 0, indexed: 2)
         // Several changes to one entry before the next index: each is indexed with its own text.
-        try other.writeTransaction {
-            try other.execute("INSERT INTO messages (conversation_id, seq, role, content, created_at) VALUES ('c1', 3, 'user', 'a grey heron', 3000)")
-            try other.execute("UPDATE messages SET content = 'a bittern' WHERE conversation_id = 'c1' AND seq = 1")
-            try other.execute("UPDATE messages SET content = 'a bittern again' WHERE conversation_id = 'c1' AND seq = 1")
-        }
-        #expect(try count("search_queue", in: store) == 5)
-        #expect(try count("search_docs", in: store) == 2)
+        try write(
+            "\(message) ('c1', 3, 'user', 'a grey heron', 3000)",
+            "UPDATE messages SET content = 'a bittern' WHERE conversation_id = 'c1' AND seq = 1",
+            "UPDATE messages SET content = 'a bittern again' WHERE conversation_id = 'c1' AND seq = 1"
+        )
+        try expectCounts(queued: 5, indexed: 2)
         #expect(try found(store, "heron") == ["c1#2", "c1#3"])
         #expect(try found(store, "bittern") == ["c1#1"])
-        #expect(try count("search_queue", in: store) == 0)
+        try expectCounts(queued: 0, indexed: 3)
         try checkIndex(store)
     }
 
