@@ -17,14 +17,12 @@ final class SQLiteConnection {
     private var statements: [String: OpaquePointer] = [:]
     private let writerLock: Lock
     private let checkpointer: Unmanaged<Checkpointer>?
-    /// Whether the schema has the search index's queue (`SQLiteSearchSchema`); looked up until
-    /// it has, which the migrations at the store's opening make so.
-    private var searchQueued = false
+    /// Whether the schema has `search_pending` and `search_queue` (`SQLiteSearchSchema`); each
+    /// looked up until it has, which the migrations at the store's opening make so.
+    private var searchPendingExists = false
+    private var searchQueueExists = false
     /// Told when a commit leaves changes queued for the search index.
     private let searchIndexer: SearchIndexer?
-    /// Whether the schema has `search_queue` (`SQLiteSearchSchema.deferredIndexing`); looked up
-    /// until it has.
-    private var searchDeferred = false
 
     /// Opens `path`. With a `checkpointer`, the connection reports its commits to it instead of
     /// checkpointing inside them; with a `searchIndexer`, the commits that queue changes for the
@@ -139,9 +137,13 @@ final class SQLiteConnection {
             try execute("BEGIN IMMEDIATE")
             do {
                 result = try body()
-                try flushSearchIndex()
-                // Asking is bookkeeping: when it fails, the indexer looks anyway.
-                if reportingQueue, searchIndexer != nil { queued = (try? searchChangesQueued()) ?? true }
+                if try searchIsQueued() {
+                    // Only the indexer's batches write the index, and flush it themselves.
+                    // Asking is bookkeeping: when it fails, the indexer looks anyway.
+                    if reportingQueue, searchIndexer != nil { queued = (try? !query(SQLiteSearchSchema.hasQueued, [], { _ in true }).isEmpty) ?? true }
+                } else {
+                    try flushSearchIndex()
+                }
                 try execute("COMMIT")
             } catch {
                 try? execute("ROLLBACK")
@@ -152,23 +154,24 @@ final class SQLiteConnection {
         return result
     }
 
-    /// Whether changes wait in `search_queue` for the indexer.
-    private func searchChangesQueued() throws -> Bool {
-        if !searchDeferred {
-            searchDeferred = try !query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_queue'", [], { _ in true }).isEmpty
-            guard searchDeferred else { return false }
-        }
-        return try !query(SQLiteSearchSchema.hasQueued, [], { _ in true }).isEmpty
+    /// Whether writes queue their changes for the search index (`SQLiteSearchSchema.deferredIndexing`).
+    private func searchIsQueued() throws -> Bool {
+        if !searchQueueExists { searchQueueExists = try hasTable("search_queue") }
+        return searchQueueExists
     }
 
-    /// Hands what the transaction queued for the search index to FTS5, before its commit.
-    private func flushSearchIndex() throws {
-        if !searchQueued {
-            searchQueued = try !query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'search_pending'", [], { _ in true }).isEmpty
-            guard searchQueued else { return }
+    /// Hands what the transaction put in `search_pending` to FTS5, before its commit.
+    func flushSearchIndex() throws {
+        if !searchPendingExists {
+            searchPendingExists = try hasTable("search_pending")
+            guard searchPendingExists else { return }
         }
         guard try !query(SQLiteSearchSchema.hasPending, [], { _ in true }).isEmpty else { return }
         for statement in SQLiteSearchSchema.flush { try execute(statement) }
+    }
+
+    private func hasTable(_ name: String) throws -> Bool {
+        try !query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(name)], { _ in true }).isEmpty
     }
 
     /// Runs `body` inside a savepoint of the open transaction: if it throws, what it wrote is

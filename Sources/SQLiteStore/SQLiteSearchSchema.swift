@@ -11,9 +11,9 @@
 /// makes it: a turn, an import, a title change, a message replaced in place, a delete (a cascade
 /// from a deleted conversation included). `SearchIndexer` indexes the queue in batches, each in
 /// a transaction of its own, through the view `search_entries`: its triggers number each entry
-/// in `search_docs` and queue its text in `search_pending`, and `flush`, which every write
-/// transaction runs before its commit (`SQLiteConnection.writeTransaction`), hands that to FTS5
-/// in one statement (FTS5 writes a segment of its index at every statement otherwise). A search
+/// in `search_docs` and queue its text in `search_pending`, and `flush`, which each batch runs
+/// before its commit, hands that to FTS5 in one statement (FTS5 writes a segment of its index at
+/// every statement otherwise). A search
 /// first indexes what is queued, so it finds every change committed before it.
 enum SQLiteSearchSchema {
     /// The bits of a rowid below the owner's number.

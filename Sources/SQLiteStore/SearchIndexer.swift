@@ -123,7 +123,9 @@ final class SearchIndexer: @unchecked Sendable {
             let end = try db.query(SQLiteSearchSchema.batchEnd, [.integer(Int64(batchLimit)), .integer(last)]) { $0.integer(0) }.first ?? nil
             guard let end else { return false }
             for statement in SQLiteSearchSchema.indexBatch { try db.execute(statement, [.integer(end)]) }
-            return db.changes >= batchLimit && end < last
+            let indexed = db.changes
+            try db.flushSearchIndex()
+            return indexed >= batchLimit && end < last
         }
     }
 }
