@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["API", "Auth", "HTTP", "JSON", "Platform", "Store", "Text", "Upstream"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "HTTP", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Platform", "Store", "SQLiteStore", "PostgresStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "UpstreamTests", dependencies: ["JSON", "Upstream", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "UpstreamTests", dependencies: ["JSON", "Platform", "Upstream", "Store"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["HTTP", "Platform", "Store", "Telemetry", "Upstream", .product(name: "Prometheus", package: "swift-prometheus")],

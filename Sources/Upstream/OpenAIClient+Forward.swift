@@ -7,6 +7,18 @@ extension OpenAIClient {
         _ request: ForwardedRequest, streamingTo sink: (any CompletionChunkSink)?,
         then completion: @escaping @Sendable (Result<ForwardedAnswer, any Error>) -> Void
     ) {
+        if sink == nil, let plain {
+            plain.submit(body: request.body) { [self] result, mayRetry in
+                settle(result, mayRetry: mayRetry, completion: completion) { reply in
+                    guard (200..<300).contains(reply.status) else {
+                        throw UpstreamRejection.from(status: reply.status, body: reply.body)
+                            ?? failure(status: reply.status, body: reply.body, retryAfter: reply.retryAfter)
+                    }
+                    return try wholeAnswer(reply.body, reader: nil, request: request)
+                }
+            }
+            return
+        }
         let reader = sink.map { ForwardStreamReader(sink: $0) }
         loop.submit(.reading(
             reader: reader,
@@ -35,24 +47,27 @@ extension OpenAIClient {
         guard (200..<300).contains(status) else {
             throw UpstreamRejection.from(status: status, body: transfer.body) ?? failure(status: status, transfer: transfer)
         }
-        guard transfer.streamed, let reader else {
-            let body = transfer.body
-            guard String(validating: body, as: UTF8.self) != nil, let fields = (try? JSONParser.parse(body, maxDepth: 64))?.object,
-                fields["choices"]?.array != nil
-            else {
-                throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
-            }
-            // An upstream that ignored `"stream": true`: its answer goes out as a stream's chunks.
-            if let reader { try reader.replay(fields) }
-            let characters = fields["choices"]?.array?.reduce(0) { $0 + ($1["message"]?["content"]?.string?.unicodeScalars.count ?? 0) } ?? 0
-            let usage = TokenUsage.reported(in: fields["usage"]) ?? .estimated(for: request, answerCharacters: characters)
-            return ForwardedAnswer(body: reader == nil ? body : [], fields: reader == nil ? fields : [:], usage: usage)
-        }
+        guard transfer.streamed, let reader else { return try wholeAnswer(transfer.body, reader: reader, request: request) }
         try transfer.finish()
         // Without a finish reason or [DONE], the stream was cut short.
         guard reader.sawDone || reader.finished else {
             throw UpstreamError.failed(detail: "\(endpoint) ended its stream before the answer was complete")
         }
         return ForwardedAnswer(body: [], fields: [:], usage: reader.usage ?? .estimated(for: request, answerCharacters: reader.answerCharacters))
+    }
+
+    /// A whole `chat.completion` answer; with a reader (an upstream that ignored `"stream": true`),
+    /// replayed to it as a stream's chunks.
+    private func wholeAnswer(_ body: [UInt8], reader: ForwardStreamReader?, request: ForwardedRequest) throws -> ForwardedAnswer {
+    guard String(validating: body, as: UTF8.self) != nil, let fields = (try? JSONParser.parse(body, maxDepth: 64))?.object,
+            fields["choices"]?.array != nil
+        else {
+            throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
+        }
+        // An upstream that ignored `"stream": true`: its answer goes out as a stream's chunks.
+        if let reader { try reader.replay(fields) }
+        let characters = fields["choices"]?.array?.reduce(0) { $0 + ($1["message"]?["content"]?.string?.unicodeScalars.count ?? 0) } ?? 0
+        let usage = TokenUsage.reported(in: fields["usage"]) ?? .estimated(for: request, answerCharacters: characters)
+        return ForwardedAnswer(body: reader == nil ? body : [], fields: reader == nil ? fields : [:], usage: usage)
     }
 }

@@ -20,6 +20,8 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     let timeoutSeconds: Int
     private let connectTimeoutSeconds: Int
     let loop = TransferLoopPool()
+    /// askd's own client for a plain-http upstream's whole answers; nil over TLS or a proxy.
+    let plain: PlainHTTPClient?
     /// How many times the timeout a whole streamed answer may take.
     public static let streamTimeoutFactor = 4
     /// The largest answer read from the upstream.
@@ -33,11 +35,16 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         defaultModel = model
         self.timeoutSeconds = timeoutSeconds
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        plain = PlainHTTPClient(
+            url: endpoint, headers: ["Content-Type: application/json", "Accept: application/json"] + (authorization.map { [$0] } ?? []),
+            timeoutSeconds: timeoutSeconds, connectTimeoutSeconds: connectTimeoutSeconds, bodyLimit: Self.maxResponseBytes
+        )
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
     }
 
     deinit {
         loop.shutdown()
+        plain?.shutdown()
     }
 
     public func ask(
@@ -45,6 +52,15 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
         then completion: @escaping @Sendable (Result<ChatResponse, any Error>) -> Void
     ) {
         let body = Self.body(of: request, streaming: sink != nil)
+        if sink == nil, let plain {
+            plain.submit(body: body) { [self] result, mayRetry in
+                settle(result, mayRetry: mayRetry, completion: completion) { reply in
+                    guard (200..<300).contains(reply.status) else { throw failure(status: reply.status, body: reply.body, retryAfter: reply.retryAfter) }
+                    return try Self.parse(reply.body, endpoint: endpoint)
+                }
+            }
+            return
+        }
         let model = request.model
         let reader = sink.map { ChatStreamReader(sink: $0) }
         loop.submit(.reading(
@@ -201,16 +217,48 @@ public final class OpenAIClient: ChatCompletions, @unchecked Sendable {
     /// The error of an answer with a status other than 2xx: `UpstreamError`, or
     /// `RetryableFailure` for a 502 or a 503.
     func failure(status: Int, transfer: Transfer) -> any Error {
+        failure(status: status, body: transfer.body, retryAfter: transfer.retryAfter)
+    }
+
+    func failure(status: Int, body: [UInt8], retryAfter: String?) -> any Error {
         switch status {
         case 429:
-            UpstreamError.rateLimited(retryAfter: transfer.retryAfter)
+            UpstreamError.rateLimited(retryAfter: retryAfter)
         case 401, 403:
-            UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
+            UpstreamError.rejectedCredentials(detail: "\(endpoint) answered \(status): \(Self.errorText(of: body))")
         case 502, 503:
-            RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))"))
+            RetryableFailure(error: .failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: body))"))
         default:
-            UpstreamError.failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: transfer.body))")
+            UpstreamError.failed(detail: "\(endpoint) answered \(status): \(Self.errorText(of: body))")
         }
+    }
+
+    /// Hands on the outcome of a plain-http exchange as `answer` reads it; true, handing nothing
+    /// on, when it failed before any answer started and `mayRetry` allows one more attempt.
+    func settle<Answer>(
+        _ result: Result<PlainHTTPClient.Reply, PlainHTTPClient.Failure>, mayRetry: Bool,
+        completion: @Sendable (Result<Answer, any Error>) -> Void, answer: (PlainHTTPClient.Reply) throws -> Answer
+    ) -> Bool {
+        let outcome: Result<Answer, any Error>
+        do {
+            switch result {
+            case .success(let reply):
+                outcome = .success(try answer(reply))
+            case .failure(.couldNotConnect(let detail)):
+                throw RetryableFailure(error: .failed(detail: "\(endpoint): \(detail)"))
+            case .failure(.timedOut(let detail)):
+                throw UpstreamError.timedOut(detail: "\(endpoint): \(detail)")
+            case .failure(.broken(let detail)):
+                throw UpstreamError.failed(detail: "\(endpoint): \(detail)")
+            }
+        } catch let failure as RetryableFailure {
+            if mayRetry { return true }
+            outcome = .failure(failure.error)
+        } catch {
+            outcome = .failure(error)
+        }
+        completion(outcome)
+        return false
     }
 
     /// What the log gets of an error answer: OpenAI's error object by its `message`, `type` and

@@ -1,0 +1,200 @@
+import Text
+
+/// One HTTP/1.x response read from bytes as they arrive: the status line, the few headers askd
+/// needs, and a body delimited by `Content-Length`, by the chunked coding, or by the end of the
+/// connection. Interim (1xx) responses are skipped.
+struct HTTPResponseParser {
+    enum Failure: Error, Equatable {
+        case malformed(String)
+        case tooLarge(limit: Int)
+    }
+
+    /// The status line and headers of the final response.
+    struct Head: Equatable {
+        var status = 0
+        var keepAlive = true
+        var retryAfter: String?
+        var contentType: String?
+        var contentLength: Int?
+        var chunked = false
+    }
+
+    private enum State: Equatable {
+        case head
+        case body(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkEnd
+        case trailers
+        case untilClose
+        case done
+    }
+
+    /// The longest status line and headers, and the longest chunk-size or trailer line.
+    static let headLimit = 64 << 10
+
+    let bodyLimit: Int
+    private(set) var head: Head?
+    private(set) var body: [UInt8] = []
+    /// Whether any byte of a response has arrived.
+    private(set) var started = false
+    private var buffer: [UInt8] = []
+    private var state = State.head
+
+    init(bodyLimit: Int) {
+        self.bodyLimit = bodyLimit
+    }
+
+    var isComplete: Bool { state == .done }
+
+    /// Whether the connection may carry another request: the response said so, and nothing
+    /// followed it.
+    var connectionReusable: Bool { state == .done && head?.keepAlive == true && buffer.isEmpty }
+
+    /// Takes the next bytes; true once the response is complete.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Bool {
+        if !bytes.isEmpty { started = true }
+        if state == .untilClose {
+            try appendBody(bytes)
+            return false
+        }
+        buffer.append(contentsOf: bytes)
+        try advance()
+        return state == .done
+    }
+
+    /// The connection ended: true when that completes a body that runs to the connection's end.
+    mutating func connectionClosed() -> Bool {
+        if state == .untilClose { state = .done }
+        return state == .done
+    }
+
+    private mutating func advance() throws(Failure) {
+        var position = 0
+        defer { buffer.removeSubrange(0..<position) }
+        while true {
+            switch state {
+            case .head:
+                guard let end = Self.endOfHead(in: buffer, from: position) else {
+                    guard buffer.count - position <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
+                    return
+                }
+                let parsed = try Self.parseHead(buffer[position..<end])
+                position = end + 4
+                // An interim response (100 Continue, 103 Early Hints): the final one follows.
+                if (100..<200).contains(parsed.status) { continue }
+                head = parsed
+                if parsed.status == 204 || parsed.status == 304 {
+                    state = .done
+                } else if parsed.chunked {
+                    state = .chunkSize
+                } else if let length = parsed.contentLength {
+                    guard length <= bodyLimit else { throw .tooLarge(limit: bodyLimit) }
+                    state = length == 0 ? .done : .body(remaining: length)
+                } else {
+                    head?.keepAlive = false
+                    state = .untilClose
+                    try appendBody(buffer[position...])
+                    position = buffer.count
+                    return
+                }
+            case .body(let remaining), .chunkData(let remaining):
+                let count = min(remaining, buffer.count - position)
+                try appendBody(buffer[position..<(position + count)])
+                position += count
+                let left = remaining - count
+                if case .body = state {
+                    state = left == 0 ? .done : .body(remaining: left)
+                } else {
+                    state = left == 0 ? .chunkEnd : .chunkData(remaining: left)
+                }
+                if left > 0 { return }
+            case .chunkSize:
+                guard let line = try nextLine(from: &position) else { return }
+                let digits = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+                guard !digits.isEmpty, digits.count <= 15, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16) else {
+                    throw .malformed("a bad chunk size")
+                }
+                guard body.count + size <= bodyLimit else { throw .tooLarge(limit: bodyLimit) }
+                state = size == 0 ? .trailers : .chunkData(remaining: size)
+            case .chunkEnd:
+                guard let line = try nextLine(from: &position) else { return }
+                guard line.isEmpty else { throw .malformed("a chunk longer than its size") }
+                state = .chunkSize
+            case .trailers:
+                guard let line = try nextLine(from: &position) else { return }
+                if line.isEmpty { state = .done }
+            case .untilClose, .done:
+                return
+            }
+        }
+    }
+
+    private mutating func appendBody(_ bytes: some Collection<UInt8>) throws(Failure) {
+        guard body.count + bytes.count <= bodyLimit else { throw .tooLarge(limit: bodyLimit) }
+        body.append(contentsOf: bytes)
+    }
+
+    /// The next line without its CRLF, or nil until it has arrived whole.
+    private func nextLine(from position: inout Int) throws(Failure) -> ArraySlice<UInt8>? {
+        guard let newline = buffer[position...].firstIndex(of: UInt8(ascii: "\n")) else {
+            guard buffer.count - position <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
+            return nil
+        }
+        var line = buffer[position..<newline]
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        position = newline + 1
+        return line
+    }
+
+    /// Where the blank line that ends a head begins.
+    private static func endOfHead(in bytes: [UInt8], from start: Int) -> Int? {
+        guard bytes.count - start >= 4 else { return nil }
+        var index = start
+        while index + 3 < bytes.count {
+            if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func parseHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Head {
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            line.last == UInt8(ascii: "\r") ? line.dropLast() : line
+        }
+        let statusLine = String(decoding: lines[0], as: UTF8.self)
+        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]), status >= 100 else {
+            throw .malformed("a bad status line")
+        }
+        var head = Head(status: status, keepAlive: parts[0] != "HTTP/1.0")
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("a header line without a colon") }
+            let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
+            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingWhitespace()
+            switch name {
+            case "content-length":
+                guard let length = Int(value), length >= 0, head.contentLength == nil || head.contentLength == length else {
+                    throw .malformed("a bad Content-Length")
+                }
+                head.contentLength = length
+            case "transfer-encoding":
+                head.chunked = value.lowercased().split(separator: ",").last?.trimmingWhitespace() == "chunked"
+                guard head.chunked else { throw .malformed("a transfer coding other than chunked") }
+            case "connection":
+                let options = value.lowercased().split(separator: ",").map { $0.trimmingWhitespace() }
+                if options.contains("close") { head.keepAlive = false }
+                if options.contains("keep-alive") && parts[0] == "HTTP/1.0" { head.keepAlive = true }
+            case "retry-after":
+                head.retryAfter = value
+            case "content-type":
+                head.contentType = value
+            default:
+                break
+            }
+        }
+        // A chunked body's length is its coding's, whatever Content-Length says (RFC 9112 6.3).
+        if head.chunked { head.contentLength = nil }
+        return head
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Platform
+import Testing
+
+@testable import Upstream
+
+/// askd's own HTTP/1.1 client against a scripted server on 127.0.0.1: what goes over the wire,
+/// when connections are kept, and how failures end.
+@Suite struct PlainHTTPClientTests {
+    /// A server that answers each request on a connection with the next of `answers` (then
+    /// closes the connection when that answer's `close` says so), counting connections.
+    final class ScriptedServer: @unchecked Sendable {
+        struct Answer {
+            var bytes: String
+            var close = false
+            /// Seconds to wait before answering.
+            var delay = 0.0
+        }
+
+        let port: UInt16
+        private let listener: Int32
+        private let state = Locked<(connections: Int, requests: [String])>((0, []))
+
+        init(answers: [Answer]) throws {
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            try withUnsafeMutablePointer(to: &address) { pointer in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    guard bind(listener, address, length) == 0, listen(listener, 16) == 0, getsockname(listener, address, &length) == 0 else {
+                        throw SystemError("bind")
+                    }
+                }
+            }
+            port = UInt16(bigEndian: address.sin_port)
+            self.listener = listener
+            let remaining = Locked(answers)
+            let state = self.state
+            try DetachedThread.start(name: "scripted-server") {
+                while true {
+                    let connection = accept(listener, nil, nil)
+                    guard connection >= 0 else { return }
+                    state.withLock { $0.connections += 1 }
+                    while let request = Self.readRequest(connection) {
+                        state.withLock { $0.requests.append(request) }
+                        guard let answer = remaining.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { break }
+                        if answer.delay > 0 { usleep(UInt32(answer.delay * 1_000_000)) }
+                        _ = Array(answer.bytes.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                        if answer.close { break }
+                    }
+                    close(connection)
+                }
+            }
+        }
+
+        deinit {
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+        }
+
+        var connections: Int { state.withLock { $0.connections } }
+        var requests: [String] { state.withLock { $0.requests } }
+
+        /// One request, head and `Content-Length` body; nil at the connection's end.
+        private static func readRequest(_ fd: Int32) -> String? {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4_096)
+            while true {
+                let text = String(decoding: bytes, as: UTF8.self)
+                if let end = text.range(of: "\r\n\r\n") {
+                    let head = text[..<end.lowerBound]
+                    let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                        .flatMap { Int($0.dropFirst("content-length:".count).filter { $0 != " " }) } ?? 0
+                    if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { return text }
+                }
+                let count = recv(fd, &chunk, chunk.count, 0)
+                guard count > 0 else { return nil }
+                bytes += chunk[..<count]
+            }
+        }
+    }
+
+    private static let okJSON = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+    private func client(_ server: ScriptedServer, timeoutSeconds: Int = 5) throws -> PlainHTTPClient {
+        try #require(PlainHTTPClient(
+            url: "http://127.0.0.1:\(server.port)/v1/chat/completions", headers: ["Authorization: Bearer key"],
+            timeoutSeconds: timeoutSeconds, connectTimeoutSeconds: 2, bodyLimit: 1 << 20
+        ))
+    }
+
+    /// The outcome of one exchange, waited for; every attempt's `mayRetry` in `attempts`.
+    private func exchange(
+        _ client: PlainHTTPClient, body: String = "{\"x\":1}", retry: Bool = false, attempts: Locked<[Bool]> = Locked([])
+    ) -> Result<PlainHTTPClient.Reply, PlainHTTPClient.Failure> {
+        let outcome = Handoff<Result<PlainHTTPClient.Reply, PlainHTTPClient.Failure>>()
+        client.submit(body: Array(body.utf8)) { result, mayRetry in
+            attempts.withLock { $0.append(mayRetry) }
+            if retry && mayRetry { return true }
+            outcome.put(result)
+            return false
+        }
+        return outcome.take()
+    }
+
+    @Test func requestsGoOutWholeAndOneConnectionCarriesThemInTurn() throws {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"
+        let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON), .init(bytes: chunked)])
+        let client = try client(server)
+        let first = try exchange(client, body: "{\"n\":1}").get()
+        #expect(first.status == 200 && first.body == Array("{}".utf8) && first.contentType == "application/json")
+        let second = try exchange(client, body: "{\"n\":2}").get()
+        #expect(String(decoding: second.body, as: UTF8.self) == "{\"a\":1}")
+        #expect(server.connections == 1)
+        let request = try #require(server.requests.first)
+        #expect(request.hasPrefix("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\n"))
+        #expect(request.contains("\r\nAuthorization: Bearer key\r\nContent-Length: 7\r\n\r\n{\"n\":1}"))
+    }
+
+    @Test func aKeptConnectionTheUpstreamClosedIsReplacedAndTheRequestSentAgain() throws {
+        // The first answer leaves the connection open as far as the client knows, then the
+        // server closes it: the next request finds it closed and goes out on a new one.
+        let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON, close: true), .init(bytes: Self.okJSON)])
+        let client = try client(server)
+        _ = try exchange(client).get()
+        usleep(50_000)
+        let attempts = Locked<[Bool]>([])
+        #expect(try exchange(client, attempts: attempts).get().status == 200)
+        #expect(server.connections == 2)
+        #expect(attempts.withLock { $0 } == [true], "sent again within one attempt, not retried")
+    }
+
+    @Test func anAnswerCutShortIsBrokenNotRetried() throws {
+        let cut = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\""
+        let server = try ScriptedServer(answers: [.init(bytes: cut, close: true)])
+        let result = exchange(try client(server))
+        guard case .failure(.broken(let detail)) = result else {
+            Issue.record("expected a broken exchange, got \(result)")
+            return
+        }
+        #expect(detail.contains("closed the connection before the answer was complete"))
+    }
+
+    @Test func noAnswerWithinTheTimeoutTimesOut() throws {
+        let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON, delay: 3)])
+        let started = MonotonicClock.now()
+        let result = exchange(try client(server, timeoutSeconds: 1))
+        let waited = MonotonicClock.now() - started
+        guard case .failure(.timedOut) = result else {
+            Issue.record("expected a timeout, got \(result)")
+            return
+        }
+        #expect(waited >= 1 && waited < 2, "timed out after \(waited) s")
+    }
+
+    @Test func aRefusedConnectionFailsAsUnreachedAndMayBeRetriedOnce() throws {
+        // A port nobody listens on: bound, then closed.
+        let port = try { () throws -> UInt16 in
+            let server = try ScriptedServer(answers: [])
+            return server.port
+        }()
+        let client = try #require(PlainHTTPClient(
+            url: "http://127.0.0.1:\(port)/v1/chat/completions", headers: [], timeoutSeconds: 5, connectTimeoutSeconds: 2, bodyLimit: 1 << 20
+        ))
+        let attempts = Locked<[Bool]>([])
+        let result = exchange(client, retry: true, attempts: attempts)
+        guard case .failure(.couldNotConnect) = result else {
+            Issue.record("expected a refused connection, got \(result)")
+            return
+        }
+        #expect(attempts.withLock { $0 } == [true, false])
+    }
+}
