@@ -82,3 +82,7 @@ static __thread struct askd_request_waits request_waits;
 struct askd_request_waits *askd_thread_request_waits(void) {
     return &request_waits;
 }
+
+uint64_t askd_load_shared_u64(const void *address) {
+    return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
+}

@@ -5,6 +5,7 @@
 // names, POLLRDHUP, mallopt, the usable CPUs and sem_clockwait.
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -34,5 +35,9 @@ struct askd_request_waits {
 };
 /// The calling thread's `askd_request_waits`.
 struct askd_request_waits *askd_thread_request_waits(void);
+
+/// The 8 bytes at `address` (8-byte aligned), read in one load that the compiler keeps: for a
+/// number another process may rewrite in a shared mapping.
+uint64_t askd_load_shared_u64(const void *address);
 
 #endif

@@ -1,5 +1,3 @@
-import Text
-
 /// One HTTP/1.x response read from bytes as they arrive: the status line, the few headers askd
 /// needs, and a body delimited by `Content-Length`, by the chunked coding, or by the end of the
 /// connection. Interim (1xx) responses are skipped.
@@ -159,42 +157,68 @@ struct HTTPResponseParser {
     }
 
     private static func parseHead(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Head {
-        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
-            line.last == UInt8(ascii: "\r") ? line.dropLast() : line
-        }
-        let statusLine = String(decoding: lines[0], as: UTF8.self)
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]), status >= 100 else {
-            throw .malformed("a bad status line")
-        }
-        var head = Head(status: status, keepAlive: parts[0] != "HTTP/1.0")
-        for line in lines.dropFirst() {
+        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).makeIterator()
+        guard let statusLine = lines.next().map(trimmed) else { throw .malformed("a bad status line") }
+        // "HTTP/1.x NNN reason": the version's minor digit, then three digits of status.
+        let start = statusLine.startIndex
+        guard statusLine.count >= 12, statusLine.starts(with: "HTTP/1.".utf8), statusLine[start + 8] == UInt8(ascii: " "),
+            statusLine.count == 12 || statusLine[start + 12] == UInt8(ascii: " "),
+            let status = decimal(statusLine[(start + 9)..<(start + 12)]), status >= 100
+        else { throw .malformed("a bad status line") }
+        let http10 = statusLine[start + 7] == UInt8(ascii: "0")
+        var head = Head(status: status, keepAlive: !http10)
+        while let line = lines.next() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("a header line without a colon") }
-            let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingWhitespace()
-            switch name {
-            case "content-length":
-                guard let length = Int(value), length >= 0, head.contentLength == nil || head.contentLength == length else {
+            let name = line[..<colon]
+            let value = trimmed(line[(colon + 1)...])
+            if equalsIgnoringCase(name, "content-length") {
+                guard let length = decimal(value), head.contentLength == nil || head.contentLength == length else {
                     throw .malformed("a bad Content-Length")
                 }
                 head.contentLength = length
-            case "transfer-encoding":
-                head.chunked = value.lowercased().split(separator: ",").last?.trimmingWhitespace() == "chunked"
-                guard head.chunked else { throw .malformed("a transfer coding other than chunked") }
-            case "connection":
-                let options = value.lowercased().split(separator: ",").map { $0.trimmingWhitespace() }
-                if options.contains("close") { head.keepAlive = false }
-                if options.contains("keep-alive") && parts[0] == "HTTP/1.0" { head.keepAlive = true }
-            case "retry-after":
-                head.retryAfter = value
-            case "content-type":
-                head.contentType = value
-            default:
-                break
+            } else if equalsIgnoringCase(name, "transfer-encoding") {
+                let last = value.split(separator: UInt8(ascii: ",")).last.map(trimmed) ?? []
+                guard equalsIgnoringCase(last, "chunked") else { throw .malformed("a transfer coding other than chunked") }
+                head.chunked = true
+            } else if equalsIgnoringCase(name, "connection") {
+                for option in value.split(separator: UInt8(ascii: ",")).map(trimmed) {
+                    if equalsIgnoringCase(option, "close") { head.keepAlive = false }
+                    if equalsIgnoringCase(option, "keep-alive") && http10 { head.keepAlive = true }
+                }
+            } else if equalsIgnoringCase(name, "retry-after") {
+                head.retryAfter = String(decoding: value, as: UTF8.self)
+            } else if equalsIgnoringCase(name, "content-type") {
+                head.contentType = String(decoding: value, as: UTF8.self)
             }
         }
         // A chunked body's length is its coding's, whatever Content-Length says (RFC 9112 6.3).
         if head.chunked { head.contentLength = nil }
         return head
+    }
+
+    /// The bytes without leading and trailing spaces, tabs and a carriage return.
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let blank: (UInt8) -> Bool = { $0 == 32 || $0 == 9 || $0 == 13 }
+        guard let first = bytes.firstIndex(where: { !blank($0) }), let last = bytes.lastIndex(where: { !blank($0) }) else { return [] }
+        return bytes[first...last]
+    }
+
+    /// Whether `bytes` spell `lowercase` in any case (ASCII).
+    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(bytes, expected).allSatisfy { byte, wanted in (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) == wanted }
+        }
+    }
+
+    /// A decimal number of up to 15 digits, nothing else.
+    private static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 15 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 48 && byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
     }
 }
