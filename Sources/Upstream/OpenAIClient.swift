@@ -6,11 +6,12 @@ import JSON
 import Store
 import Synchronization
 
-/// The `ChatCompletions` client for any OpenAI-compatible endpoint, over libcurl.
+/// The `ChatCompletions` client for any OpenAI-compatible endpoint.
 ///
-/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. Every answer, plain
-/// or streamed, is asked for on a `TransferLoop`'s thread, so that ten thousand requests waiting
-/// on a slow model hold no thread each; a streamed answer's pieces go to its sink from there.
+/// `POST {baseURL}/chat/completions` with `Authorization: Bearer <apiKey>`. A whole answer from a
+/// plain-http upstream is asked for by askd's own `PlainHTTPClient`; every other answer, and every
+/// stream, on a `TransferLoop`'s thread. Either way ten thousand requests waiting on a slow model
+/// hold no thread each; a streamed answer's pieces go to its sink from the loop's thread.
 /// TLS verification is always on. A failure to connect, a 502 or a 503 is retried once after a
 /// jittered pause; nothing else is, since the upstream may already have done (and billed) the work.
 public final class OpenAIClient: ChatCompletions, @unchecked Sendable {

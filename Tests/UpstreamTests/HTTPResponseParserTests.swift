@@ -17,6 +17,21 @@ import Testing
         return (parser, complete)
     }
 
+    @Test func endlessInterimResponsesAndTrailersRunIntoTheHeadLimit() {
+        let interim = String(repeating: "HTTP/1.1 100 Continue\r\n\r\n", count: HTTPResponseParser.headLimit / 25 + 1)
+        #expect(throws: HTTPResponseParser.Failure.tooLarge(limit: HTTPResponseParser.headLimit)) { try parse(interim, step: 1_000) }
+        let trailers = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + String(repeating: "X-T: 1\r\n", count: HTTPResponseParser.headLimit / 8 + 1)
+        #expect(throws: HTTPResponseParser.Failure.tooLarge(limit: HTTPResponseParser.headLimit)) { try parse(trailers, step: 1_000) }
+    }
+
+    @Test func aHeadArrivingAByteAtATimeIsScannedOnce() throws {
+        let head = "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: abcdefghijklmnopqrstuvwxyz\r\n", count: 1_500) + "Content-Length: 0\r\n\r\n"
+        let started = ContinuousClock.now
+        #expect(try parse(head, step: 1).1)
+        #expect(ContinuousClock.now - started < .seconds(5), "a 57 KB head fed byte by byte took \(ContinuousClock.now - started)")
+    }
+
     @Test(arguments: [1, 2, 7, Int.max])
     func aContentLengthBodyInAnyPieces(step: Int) throws {
         let (parser, complete) = try parse(
@@ -94,6 +109,9 @@ import Testing
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nabcde\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
     ])
     func malformedResponsesAreRefused(text: String) {
         #expect(throws: HTTPResponseParser.Failure.self) { try parse(text) }

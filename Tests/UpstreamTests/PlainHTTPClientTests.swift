@@ -17,6 +17,8 @@ import Testing
             var close = false
             /// Seconds to wait before answering.
             var delay = 0.0
+            /// Answer once the head has come, without reading the body.
+            var early = false
         }
 
         let port: UInt16
@@ -45,9 +47,9 @@ import Testing
                     let connection = accept(listener, nil, nil)
                     guard connection >= 0 else { return }
                     state.withLock { $0.connections += 1 }
-                    while let request = Self.readRequest(connection) {
+                    while let answer = remaining.withLock({ $0.first }), let request = Self.readRequest(connection, wholeBody: !answer.early) {
                         state.withLock { $0.requests.append(request) }
-                        guard let answer = remaining.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { break }
+                        remaining.withLock { _ = $0.removeFirst() }
                         if answer.delay > 0 { usleep(UInt32(answer.delay * 1_000_000)) }
                         _ = Array(answer.bytes.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                         if answer.close { break }
@@ -66,7 +68,7 @@ import Testing
         var requests: [String] { state.withLock { $0.requests } }
 
         /// One request, head and `Content-Length` body; nil at the connection's end.
-        private static func readRequest(_ fd: Int32) -> String? {
+        private static func readRequest(_ fd: Int32, wholeBody: Bool) -> String? {
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 4_096)
             while true {
@@ -75,7 +77,7 @@ import Testing
                     let head = text[..<end.lowerBound]
                     let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                         .flatMap { Int($0.dropFirst("content-length:".count).filter { $0 != " " }) } ?? 0
-                    if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { return text }
+                    if !wholeBody || text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { return text }
                 }
                 let count = recv(fd, &chunk, chunk.count, 0)
                 guard count > 0 else { return nil }
@@ -121,9 +123,9 @@ import Testing
         #expect(request.contains("\r\nAuthorization: Bearer key\r\nContent-Length: 7\r\n\r\n{\"n\":1}"))
     }
 
-    @Test func aKeptConnectionTheUpstreamClosedIsReplacedAndTheRequestSentAgain() throws {
+    @Test func aKeptConnectionTheUpstreamClosedWhileIdleIsNotUsed() throws {
         // The first answer leaves the connection open as far as the client knows, then the
-        // server closes it: the next request finds it closed and goes out on a new one.
+        // server closes it: the next request sees that before it sends, and opens a new one.
         let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON, close: true), .init(bytes: Self.okJSON)])
         let client = try client(server)
         _ = try exchange(client).get()
@@ -131,7 +133,8 @@ import Testing
         let attempts = Locked<[Bool]>([])
         #expect(try exchange(client, attempts: attempts).get().status == 200)
         #expect(server.connections == 2)
-        #expect(attempts.withLock { $0 } == [true], "sent again within one attempt, not retried")
+        #expect(server.requests.count == 2)
+        #expect(attempts.withLock { $0 } == [true])
     }
 
     @Test func anAnswerCutShortIsBrokenNotRetried() throws {
@@ -173,5 +176,50 @@ import Testing
             return
         }
         #expect(attempts.withLock { $0 } == [true, false])
+    }
+
+    @Test func bytesLeftAfterAnAnswerAreNeverReadAsTheNextOnes() throws {
+        // The first answer comes with a second one after it (a misbehaving upstream): the
+        // connection is not used again, and the next request gets its own answer.
+        let doubled = Self.okJSON + "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n\"stray\""
+        let second = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n\"second\""
+        let server = try ScriptedServer(answers: [.init(bytes: doubled), .init(bytes: second)])
+        let client = try client(server)
+        #expect(try exchange(client).get().body == Array("{}".utf8))
+        usleep(50_000)
+        #expect(try String(decoding: exchange(client).get().body, as: UTF8.self) == "\"second\"")
+        #expect(server.connections == 2)
+    }
+
+    @Test func aKeptConnectionClosedJustAsTheRequestWentOutIsReplaced() throws {
+        // The server reads the second request and closes without a word: the request was sent
+        // on a kept connection and failed at once, so it goes out again on a new one.
+        let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON), .init(bytes: "", close: true), .init(bytes: Self.okJSON)])
+        let client = try client(server)
+        _ = try exchange(client).get()
+        let attempts = Locked<[Bool]>([])
+        #expect(try exchange(client, attempts: attempts).get().status == 200)
+        #expect(server.connections == 2)
+        #expect(server.requests.count == 3)
+        #expect(attempts.withLock { $0 } == [true], "sent again within one attempt, not retried")
+    }
+
+    @Test func anAnswerBeforeTheWholeBodyWasSentIsTheAnswer() throws {
+        // 8 MiB the upstream does not read: it answers 413 after the head and closes.
+        let refusal = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        let server = try ScriptedServer(answers: [.init(bytes: refusal, close: true, early: true)])
+        let reply = try exchange(try client(server), body: String(repeating: "x", count: 8 << 20)).get()
+        #expect(reply.status == 413)
+    }
+
+    @Test func aRetryWaitsAFractionOfASecond() throws {
+        let port = try { () throws -> UInt16 in try ScriptedServer(answers: []).port }()
+        let client = try #require(PlainHTTPClient(
+            url: "http://127.0.0.1:\(port)/v1/chat/completions", headers: [], timeoutSeconds: 5, connectTimeoutSeconds: 2, bodyLimit: 1 << 20
+        ))
+        let started = MonotonicClock.now()
+        _ = exchange(client, retry: true)
+        let waited = MonotonicClock.now() - started
+        #expect(waited >= 0.1 && waited < 0.5, "the retry came after \(waited) s")
     }
 }

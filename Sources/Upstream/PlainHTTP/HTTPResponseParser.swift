@@ -28,8 +28,10 @@ struct HTTPResponseParser {
         case done
     }
 
-    /// The longest status line and headers, and the longest chunk-size or trailer line.
+    /// The most bytes of status lines and headers (interim responses' included), and of trailers.
     static let headLimit = 64 << 10
+    /// The longest chunk-size line (extensions included).
+    static let chunkLineLimit = 4 << 10
 
     let bodyLimit: Int
     private(set) var head: Head?
@@ -38,6 +40,12 @@ struct HTTPResponseParser {
     private(set) var started = false
     private var buffer: [UInt8] = []
     private var state = State.head
+    /// Where in `buffer` the search for the end of the current line or head goes on: bytes
+    /// before it were looked at already, so a head that arrives a byte at a time costs no more
+    /// than one that arrives whole.
+    private var scanned = 0
+    /// Bytes of heads and trailers read so far, against `headLimit`.
+    private var overhead = 0
 
     init(bodyLimit: Int) {
         self.bodyLimit = bodyLimit
@@ -69,16 +77,23 @@ struct HTTPResponseParser {
 
     private mutating func advance() throws(Failure) {
         var position = 0
-        defer { buffer.removeSubrange(0..<position) }
+        defer {
+            buffer.removeSubrange(0..<position)
+            scanned = max(0, scanned - position)
+        }
         while true {
             switch state {
             case .head:
-                guard let end = Self.endOfHead(in: buffer, from: position) else {
-                    guard buffer.count - position <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
+                guard let end = Self.endOfHead(in: buffer, from: max(position, scanned - 3)) else {
+                    scanned = buffer.count
+                    guard overhead + buffer.count - position <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
                     return
                 }
+                overhead += end + 4 - position
+                guard overhead <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
                 let parsed = try Self.parseHead(buffer[position..<end])
                 position = end + 4
+                scanned = position
                 // An interim response (100 Continue, 103 Early Hints): the final one follows.
                 if (100..<200).contains(parsed.status) { continue }
                 head = parsed
@@ -108,19 +123,20 @@ struct HTTPResponseParser {
                 }
                 if left > 0 { return }
             case .chunkSize:
-                guard let line = try nextLine(from: &position) else { return }
-                let digits = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
-                guard !digits.isEmpty, digits.count <= 15, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16) else {
+                guard let line = try nextLine(from: &position, limit: Self.chunkLineLimit) else { return }
+                guard let size = Self.hexadecimal(Self.trimmed(line.prefix { $0 != UInt8(ascii: ";") })) else {
                     throw .malformed("a bad chunk size")
                 }
                 guard body.count + size <= bodyLimit else { throw .tooLarge(limit: bodyLimit) }
                 state = size == 0 ? .trailers : .chunkData(remaining: size)
             case .chunkEnd:
-                guard let line = try nextLine(from: &position) else { return }
+                guard let line = try nextLine(from: &position, limit: Self.chunkLineLimit) else { return }
                 guard line.isEmpty else { throw .malformed("a chunk longer than its size") }
                 state = .chunkSize
             case .trailers:
-                guard let line = try nextLine(from: &position) else { return }
+                let start = position
+                guard let line = try nextLine(from: &position, limit: Self.headLimit - overhead) else { return }
+                overhead += position - start
                 if line.isEmpty { state = .done }
             case .untilClose, .done:
                 return
@@ -133,15 +149,19 @@ struct HTTPResponseParser {
         body.append(contentsOf: bytes)
     }
 
-    /// The next line without its CRLF, or nil until it has arrived whole.
-    private func nextLine(from position: inout Int) throws(Failure) -> ArraySlice<UInt8>? {
-        guard let newline = buffer[position...].firstIndex(of: UInt8(ascii: "\n")) else {
-            guard buffer.count - position <= Self.headLimit else { throw .tooLarge(limit: Self.headLimit) }
+    /// The next line without its CRLF, or nil until it has arrived whole; a longer line than
+    /// `limit` bytes is refused.
+    private mutating func nextLine(from position: inout Int, limit: Int) throws(Failure) -> ArraySlice<UInt8>? {
+        guard let newline = buffer[max(position, scanned)...].firstIndex(of: UInt8(ascii: "\n")) else {
+            scanned = buffer.count
+            guard buffer.count - position <= limit else { throw .tooLarge(limit: Self.headLimit) }
             return nil
         }
+        guard newline - position < limit else { throw .tooLarge(limit: Self.headLimit) }
         var line = buffer[position..<newline]
         if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
         position = newline + 1
+        scanned = position
         return line
     }
 
@@ -177,8 +197,8 @@ struct HTTPResponseParser {
                 }
                 head.contentLength = length
             } else if equalsIgnoringCase(name, "transfer-encoding") {
-                let last = value.split(separator: UInt8(ascii: ",")).last.map(trimmed) ?? []
-                guard equalsIgnoringCase(last, "chunked") else { throw .malformed("a transfer coding other than chunked") }
+                // Only chunked alone: askd undoes no other coding.
+                guard equalsIgnoringCase(value, "chunked") else { throw .malformed("a transfer coding other than chunked") }
                 head.chunked = true
             } else if equalsIgnoringCase(name, "connection") {
                 for option in value.split(separator: UInt8(ascii: ",")).map(trimmed) {
@@ -191,8 +211,12 @@ struct HTTPResponseParser {
                 head.contentType = String(decoding: value, as: UTF8.self)
             }
         }
-        // A chunked body's length is its coding's, whatever Content-Length says (RFC 9112 6.3).
-        if head.chunked { head.contentLength = nil }
+        // A chunked body's length is its coding's, whatever Content-Length says; such an answer
+        // may be a smuggling attempt, so its connection is not kept (RFC 9112 6.3).
+        if head.chunked && head.contentLength != nil {
+            head.contentLength = nil
+            head.keepAlive = false
+        }
         return head
     }
 
@@ -209,6 +233,23 @@ struct HTTPResponseParser {
         return lowercase.withUTF8Buffer { expected in
             zip(bytes, expected).allSatisfy { byte, wanted in (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) == wanted }
         }
+    }
+
+    /// A hexadecimal number of up to 15 digits, nothing else.
+    private static func hexadecimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 15 else { return nil }
+        var value = 0
+        for byte in bytes {
+            let digit: UInt8
+            switch byte {
+            case 48...57: digit = byte - 48
+            case 65...70: digit = byte - 55
+            case 97...102: digit = byte - 87
+            default: return nil
+            }
+            value = value * 16 + Int(digit)
+        }
+        return value
     }
 
     /// A decimal number of up to 15 digits, nothing else.

@@ -13,10 +13,12 @@ import Synchronization
 ///
 /// Each exchange in flight is in `waiting` under its own tag while its socket is armed
 /// (EPOLLONESHOT), and whoever takes it out of `waiting` owns it: the loop on an event, or the
-/// loop's sweep when it times out, never both. A connection that was idle may have been closed by
-/// the upstream: an exchange on it that fails before any byte of an answer is sent again on a
-/// new connection. A failure to connect, like a 502 or a 503, is retried once after a jittered
-/// pause when the call's `finish` asks for it.
+/// loop's sweep when it times out, never both. A kept connection is used again only if nothing
+/// waits unread on it; one that the upstream closed just as a request went out fails before
+/// any byte of an answer, and that request is sent again, once, on a new connection. A failure to
+/// connect, like a 502 or a 503, is retried once after a jittered pause when the call's `finish`
+/// asks for it. The loop's thread never resolves the host: lookups happen on the threads that
+/// submit (and the retries, on the shared work queue), at most one at a time.
 final class PlainHTTPClient: @unchecked Sendable {
     struct Reply: Sendable {
         let status: Int
@@ -49,8 +51,12 @@ final class PlainHTTPClient: @unchecked Sendable {
     private struct Connections {
         /// Kept for the next exchange, the most recently used last.
         var idle: [UpstreamConnection] = []
+        /// The host's addresses, the one that last connected first.
         var addresses: [SocketAddress] = []
         var resolvedAt = -Double.infinity
+        var failedAt = -Double.infinity
+        var failure = ""
+        var resolving = false
     }
 
     let endpoint: PlainHTTPEndpoint
@@ -67,34 +73,41 @@ final class PlainHTTPClient: @unchecked Sendable {
     private let connections = Locked(Connections())
     private let nextTag = Atomic<UInt64>(1)
     private let started = Atomic<Bool>(false)
-    /// Retries queued, so that the loop looks at them only when there are any.
-    private let queuedRetries = Atomic<Int>(0)
+    /// Calls not yet handed on (retries included): the loop's sweep runs every 0.1 s while any are.
+    private let inFlight = Atomic<Int>(0)
 
     private static let wakeTag = UInt64.max
     /// Idle connections kept after a burst; more are closed.
     private static let idleConnectionLimit = 64
-    /// An idle connection older than this is looked at (one poll) before it is used again.
-    private static let staleAfterSeconds = 1.0
     /// An idle connection unused for this long is closed.
     private static let idleCloseSeconds = 30.0
-    /// How long resolved addresses are used before the host is resolved again.
+    /// How long resolved addresses are used before the host is resolved again, and how long a
+    /// failed lookup is not tried again.
     private static let resolveEverySeconds = 30.0
+    private static let resolveFailureSeconds = 1.0
 
-    /// nil unless `url` is plain http that this client can call and no proxy is configured.
+    /// nil unless `url` is plain http that this client can call, no proxy is configured, and its
+    /// epoll set can be made.
     init?(url: String, headers: [String], timeoutSeconds: Int, connectTimeoutSeconds: Int, bodyLimit: Int) {
         guard let endpoint = PlainHTTPEndpoint(url: url), !PlainHTTPEndpoint.proxyConfigured else { return nil }
+        let epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        let wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = Self.wakeTag
+        guard epoll >= 0, wakeFD >= 0, epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event) == 0 else {
+            if epoll >= 0 { close(epoll) }
+            if wakeFD >= 0 { close(wakeFD) }
+            return nil
+        }
+        self.epoll = epoll
+        self.wakeFD = wakeFD
         self.endpoint = endpoint
         let lines = ["POST \(endpoint.path) HTTP/1.1", "Host: \(endpoint.authority)"] + headers + ["Content-Length: "]
         head = Array(lines.joined(separator: "\r\n").utf8)
         self.timeoutSeconds = Double(timeoutSeconds)
         self.connectTimeoutSeconds = Double(connectTimeoutSeconds)
         self.bodyLimit = bodyLimit
-        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.u64 = Self.wakeTag
-        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeFD, &event)
     }
 
     deinit {
@@ -108,7 +121,8 @@ final class PlainHTTPClient: @unchecked Sendable {
         request.reserveCapacity(head.count + 24 + body.count)
         request.append(contentsOf: "\(body.count)\r\n\r\n".utf8)
         request.append(contentsOf: body)
-        begin(Call(request: request, finish: finish))
+        inFlight.add(1, ordering: .relaxed)
+        begin(Call(request: request, finish: finish), onLoop: false)
     }
 
     /// Ends the loop's thread; exchanges in flight fail. Only for an owner that goes away.
@@ -119,37 +133,45 @@ final class PlainHTTPClient: @unchecked Sendable {
 
     // MARK: - Exchanges
 
-    private func begin(_ call: Call) {
+    private func begin(_ call: Call, onLoop: Bool) {
         let tag = nextTag.add(1, ordering: .relaxed).oldValue
         let exchange = PlainHTTPExchange(tag: tag, call: call, deadline: MonotonicClock.now() + timeoutSeconds, bodyLimit: bodyLimit)
-        connect(exchange, fresh: false, receiveBuffer: nil)
+        connect(exchange, fresh: false, receiveBuffer: nil, onLoop: onLoop)
     }
 
     /// Puts `exchange` on a kept connection (or a new one with `fresh`) and takes it as far as
     /// it goes without waiting.
-    private func connect(_ exchange: PlainHTTPExchange, fresh: Bool, receiveBuffer: UnsafeMutableRawBufferPointer?) {
-        let connection: UpstreamConnection
+    private func connect(_ exchange: PlainHTTPExchange, fresh: Bool, receiveBuffer: UnsafeMutableRawBufferPointer?, onLoop: Bool) {
         if !fresh, let kept = takeIdle() {
-            connection = kept
-        } else {
-            switch addresses().flatMap({ UpstreamConnection.open(to: $0, from: 0) }) {
-            case .success(let opened): connection = opened
-            case .failure(let failure):
-                end(exchange, .failure(.couldNotConnect(failure.detail)))
-                return
-            }
+            exchange.attach(kept, connectTimeout: connectTimeoutSeconds)
+            proceed(exchange, receiveBuffer: receiveBuffer)
+            return
         }
+        switch addresses(mayResolve: !onLoop).flatMap({ UpstreamConnection.open(to: $0, from: 0) }) {
+        case .success(let opened):
+            started(exchange, on: opened, receiveBuffer: receiveBuffer)
+        case .failure(let failure):
+            end(exchange, .failure(.couldNotConnect(failure.detail)))
+        }
+    }
+
+    /// Goes on with `exchange` on a connection just opened, connected or connecting.
+    private func started(_ exchange: PlainHTTPExchange, on connection: UpstreamConnection, receiveBuffer: UnsafeMutableRawBufferPointer?) {
         exchange.attach(connection, connectTimeout: connectTimeoutSeconds)
         if connection.connecting {
             arm(exchange, for: EPOLLOUT.rawValue)
         } else {
+            promote(connection)
             proceed(exchange, receiveBuffer: receiveBuffer)
         }
     }
 
     /// Takes one step of `exchange` and acts on where it ends.
     private func proceed(_ exchange: PlainHTTPExchange, receiveBuffer: UnsafeMutableRawBufferPointer?) {
-        guard let connection = exchange.connection else { return }
+        guard let connection = exchange.connection else {
+            end(exchange, .failure(.broken("no connection")))
+            return
+        }
         switch exchange.proceed(receiveBuffer: receiveBuffer) {
         case .wait(let events):
             arm(exchange, for: events)
@@ -157,12 +179,10 @@ final class PlainHTTPClient: @unchecked Sendable {
             exchange.connection = nil
             if exchange.connectionReusable { keep(connection) }
             end(exchange, .success(reply))
-        case .broken(let detail, let beforeAnswer):
+        case .broken(let detail, let resendable):
             exchange.connection = nil
-            // A kept connection the upstream had closed: the request is sent again, once per
-            // kept connection, on a new one.
-            if beforeAnswer && connection.reused {
-                connect(exchange, fresh: true, receiveBuffer: receiveBuffer)
+            if resendable && connection.reused {
+                connect(exchange, fresh: true, receiveBuffer: receiveBuffer, onLoop: receiveBuffer != nil)
             } else {
                 end(exchange, .failure(.broken(detail)))
             }
@@ -177,43 +197,47 @@ final class PlainHTTPClient: @unchecked Sendable {
         }
         let error = connection.connectError()
         guard error != 0 else {
-            connection.connecting = false
-            exchange.phase = .sending
-            exchange.connectDeadline = .infinity
+            exchange.connected()
+            promote(connection)
             proceed(exchange, receiveBuffer: receiveBuffer)
             return
         }
-        // This address refused: the next one, if the host has another.
+        tryNextAddress(exchange, after: "\(SystemError("connect", code: error))", receiveBuffer: receiveBuffer)
+    }
+
+    /// Connecting to this address failed or timed out: the next of the host's, if there is one.
+    private func tryNextAddress(_ exchange: PlainHTTPExchange, after detail: String, receiveBuffer: UnsafeMutableRawBufferPointer?) {
+        guard let failed = exchange.connection else { return end(exchange, .failure(.couldNotConnect(detail))) }
         exchange.connection = nil
-        let next = addresses().flatMap { UpstreamConnection.open(to: $0, from: connection.addressIndex + 1) }
-        switch next {
-        case .success(let opened):
-            exchange.attach(opened, connectTimeout: connectTimeoutSeconds)
-            if opened.connecting { arm(exchange, for: EPOLLOUT.rawValue) } else { proceed(exchange, receiveBuffer: receiveBuffer) }
-        case .failure:
-            end(exchange, .failure(.couldNotConnect("\(SystemError("connect", code: error))")))
+        switch UpstreamConnection.open(to: failed.addresses, from: failed.addressIndex + 1) {
+        case .success(let opened): started(exchange, on: opened, receiveBuffer: receiveBuffer)
+        case .failure: end(exchange, .failure(.couldNotConnect(detail)))
         }
     }
 
     /// Hands the outcome on, or queues the one retry its call asks for.
     private func end(_ exchange: PlainHTTPExchange, _ result: Result<Reply, Failure>) {
         var call = exchange.call
-        guard call.finish(result, call.attempt == 1) else { return }
+        guard call.finish(result, call.attempt == 1) else {
+            inFlight.subtract(1, ordering: .relaxed)
+            return
+        }
         call.attempt += 1
         let due = MonotonicClock.now() + Double.random(in: 0.1...0.3)
         waiting.withLock { $0.retries.append((due, call)) }
-        queuedRetries.add(1, ordering: .relaxed)
         if !startThreadOnce() { wake() }
     }
 
     // MARK: - Connections
 
+    /// A kept connection with nothing waiting on it: one the upstream closed, or one with bytes
+    /// after its last answer (which would be read as the next one's), is closed instead.
     private func takeIdle() -> UpstreamConnection? {
-        let now = MonotonicClock.now()
         while let connection = connections.withLock({ $0.idle.popLast() }) {
-            // Looked at (one poll) only when it has been idle a while; a connection closed under
-            // a busy client is caught by the send-again rule instead.
-            if now - connection.idleSince < Self.staleAfterSeconds || askd_peer_hung_up(connection.fd) == 0 { return connection }
+            var byte: UInt8 = 0
+            if recv(connection.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return connection
+            }
         }
         return nil
     }
@@ -226,16 +250,44 @@ final class PlainHTTPClient: @unchecked Sendable {
         }
     }
 
-    private func addresses() -> Result<[SocketAddress], UpstreamConnection.Failure> {
+    /// The address `connection` reached goes first in the list, so that new connections try it
+    /// first (a refused or silent IPv6 address is not tried again each time).
+    private func promote(_ connection: UpstreamConnection) {
+        let address = connection.addresses[connection.addressIndex]
+        connections.withLock { connections in
+            guard let index = connections.addresses.firstIndex(of: address), index > 0 else { return }
+            connections.addresses.insert(connections.addresses.remove(at: index), at: 0)
+        }
+    }
+
+    /// The host's addresses: the last lookup's while it is fresh, or while another thread (or
+    /// the loop's, which never waits on a lookup) looks the host up again.
+    private func addresses(mayResolve: Bool) -> Result<[SocketAddress], UpstreamConnection.Failure> {
         let now = MonotonicClock.now()
-        if let known = connections.withLock({ now - $0.resolvedAt < Self.resolveEverySeconds ? $0.addresses : nil }) { return .success(known) }
+        let (known, failure, resolve) = connections.withLock { connections in
+            let known = connections.addresses.isEmpty ? nil : connections.addresses
+            let due = now - connections.resolvedAt >= Self.resolveEverySeconds && now - connections.failedAt >= Self.resolveFailureSeconds
+            let resolve = mayResolve && due && !connections.resolving
+            if resolve { connections.resolving = true }
+            return (known, connections.failure, resolve)
+        }
+        guard resolve else {
+            return known.map { .success($0) } ?? .failure(.init(detail: failure.isEmpty ? "\(endpoint.host) is not resolved yet" : failure))
+        }
         let resolved = SocketAddress.resolve(host: endpoint.host, port: endpoint.port)
-        if case .success(let addresses) = resolved {
-            connections.withLock { connections in
+        connections.withLock { connections in
+            connections.resolving = false
+            switch resolved {
+            case .success(let addresses):
                 connections.addresses = addresses
                 connections.resolvedAt = now
+            case .failure(let failure):
+                connections.failedAt = now
+                connections.failure = failure.detail
             }
         }
+        // A failed lookup leaves the addresses known before in use.
+        if case .failure = resolved, let known { return .success(known) }
         return resolved
     }
 
@@ -245,14 +297,21 @@ final class PlainHTTPClient: @unchecked Sendable {
     /// may be taken (by the sweep) at any moment: from then on only the connection, held here,
     /// is touched, and its descriptor stays open until this returns.
     private func arm(_ exchange: PlainHTTPExchange, for events: UInt32) {
-        guard let connection = exchange.connection else { return }
+        guard let connection = exchange.connection else { return end(exchange, .failure(.broken("no connection"))) }
         var event = epoll_event()
         event.events = events | EPOLLONESHOT.rawValue
         event.data.u64 = exchange.tag
         let operation = connection.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD
         connection.registered = true
         waiting.withLock { $0.exchanges[exchange.tag] = exchange }
-        epoll_ctl(epoll, operation, connection.fd, &event)
+        if epoll_ctl(epoll, operation, connection.fd, &event) != 0 {
+            let failure = SystemError("epoll_ctl")
+            // Ended here unless the sweep took it meanwhile.
+            if waiting.withLock({ $0.exchanges.removeValue(forKey: exchange.tag) }) != nil {
+                end(exchange, .failure(.broken("cannot wait for the upstream: \(failure)")))
+            }
+            return
+        }
         startThreadOnce()
     }
 
@@ -274,14 +333,18 @@ final class PlainHTTPClient: @unchecked Sendable {
         do {
             try DetachedThread.start(name: "askd-upstream-http") { [self] in run() }
         } catch {
-            let stranded = waiting.withLock { waiting in
+            // Let the next call try again before taking what is stranded: what comes after the
+            // take finds the flag down and starts the thread itself.
+            started.store(false, ordering: .releasing)
+            let (exchanges, retries) = waiting.withLock { waiting in
                 defer { waiting.exchanges.removeAll(); waiting.retries.removeAll() }
                 return (Array(waiting.exchanges.values), waiting.retries.map(\.call))
             }
-            started.store(false, ordering: .releasing)
             let failure = Failure.broken("cannot start the upstream thread: \(error)")
-            for exchange in stranded.0 { _ = exchange.call.finish(.failure(failure), false) }
-            for call in stranded.1 { _ = call.finish(.failure(failure), false) }
+            for call in exchanges.map(\.call) + retries {
+                _ = call.finish(.failure(failure), false)
+                inFlight.subtract(1, ordering: .relaxed)
+            }
         }
     }
 
@@ -290,11 +353,13 @@ final class PlainHTTPClient: @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
         defer { buffer.deallocate() }
         var nextSweep = MonotonicClock.now() + 0.1
-        // Waits end every 0.1 s for the sweep while anything is in flight or kept, else every second.
-        var busy = false
         while true {
-            if queuedRetries.load(ordering: .relaxed) > 0 { startDueRetries() }
-            let count = epoll_wait(epoll, &events, Int32(events.count), busy ? 100 : 1_000)
+            let nextRetry = startDueRetries()
+            // Every 0.1 s for the sweep while anything is in flight, else every second (for idle
+            // connections); sooner for the next retry.
+            var wait = inFlight.load(ordering: .relaxed) > 0 ? 0.1 : 1.0
+            if let nextRetry { wait = min(wait, max(0, nextRetry - MonotonicClock.now())) }
+            let count = epoll_wait(epoll, &events, Int32(events.count), Int32((wait * 1_000).rounded(.up)))
             for event in events.prefix(Int(max(count, 0))) {
                 if event.data.u64 == Self.wakeTag {
                     var value: UInt64 = 0
@@ -311,42 +376,48 @@ final class PlainHTTPClient: @unchecked Sendable {
             let now = MonotonicClock.now()
             if now >= nextSweep {
                 nextSweep = now + 0.1
-                busy = sweep(now: now)
+                sweep(now: now)
             }
         }
     }
 
-    private func startDueRetries() {
+    /// Starts the retries that are due, on the shared work queue (a new connection may need a
+    /// lookup, which this thread never waits on); returns when the next one is due.
+    private func startDueRetries() -> Double? {
         let now = MonotonicClock.now()
-        let due = waiting.withLock { waiting in
-            defer { waiting.retries.removeAll { $0.due <= now } }
-            return waiting.retries.filter { $0.due <= now }.map(\.call)
+        let (due, next) = waiting.withLock { waiting -> ([Call], Double?) in
+            guard !waiting.retries.isEmpty else { return ([], nil) }
+            let due = waiting.retries.filter { $0.due <= now }.map(\.call)
+            waiting.retries.removeAll { $0.due <= now }
+            return (due, waiting.retries.map(\.due).min())
         }
-        queuedRetries.subtract(due.count, ordering: .relaxed)
-        for call in due { begin(call) }
+        for call in due { WorkQueue.shared.post { [self] in begin(call, onLoop: false) } }
+        return next
     }
 
-    /// Fails the exchanges past their deadline, and closes the connections idle for long.
-    /// - Returns: whether any exchange or connection is left to look at next time.
-    private func sweep(now: Double) -> Bool {
-        let (late, inFlight) = waiting.withLock { waiting in
+    /// Fails the exchanges past their deadline (or moves one that could not connect in time to
+    /// the host's next address), and closes the connections idle for long.
+    private func sweep(now: Double) {
+        let late = waiting.withLock { waiting in
             let late = waiting.exchanges.values.filter { now >= $0.deadline || now >= $0.connectDeadline }
             for exchange in late { waiting.exchanges[exchange.tag] = nil }
-            return (late, !waiting.exchanges.isEmpty)
+            return late
         }
         // Closed as they go.
-        let kept = connections.withLock { connections in
+        connections.withLock { connections in
             connections.idle.removeFirst(connections.idle.prefix { now - $0.idleSince >= Self.idleCloseSeconds }.count)
-            return !connections.idle.isEmpty
         }
         for exchange in late {
-            let connecting = exchange.phase == .connecting
-            let detail = connecting
-                ? "could not connect to \(endpoint.authority) within \(Int(connectTimeoutSeconds)) s"
-                : "no answer within \(Int(timeoutSeconds)) s"
-            end(exchange, .failure(.timedOut(detail)))
+            if now < exchange.deadline {
+                tryNextAddress(exchange, after: "could not connect to \(endpoint.authority) within \(Int(connectTimeoutSeconds)) s", receiveBuffer: nil)
+            } else {
+                let detail = exchange.phase == .connecting
+                    ? "could not connect to \(endpoint.authority) within \(Int(timeoutSeconds)) s"
+                    : "no answer within \(Int(timeoutSeconds)) s"
+                exchange.connection = nil
+                end(exchange, .failure(.timedOut(detail)))
+            }
         }
-        return inFlight || kept
     }
 
     /// At shutdown: every exchange in flight, and every retry, fails.
@@ -357,7 +428,6 @@ final class PlainHTTPClient: @unchecked Sendable {
         }
         connections.withLock { $0.idle.removeAll() }
         let stopping = Failure.broken("the upstream client was shut down")
-        for exchange in exchanges { _ = exchange.call.finish(.failure(stopping), false) }
-        for call in retries { _ = call.finish(.failure(stopping), false) }
+        for call in exchanges.map(\.call) + retries { _ = call.finish(.failure(stopping), false) }
     }
 }

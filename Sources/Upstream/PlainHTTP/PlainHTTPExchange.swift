@@ -5,8 +5,8 @@ import CLinux
 import Platform
 
 /// One request to a plain-http upstream and its response, owned by one thread at a time: the
-/// thread that submitted it until it is first armed, then whichever claims it from the client's
-/// waiting list (the client's loop thread).
+/// thread that submitted it until it is first armed, then whichever takes it out of the
+/// client's waiting list (the client's loop thread, on an event or in its sweep).
 final class PlainHTTPExchange {
     enum Phase {
         case connecting
@@ -16,22 +16,33 @@ final class PlainHTTPExchange {
 
     /// What a step on the socket came to.
     enum Step {
-        /// Wait for the socket to be readable (`EPOLLIN`) or writable (`EPOLLOUT`), then go on.
+        /// Wait for these epoll events, then go on.
         case wait(UInt32)
         case answered(PlainHTTPClient.Reply)
-        /// The connection failed; `beforeAnswer` when no byte of a response had come.
-        case broken(String, beforeAnswer: Bool)
+        /// The connection failed. `resendable` when no byte of an answer had come and the
+        /// failure came while sending or just after: a kept connection the upstream had closed,
+        /// not a request it may have worked on.
+        case broken(String, resendable: Bool)
     }
+
+    /// How long after its last byte a request that fails without any answer may be sent again.
+    static let resendWindowSeconds = 0.1
+    /// The most bytes one step reads, so that one upstream cannot hold the loop's thread.
+    static let readsPerStep = 16
 
     let tag: UInt64
     let call: PlainHTTPClient.Call
     /// When the whole exchange times out (the upstream timeout), on `MonotonicClock`.
     let deadline: Double
-    var phase = Phase.sending
+    private(set) var phase = Phase.sending
     var connection: UpstreamConnection?
     /// When connecting times out, while it lasts.
-    var connectDeadline = Double.infinity
+    private(set) var connectDeadline = Double.infinity
     private var sent = 0
+    /// When the request's last byte went out.
+    private var sentAt = Double.infinity
+    /// The upstream answered before it read the whole request: the connection is not kept.
+    private var answeredEarly = false
     private var parser: HTTPResponseParser
 
     init(tag: UInt64, call: PlainHTTPClient.Call, deadline: Double, bodyLimit: Int) {
@@ -45,14 +56,24 @@ final class PlainHTTPExchange {
     func attach(_ connection: UpstreamConnection, connectTimeout: Double) {
         self.connection = connection
         sent = 0
+        sentAt = .infinity
+        answeredEarly = false
         parser = HTTPResponseParser(bodyLimit: parser.bodyLimit)
         phase = connection.connecting ? .connecting : .sending
         connectDeadline = connection.connecting ? MonotonicClock.now() + connectTimeout : .infinity
     }
 
-    /// Sends what is left of the request, then reads the response as far as it has come.
+    /// The connection finished connecting: the request goes out next.
+    func connected() {
+        connection?.connecting = false
+        phase = .sending
+        connectDeadline = .infinity
+    }
+
+    /// Sends what is left of the request, then (given a buffer: on the loop's thread) reads the
+    /// response as far as it has come.
     func proceed(receiveBuffer: UnsafeMutableRawBufferPointer?) -> Step {
-        guard let connection else { return .broken("no connection", beforeAnswer: true) }
+        guard let connection else { return .broken("no connection", resendable: false) }
         if phase == .sending {
             let request = call.request
             while sent < request.count {
@@ -62,42 +83,59 @@ final class PlainHTTPExchange {
                 if count > 0 {
                     sent += count
                 } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                    return .wait(EPOLLOUT.rawValue)
+                    // The upstream may answer (a 413, say) before it reads the rest: watch for both.
+                    guard let receiveBuffer else { return .wait(EPOLLOUT.rawValue | EPOLLIN.rawValue) }
+                    switch receive(on: connection, into: receiveBuffer) {
+                    case .wait: return .wait(EPOLLOUT.rawValue | EPOLLIN.rawValue)
+                    case let step:
+                        answeredEarly = true
+                        return step
+                    }
                 } else if errno != EINTR {
-                    return .broken("sending the request: \(SystemError("send"))", beforeAnswer: true)
+                    // An answer it sent before closing may wait unread: read that first.
+                    answeredEarly = true
+                    phase = .receiving
+                    sentAt = MonotonicClock.now()
+                    return receiveBuffer.map { receive(on: connection, into: $0) } ?? .wait(EPOLLIN.rawValue)
                 }
             }
             phase = .receiving
+            sentAt = MonotonicClock.now()
             // The answer takes at least a round trip: wait for it rather than try a read now.
-            guard let receiveBuffer else { return .wait(EPOLLIN.rawValue) }
-            return receive(on: connection, into: receiveBuffer)
+            return .wait(EPOLLIN.rawValue)
         }
         guard let receiveBuffer else { return .wait(EPOLLIN.rawValue) }
         return receive(on: connection, into: receiveBuffer)
     }
 
     private func receive(on connection: UpstreamConnection, into buffer: UnsafeMutableRawBufferPointer) -> Step {
-        while true {
+        for _ in 0..<Self.readsPerStep {
             let count = recv(connection.fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
             if count > 0 {
                 do {
                     if try parser.feed(UnsafeRawBufferPointer(rebasing: buffer[..<count])) { return .answered(reply()) }
                 } catch {
-                    return .broken("an unreadable HTTP response: \(error)", beforeAnswer: false)
+                    return .broken("an unreadable HTTP response: \(error)", resendable: false)
                 }
             } else if count == 0 {
                 if parser.connectionClosed() { return .answered(reply()) }
-                return .broken("the upstream closed the connection before the answer was complete", beforeAnswer: !parser.started)
+                return .broken("the upstream closed the connection before the answer was complete", resendable: resendable)
             } else if errno == EAGAIN || errno == EWOULDBLOCK {
                 return .wait(EPOLLIN.rawValue)
             } else if errno != EINTR {
-                return .broken("reading the answer: \(SystemError("recv"))", beforeAnswer: !parser.started)
+                return .broken("reading the answer: \(SystemError("recv"))", resendable: resendable)
             }
         }
+        // More is coming: the loop goes on with other exchanges, then with this one.
+        return .wait(EPOLLIN.rawValue)
+    }
+
+    private var resendable: Bool {
+        !parser.started && MonotonicClock.now() - sentAt <= Self.resendWindowSeconds
     }
 
     /// Whether the connection may be kept for another exchange once this one is answered.
-    var connectionReusable: Bool { parser.connectionReusable }
+    var connectionReusable: Bool { parser.connectionReusable && !answeredEarly }
 
     private func reply() -> PlainHTTPClient.Reply {
         let head = parser.head ?? HTTPResponseParser.Head()

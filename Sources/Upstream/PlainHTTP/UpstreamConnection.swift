@@ -14,6 +14,8 @@ struct SocketAddress: @unchecked Sendable {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
+        // Only families this host has an address of: no IPv6 addresses on a host without IPv6.
+        hints.ai_flags = AI_ADDRCONFIG
         var list: UnsafeMutablePointer<addrinfo>?
         let code = getaddrinfo(host, port, &hints, &list)
         guard code == 0 else { return .failure(.init(detail: "could not resolve \(host): \(String(cString: gai_strerror(code)))")) }
@@ -39,7 +41,9 @@ final class UpstreamConnection {
     }
 
     let fd: Int32
-    /// Which of the resolved addresses it was opened to.
+    /// The addresses it was opened from, and which of them it was opened to: connecting goes on
+    /// with the next when that one fails or times out.
+    let addresses: [SocketAddress]
     let addressIndex: Int
     /// Still connecting: writable once connected, or once connecting failed.
     var connecting: Bool
@@ -50,8 +54,9 @@ final class UpstreamConnection {
     var registered = false
     var idleSince = 0.0
 
-    private init(fd: Int32, addressIndex: Int, connecting: Bool) {
+    private init(fd: Int32, addresses: [SocketAddress], addressIndex: Int, connecting: Bool) {
         self.fd = fd
+        self.addresses = addresses
         self.addressIndex = addressIndex
         self.connecting = connecting
     }
@@ -61,19 +66,24 @@ final class UpstreamConnection {
     }
 
     /// Starts connecting to the first of `addresses` from `start` that does not refuse at once.
+    /// - Returns: the connection, connected or connecting, or why no address would do.
     static func open(to addresses: [SocketAddress], from start: Int) -> Result<UpstreamConnection, Failure> {
         var failure = SystemError("connect", code: ECONNREFUSED)
         for index in addresses.indices where index >= start {
             var address = addresses[index]
             let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { return .failure(Failure(detail: "\(SystemError("socket"))")) }
+            guard fd >= 0 else {
+                // EAFNOSUPPORT and the like: this family will not do, another may.
+                failure = SystemError("socket")
+                continue
+            }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let result = withUnsafePointer(to: &address.storage) { storage in
                 storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, address.length) }
             }
             if result == 0 || errno == EINPROGRESS {
-                return .success(UpstreamConnection(fd: fd, addressIndex: index, connecting: result != 0))
+                return .success(UpstreamConnection(fd: fd, addresses: addresses, addressIndex: index, connecting: result != 0))
             }
             failure = SystemError("connect", code: errno)
             close(fd)
@@ -87,5 +97,14 @@ final class UpstreamConnection {
         var length = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 else { return errno }
         return error
+    }
+}
+
+extension SocketAddress: Equatable {
+    static func == (left: SocketAddress, right: SocketAddress) -> Bool {
+        guard left.length == right.length, left.family == right.family else { return false }
+        return withUnsafeBytes(of: left.storage) { a in
+            withUnsafeBytes(of: right.storage) { b in memcmp(a.baseAddress!, b.baseAddress!, Int(left.length)) == 0 }
+        }
     }
 }
