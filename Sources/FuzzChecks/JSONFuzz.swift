@@ -6,21 +6,29 @@ import JSON
 /// Invariants: parsing never traps and fails only with `Failure`; what the writer writes from a
 /// parsed value parses back equal, and writing that again gives the same bytes; both string
 /// writers (`appendQuoted`, `quoted`) write the same literal; an error object is JSON that reads
-/// back its message and fields; an object's raw members (`JSONMembers`) rebuild it to an equal value.
+/// back its message and fields; an object's raw members (`JSONMembers`) rebuild it to an equal value;
+/// `JSONParser.validate` accepts exactly what `parse` reads, and fails as it does.
 public enum JSONFuzz {
     /// As `BodyFields` reads a body.
     static let maxDepth = 16
 
     public static func check(_ bytes: [UInt8]) {
         let value: JSONValue
+        let validated = Result { () throws(JSONParser.Failure) in try JSONParser.validate(bytes, maxDepth: maxDepth) }
         do {
             value = try JSONParser.parse(bytes, maxDepth: maxDepth)
         } catch {
             if case .invalid(let offset) = error {
                 require((0...bytes.count).contains(offset), "failure offset \(offset) outside 0...\(bytes.count)")
             }
+            if case .failure(let failure) = validated {
+                require(failure == error, "validate failed with \(failure), parse with \(error)")
+            } else {
+                fatalError("validate accepted what parse refused (\(error))")
+            }
             return
         }
+        if case .failure(let failure) = validated { fatalError("validate refused (\(failure)) what parse read") }
         let written = value.serialized
         require(String(validating: written, as: UTF8.self) != nil, "the writer wrote invalid UTF-8")
         let reread: JSONValue

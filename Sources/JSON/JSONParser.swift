@@ -27,6 +27,15 @@ public struct JSONParser {
         return value
     }
 
+    /// Checks that `bytes` hold what `parse` would read, without building the value: for a body
+    /// passed on as it is, of which only a few members are read (`JSONMembers`).
+    public static func validate(_ bytes: [UInt8], maxDepth: Int) throws(Failure) {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        try parser.skipValue()
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw .invalid(offset: parser.index) }
+    }
+
     private init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
@@ -83,6 +92,62 @@ public struct JSONParser {
         guard consume(UInt8(ascii: "]")) else { throw .invalid(offset: index) }
         depth -= 1
         return .array(elements)
+    }
+
+    /// `value()`'s checks, without the value.
+    private mutating func skipValue() throws(Failure) {
+        skipWhitespace()
+        guard index < bytes.count else { throw .invalid(offset: index) }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            try enterContainer()
+            skipWhitespace()
+            if !consume(UInt8(ascii: "}")) {
+                repeat {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw .invalid(offset: index) }
+                    try skipString()
+                    skipWhitespace()
+                    guard consume(UInt8(ascii: ":")) else { throw .invalid(offset: index) }
+                    try skipValue()
+                    skipWhitespace()
+                } while consume(UInt8(ascii: ","))
+                guard consume(UInt8(ascii: "}")) else { throw .invalid(offset: index) }
+            }
+            depth -= 1
+        case UInt8(ascii: "["):
+            try enterContainer()
+            skipWhitespace()
+            if !consume(UInt8(ascii: "]")) {
+                repeat {
+                    try skipValue()
+                    skipWhitespace()
+                } while consume(UInt8(ascii: ","))
+                guard consume(UInt8(ascii: "]")) else { throw .invalid(offset: index) }
+            }
+            depth -= 1
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try number()
+        }
+    }
+
+    /// `string()`'s checks, without the string.
+    private mutating func skipString() throws(Failure) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""): return
+            case UInt8(ascii: "\\"): _ = try escape()
+            case ..<0x20: throw .invalid(offset: index - 1)
+            default: break
+            }
+        }
+        throw .invalid(offset: index)
     }
 
     private mutating func enterContainer() throws(Failure) {

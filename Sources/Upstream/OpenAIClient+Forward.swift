@@ -59,15 +59,30 @@ extension OpenAIClient {
     /// A whole `chat.completion` answer; with a reader (an upstream that ignored `"stream": true`),
     /// replayed to it as a stream's chunks.
     private func wholeAnswer(_ body: [UInt8], reader: ForwardStreamReader?, request: ForwardedRequest) throws -> ForwardedAnswer {
-    guard String(validating: body, as: UTF8.self) != nil, let fields = (try? JSONParser.parse(body, maxDepth: 64))?.object,
-            fields["choices"]?.array != nil
-        else {
-            throw UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
+        let unreadable = UpstreamError.failed(detail: "\(endpoint) answered with an unreadable body: \(String(decoding: body.prefix(200), as: UTF8.self))")
+        guard String(validating: body, as: UTF8.self) != nil else { throw unreadable }
+        if let reader {
+            guard let fields = (try? JSONParser.parse(body, maxDepth: 64))?.object, fields["choices"]?.array != nil else { throw unreadable }
+            try reader.replay(fields)
+            return ForwardedAnswer(body: [], fields: [:], usage: Self.usage(of: fields, for: request))
         }
-        // An upstream that ignored `"stream": true`: its answer goes out as a stream's chunks.
-        if let reader { try reader.replay(fields) }
+        // Passed on as it is: checked whole, and only the members askd reads are read.
+        guard (try? JSONParser.validate(body, maxDepth: 64)) != nil, let members = JSONMembers(body), members["choices"]?.first == UInt8(ascii: "[")
+        else { throw unreadable }
+        var fields: [String: JSONValue] = [:]
+        for name in ["id", "object", "created", "model", "usage"] {
+            if let raw = members[name] { fields[name] = try? JSONParser.parse(Array(raw), maxDepth: 64) }
+        }
+        if fields["usage"].flatMap(TokenUsage.reported(in:)) == nil, let raw = members["choices"] {
+            fields["choices"] = try? JSONParser.parse(Array(raw), maxDepth: 64)
+        }
+        return ForwardedAnswer(body: body, fields: fields, usage: Self.usage(of: fields, for: request))
+    }
+
+    /// What the upstream reported, or else an estimate from the choices' content.
+    private static func usage(of fields: [String: JSONValue], for request: ForwardedRequest) -> TokenUsage {
+        if let reported = TokenUsage.reported(in: fields["usage"]) { return reported }
         let characters = fields["choices"]?.array?.reduce(0) { $0 + ($1["message"]?["content"]?.string?.unicodeScalars.count ?? 0) } ?? 0
-        let usage = TokenUsage.reported(in: fields["usage"]) ?? .estimated(for: request, answerCharacters: characters)
-        return ForwardedAnswer(body: reader == nil ? body : [], fields: reader == nil ? fields : [:], usage: usage)
+        return .estimated(for: request, answerCharacters: characters)
     }
 }
