@@ -222,4 +222,32 @@ import Testing
         let waited = MonotonicClock.now() - started
         #expect(waited >= 0.1 && waited < 0.5, "the retry came after \(waited) s")
     }
+
+    @Test func callsAtOnceOnAColdClientWaitForTheOneLookup() throws {
+        // The server closes each connection unanswered: every call ends broken, none with the
+        // host "not resolved yet" while another thread's lookup is in flight.
+        let server = try ScriptedServer(answers: [])
+        let client = try #require(PlainHTTPClient(
+            url: "http://localhost:\(server.port)/v1/chat/completions", headers: [], timeoutSeconds: 5, connectTimeoutSeconds: 2,
+            bodyLimit: 1 << 20
+        ))
+        let outcomes = Locked<[Result<PlainHTTPClient.Reply, PlainHTTPClient.Failure>]>([])
+        let done = Semaphore()
+        let gate = Semaphore()
+        for _ in 0..<32 {
+            try DetachedThread.start(name: "cold-caller") {
+                gate.wait()
+                client.submit(body: Array("{}".utf8)) { result, _ in
+                    outcomes.withLock { $0.append(result) }
+                    done.post()
+                    return false
+                }
+            }
+        }
+        usleep(100_000)
+        for _ in 0..<32 { gate.post() }
+        for _ in 0..<32 { done.wait() }
+        let unresolved = outcomes.withLock { $0 }.filter { if case .failure(.couldNotConnect) = $0 { true } else { false } }
+        #expect(unresolved.isEmpty, "\(unresolved.count) of 32 found no address: \(unresolved.first.map { "\($0)" } ?? "")")
+    }
 }

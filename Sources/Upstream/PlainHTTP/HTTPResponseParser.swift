@@ -152,12 +152,14 @@ struct HTTPResponseParser {
     /// The next line without its CRLF, or nil until it has arrived whole; a longer line than
     /// `limit` bytes is refused.
     private mutating func nextLine(from position: inout Int, limit: Int) throws(Failure) -> ArraySlice<UInt8>? {
+        // A chunk line's own limit, or what is left of the head budget (trailers).
+        let reported = limit == Self.chunkLineLimit ? Self.chunkLineLimit : Self.headLimit
         guard let newline = buffer[max(position, scanned)...].firstIndex(of: UInt8(ascii: "\n")) else {
             scanned = buffer.count
-            guard buffer.count - position <= limit else { throw .tooLarge(limit: Self.headLimit) }
+            guard buffer.count - position <= limit else { throw .tooLarge(limit: reported) }
             return nil
         }
-        guard newline - position < limit else { throw .tooLarge(limit: Self.headLimit) }
+        guard newline - position < limit else { throw .tooLarge(limit: reported) }
         var line = buffer[position..<newline]
         if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
         position = newline + 1

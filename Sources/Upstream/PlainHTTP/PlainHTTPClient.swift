@@ -71,6 +71,9 @@ final class PlainHTTPClient: @unchecked Sendable {
     /// The exchanges armed, and the retries queued: whoever removes an exchange owns it.
     private let waiting = Locked(Waiting())
     private let connections = Locked(Connections())
+    /// Held across a lookup: one at a time, and a caller with no address to use waits for the
+    /// lookup in flight instead of failing.
+    private let lookup = Lock()
     private let nextTag = Atomic<UInt64>(1)
     private let started = Atomic<Bool>(false)
     /// Calls not yet handed on (retries included): the loop's sweep runs every 0.1 s while any are.
@@ -260,25 +263,45 @@ final class PlainHTTPClient: @unchecked Sendable {
         }
     }
 
-    /// The host's addresses: the last lookup's while it is fresh, or while another thread (or
-    /// the loop's, which never waits on a lookup) looks the host up again.
+    /// The host's addresses: the last lookup's while it is fresh, or while another thread looks
+    /// the host up again. The loop's thread never waits on a lookup (`mayResolve` false); another
+    /// thread with no address known waits for the lookup in flight.
     private func addresses(mayResolve: Bool) -> Result<[SocketAddress], UpstreamConnection.Failure> {
         let now = MonotonicClock.now()
-        let (known, failure, resolve) = connections.withLock { connections in
-            let known = connections.addresses.isEmpty ? nil : connections.addresses
-            let due = now - connections.resolvedAt >= Self.resolveEverySeconds && now - connections.failedAt >= Self.resolveFailureSeconds
-            let resolve = mayResolve && due && !connections.resolving
-            if resolve { connections.resolving = true }
-            return (known, connections.failure, resolve)
+        let (known, failure, due, resolving) = connections.withLock { connections in
+            (
+                connections.addresses.isEmpty ? nil : connections.addresses, connections.failure,
+                now - connections.resolvedAt >= Self.resolveEverySeconds && now - connections.failedAt >= Self.resolveFailureSeconds,
+                connections.resolving
+            )
         }
-        guard resolve else {
-            return known.map { .success($0) } ?? .failure(.init(detail: failure.isEmpty ? "\(endpoint.host) is not resolved yet" : failure))
+        let unknown = UpstreamConnection.Failure(detail: failure.isEmpty ? "\(endpoint.host) is not resolved yet" : failure)
+        guard mayResolve, due else { return known.map { .success($0) } ?? .failure(unknown) }
+        if let known, resolving { return .success(known) }
+        return lookup.withLock { resolveNow(known: known) }
+    }
+
+    /// Looks the host up, unless the lookup this caller waited for answered already; holds `lookup`.
+    private func resolveNow(known: [SocketAddress]?) -> Result<[SocketAddress], UpstreamConnection.Failure> {
+        let now = MonotonicClock.now()
+        let settled: Result<[SocketAddress], UpstreamConnection.Failure>? = connections.withLock { connections in
+            if now - connections.resolvedAt < Self.resolveEverySeconds { return .success(connections.addresses) }
+            if now - connections.failedAt < Self.resolveFailureSeconds {
+                return connections.addresses.isEmpty ? .failure(.init(detail: connections.failure)) : .success(connections.addresses)
+            }
+            connections.resolving = true
+            return nil
         }
+        if let settled { return settled }
         let resolved = SocketAddress.resolve(host: endpoint.host, port: endpoint.port)
         connections.withLock { connections in
             connections.resolving = false
             switch resolved {
-            case .success(let addresses):
+            case .success(var addresses):
+                // The address that connected last stays first, if the host still has it.
+                if let first = connections.addresses.first, let index = addresses.firstIndex(of: first), index > 0 {
+                    addresses.insert(addresses.remove(at: index), at: 0)
+                }
                 connections.addresses = addresses
                 connections.resolvedAt = now
             case .failure(let failure):
@@ -288,7 +311,7 @@ final class PlainHTTPClient: @unchecked Sendable {
         }
         // A failed lookup leaves the addresses known before in use.
         if case .failure = resolved, let known { return .success(known) }
-        return resolved
+        return connections.withLock { connections in connections.addresses.isEmpty ? resolved : .success(connections.addresses) }
     }
 
     // MARK: - The loop

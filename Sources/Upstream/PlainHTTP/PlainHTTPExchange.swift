@@ -92,15 +92,17 @@ final class PlainHTTPExchange {
                         return step
                     }
                 } else if errno != EINTR {
-                    // An answer it sent before closing may wait unread: read that first.
+                    // An answer it sent before closing may wait unread: read that first. The
+                    // request never went out whole (`sentAt` stays unset), so it may be sent again.
                     answeredEarly = true
                     phase = .receiving
-                    sentAt = MonotonicClock.now()
                     return receiveBuffer.map { receive(on: connection, into: $0) } ?? .wait(EPOLLIN.rawValue)
                 }
             }
             phase = .receiving
             sentAt = MonotonicClock.now()
+            // Part of an answer came while the request was still going out.
+            answeredEarly = answeredEarly || parser.started
             // The answer takes at least a round trip: wait for it rather than try a read now.
             return .wait(EPOLLIN.rawValue)
         }
@@ -130,8 +132,10 @@ final class PlainHTTPExchange {
         return .wait(EPOLLIN.rawValue)
     }
 
+    /// No answer came, and the request failed while going out or just after (`sentAt` is
+    /// infinite until its last byte went out).
     private var resendable: Bool {
-        !parser.started && MonotonicClock.now() - sentAt <= Self.resendWindowSeconds
+        !parser.started && (sentAt == .infinity || MonotonicClock.now() - sentAt <= Self.resendWindowSeconds)
     }
 
     /// Whether the connection may be kept for another exchange once this one is answered.

@@ -13,9 +13,10 @@ struct SocketAddress: @unchecked Sendable {
     static func resolve(host: String, port: String) -> Result<[SocketAddress], UpstreamConnection.Failure> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        // Every family (no AI_ADDRCONFIG, which ignores loopback and so refuses `::1` on a host
+        // whose only IPv6 address it is): an address this host cannot reach fails at socket() or
+        // connect(), and the next one is tried.
         hints.ai_family = AF_UNSPEC
-        // Only families this host has an address of: no IPv6 addresses on a host without IPv6.
-        hints.ai_flags = AI_ADDRCONFIG
         var list: UnsafeMutablePointer<addrinfo>?
         let code = getaddrinfo(host, port, &hints, &list)
         guard code == 0 else { return .failure(.init(detail: "could not resolve \(host): \(String(cString: gai_strerror(code)))")) }
