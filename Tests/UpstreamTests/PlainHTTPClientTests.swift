@@ -8,7 +8,7 @@ import Testing
 
 /// askd's own HTTP/1.1 client against a scripted server on 127.0.0.1: what goes over the wire,
 /// when connections are kept, and how failures end.
-@Suite struct PlainHTTPClientTests {
+@Suite(.serialized) struct PlainHTTPClientTests {
     /// A server that answers each request on a connection with the next of `answers` (then
     /// closes the connection when that answer's `close` says so), counting connections.
     final class ScriptedServer: @unchecked Sendable {
@@ -23,7 +23,7 @@ import Testing
 
         let port: UInt16
         private let listener: Int32
-        private let state = Locked<(connections: Int, requests: [String])>((0, []))
+        private let state = Locked<(connections: Int, requests: [String], closed: Int)>((0, [], 0))
 
         init(answers: [Answer]) throws {
             let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -45,7 +45,13 @@ import Testing
             try DetachedThread.start(name: "scripted-server") {
                 while true {
                     let connection = accept(listener, nil, nil)
-                    guard connection >= 0 else { return }
+                    guard connection >= 0 else {
+                        // Closed here, not in deinit: a descriptor number closed while this thread
+                        // still served a connection could be the next server's listener by the time
+                        // it called accept again.
+                        close(listener)
+                        return
+                    }
                     state.withLock { $0.connections += 1 }
                     while let answer = remaining.withLock({ $0.first }), let request = Self.readRequest(connection, wholeBody: !answer.early) {
                         state.withLock { $0.requests.append(request) }
@@ -54,18 +60,37 @@ import Testing
                         _ = Array(answer.bytes.utf8).withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                         if answer.close { break }
                     }
-                    close(connection)
+                    shutdown(connection, Int32(SHUT_WR))
+                    state.withLock { $0.closed += 1 }
+                    Self.closeLingering(connection)
                 }
             }
         }
 
         deinit {
+            // Refuses connections from now on, and ends the thread's accept.
             shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
         }
 
         var connections: Int { state.withLock { $0.connections } }
         var requests: [String] { state.withLock { $0.requests } }
+
+        /// Waits (up to 5 s) until the server has closed `count` connections on its side.
+        func waitForCloses(_ count: Int) {
+            for _ in 0..<500 where state.withLock({ $0.closed }) < count { usleep(10_000) }
+        }
+
+        /// Closes as web servers do, once the caller shut down its side (the answer ends with a
+        /// FIN): what the client still sends
+        /// is read off for up to 2 s before the close, so that no reset makes its kernel drop the
+        /// answer unread (a close with unread bytes sends one).
+        private static func closeLingering(_ fd: Int32) {
+            var limit = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while recv(fd, &chunk, chunk.count, 0) > 0 {}
+            close(fd)
+        }
 
         /// One request, head and `Content-Length` body; nil at the connection's end.
         private static func readRequest(_ fd: Int32, wholeBody: Bool) -> String? {
@@ -129,7 +154,7 @@ import Testing
         let server = try ScriptedServer(answers: [.init(bytes: Self.okJSON, close: true), .init(bytes: Self.okJSON)])
         let client = try client(server)
         _ = try exchange(client).get()
-        usleep(50_000)
+        server.waitForCloses(1)
         let attempts = Locked<[Bool]>([])
         #expect(try exchange(client, attempts: attempts).get().status == 200)
         #expect(server.connections == 2)

@@ -25,8 +25,9 @@ final class PlainHTTPExchange {
         case broken(String, resendable: Bool)
     }
 
-    /// How long after its last byte a request that fails without any answer may be sent again.
-    static let resendWindowSeconds = 0.1
+    /// How long after its last byte a request that fails without any answer may be sent again:
+    /// long enough for a busy loop to read the failure, far shorter than a model's answer.
+    static let resendWindowSeconds = 1.0
     /// The most bytes one step reads, so that one upstream cannot hold the loop's thread.
     static let readsPerStep = 16
 
