@@ -48,7 +48,7 @@ final class PlainHTTPClient: @unchecked Sendable {
         var stopping = false
     }
 
-    private struct Connections {
+    struct Connections {
         /// Kept for the next exchange, the most recently used last.
         var idle: [UpstreamConnection] = []
         /// The host's addresses, the one that last connected first.
@@ -70,10 +70,10 @@ final class PlainHTTPClient: @unchecked Sendable {
     private let wakeFD: Int32
     /// The exchanges armed, and the retries queued: whoever removes an exchange owns it.
     private let waiting = Locked(Waiting())
-    private let connections = Locked(Connections())
+    let connections = Locked(Connections())
     /// Held across a lookup: one at a time, and a caller with no address to use waits for the
     /// lookup in flight instead of failing.
-    private let lookup = Lock()
+    let lookup = Lock()
     private let nextTag = Atomic<UInt64>(1)
     private let started = Atomic<Bool>(false)
     /// Calls not yet handed on (retries included): the loop's sweep runs every 0.1 s while any are.
@@ -81,13 +81,13 @@ final class PlainHTTPClient: @unchecked Sendable {
 
     private static let wakeTag = UInt64.max
     /// Idle connections kept after a burst; more are closed.
-    private static let idleConnectionLimit = 64
+    static let idleConnectionLimit = 64
     /// An idle connection unused for this long is closed.
     private static let idleCloseSeconds = 30.0
     /// How long resolved addresses are used before the host is resolved again, and how long a
     /// failed lookup is not tried again.
-    private static let resolveEverySeconds = 30.0
-    private static let resolveFailureSeconds = 1.0
+    static let resolveEverySeconds = 30.0
+    static let resolveFailureSeconds = 1.0
 
     /// nil unless `url` is plain http that this client can call, no proxy is configured, and its
     /// epoll set can be made.
@@ -229,89 +229,6 @@ final class PlainHTTPClient: @unchecked Sendable {
         let due = MonotonicClock.now() + Double.random(in: 0.1...0.3)
         waiting.withLock { $0.retries.append((due, call)) }
         if !startThreadOnce() { wake() }
-    }
-
-    // MARK: - Connections
-
-    /// A kept connection with nothing waiting on it: one the upstream closed, or one with bytes
-    /// after its last answer (which would be read as the next one's), is closed instead.
-    private func takeIdle() -> UpstreamConnection? {
-        while let connection = connections.withLock({ $0.idle.popLast() }) {
-            var byte: UInt8 = 0
-            if recv(connection.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return connection
-            }
-        }
-        return nil
-    }
-
-    private func keep(_ connection: UpstreamConnection) {
-        connection.reused = true
-        connection.idleSince = MonotonicClock.now()
-        connections.withLock { connections in
-            if connections.idle.count < Self.idleConnectionLimit { connections.idle.append(connection) }
-        }
-    }
-
-    /// The address `connection` reached goes first in the list, so that new connections try it
-    /// first (a refused or silent IPv6 address is not tried again each time).
-    private func promote(_ connection: UpstreamConnection) {
-        let address = connection.addresses[connection.addressIndex]
-        connections.withLock { connections in
-            guard let index = connections.addresses.firstIndex(of: address), index > 0 else { return }
-            connections.addresses.insert(connections.addresses.remove(at: index), at: 0)
-        }
-    }
-
-    /// The host's addresses: the last lookup's while it is fresh, or while another thread looks
-    /// the host up again. The loop's thread never waits on a lookup (`mayResolve` false); another
-    /// thread with no address known waits for the lookup in flight.
-    private func addresses(mayResolve: Bool) -> Result<[SocketAddress], UpstreamConnection.Failure> {
-        let now = MonotonicClock.now()
-        let (known, failure, due, resolving) = connections.withLock { connections in
-            (
-                connections.addresses.isEmpty ? nil : connections.addresses, connections.failure,
-                now - connections.resolvedAt >= Self.resolveEverySeconds && now - connections.failedAt >= Self.resolveFailureSeconds,
-                connections.resolving
-            )
-        }
-        let unknown = UpstreamConnection.Failure(detail: failure.isEmpty ? "\(endpoint.host) is not resolved yet" : failure)
-        guard mayResolve, due else { return known.map { .success($0) } ?? .failure(unknown) }
-        if let known, resolving { return .success(known) }
-        return lookup.withLock { resolveNow(known: known) }
-    }
-
-    /// Looks the host up, unless the lookup this caller waited for answered already; holds `lookup`.
-    private func resolveNow(known: [SocketAddress]?) -> Result<[SocketAddress], UpstreamConnection.Failure> {
-        let now = MonotonicClock.now()
-        let settled: Result<[SocketAddress], UpstreamConnection.Failure>? = connections.withLock { connections in
-            if now - connections.resolvedAt < Self.resolveEverySeconds { return .success(connections.addresses) }
-            if now - connections.failedAt < Self.resolveFailureSeconds {
-                return connections.addresses.isEmpty ? .failure(.init(detail: connections.failure)) : .success(connections.addresses)
-            }
-            connections.resolving = true
-            return nil
-        }
-        if let settled { return settled }
-        let resolved = SocketAddress.resolve(host: endpoint.host, port: endpoint.port)
-        connections.withLock { connections in
-            connections.resolving = false
-            switch resolved {
-            case .success(var addresses):
-                // The address that connected last stays first, if the host still has it.
-                if let first = connections.addresses.first, let index = addresses.firstIndex(of: first), index > 0 {
-                    addresses.insert(addresses.remove(at: index), at: 0)
-                }
-                connections.addresses = addresses
-                connections.resolvedAt = now
-            case .failure(let failure):
-                connections.failedAt = now
-                connections.failure = failure.detail
-            }
-        }
-        // A failed lookup leaves the addresses known before in use.
-        if case .failure = resolved, let known { return .success(known) }
-        return connections.withLock { connections in connections.addresses.isEmpty ? resolved : .success(connections.addresses) }
     }
 
     // MARK: - The loop
